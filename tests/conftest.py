@@ -1,0 +1,36 @@
+"""Fixtures shared by every test directory."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+
+import pytest
+from asgiref.sync import sync_to_async
+from channels.layers import channel_layers
+from django.db import connections
+
+
+@pytest.fixture(autouse=True)
+def _close_executor_connections() -> Iterator[None]:
+    """Close the database connections of the thread that runs async ORM calls.
+
+    The async storage runs its queries in asgiref's thread-sensitive executor,
+    whose connections outlive the test otherwise and keep PostgreSQL from
+    dropping the test database.
+    """
+    yield
+    asyncio.run(sync_to_async(connections.close_all)())
+
+
+@pytest.fixture(autouse=True)
+def _fresh_channel_layers() -> Iterator[None]:
+    """Give each test its own channel layer instances.
+
+    Each async test runs in its own event loop, and channels_redis keeps
+    asyncio locks bound to the loop that first used them: a layer shared with
+    an earlier test's loop fails in the next one. A real process has one loop.
+    """
+    channel_layers.backends.clear()
+    yield
+    channel_layers.backends.clear()

@@ -1,0 +1,34 @@
+"""workflows_app: persistent, event-driven workflows for Django, written in Python.
+
+Everything here is importable without Django being configured.
+"""
+
+from . import errors
+from .core.context import AbortSignal, RequestContext, StepContext
+from .core.mapping import map_variable
+from .core.results import StepResult, WorkflowResult
+from .core.run import Run
+from .core.steps import Step, clone_step, create_step, step
+from .core.workflow import RetryConfig, Workflow, clone_workflow, create_workflow
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AbortSignal",
+    "RequestContext",
+    "RetryConfig",
+    "Run",
+    "Step",
+    "StepContext",
+    "StepResult",
+    "Workflow",
+    "WorkflowResult",
+    "__version__",
+    "clone_step",
+    "clone_workflow",
+    "create_step",
+    "create_workflow",
+    "errors",
+    "map_variable",
+    "step",
+]

@@ -1,0 +1,111 @@
+"""The evented engine's bus on a Channels layer (channels_redis across machines).
+
+Channel and group names carry a version, since they outlive a deploy:
+``workflows.v1.tasks`` (a normal channel: each task message goes to one worker),
+``workflows.v1.workers`` (every worker: cancellations) and
+``workflows.v1.run.<hash of the run id>`` (watchers of one run's events).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+from typing import Any
+
+from channels.layers import BaseChannelLayer, InMemoryChannelLayer, get_channel_layer
+
+from .core.bus import Bus, InMemoryBus
+
+TASKS = "workflows.v1.tasks"
+WORKERS = "workflows.v1.workers"
+
+
+def run_group(run_id: str) -> str:
+    """The group of a run's watchers; hashed, since run ids may hold any character."""
+    return "workflows.v1.run." + hashlib.sha256(run_id.encode()).hexdigest()[:32]
+
+
+def _roundtrip(message: dict[str, Any]) -> dict[str, Any]:
+    result: dict[str, Any] = json.loads(json.dumps(message))
+    return result
+
+
+class ChannelsBus:
+    """A :class:`~workflows_app.core.bus.Bus` on the Channels layer of ``alias``."""
+
+    local = False
+
+    def __init__(self, alias: str = "default") -> None:
+        self.alias = alias
+
+    @property
+    def layer(self) -> BaseChannelLayer:
+        layer = get_channel_layer(self.alias)
+        if layer is None:
+            raise RuntimeError(f"No channel layer {self.alias!r} is configured (CHANNEL_LAYERS)")
+        return layer
+
+    async def asend(self, message: dict[str, Any]) -> None:
+        await self.layer.send(TASKS, _roundtrip(message))
+
+    async def areceive(self) -> dict[str, Any]:
+        message: dict[str, Any] = await self.layer.receive(TASKS)
+        return message
+
+    async def abroadcast(self, message: dict[str, Any]) -> None:
+        await self.layer.group_send(WORKERS, _roundtrip(message))
+
+    @asynccontextmanager
+    async def listen(self) -> AsyncIterator[AsyncIterator[dict[str, Any]]]:
+        layer = self.layer
+        channel = await layer.new_channel()
+        await layer.group_add(WORKERS, channel)
+        try:
+            yield _receive_forever(layer, channel)
+        finally:
+            await layer.group_discard(WORKERS, channel)
+
+    async def apublish(self, run_id: str, events: list[dict[str, Any]]) -> None:
+        await self.layer.group_send(
+            run_group(run_id), _roundtrip({"type": "workflow.events", "events": events})
+        )
+
+    @asynccontextmanager
+    async def watch(self, run_id: str) -> AsyncIterator[asyncio.Queue[dict[str, Any]]]:
+        layer = self.layer
+        channel = await layer.new_channel()
+        group = run_group(run_id)
+        await layer.group_add(group, channel)
+        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        pump = asyncio.ensure_future(_pump(layer, channel, queue))
+        try:
+            yield queue
+        finally:
+            pump.cancel()
+            with suppress(asyncio.CancelledError):
+                await pump
+            await layer.group_discard(group, channel)
+
+
+async def _receive_forever(layer: BaseChannelLayer, channel: str) -> AsyncIterator[dict[str, Any]]:
+    while True:
+        message: dict[str, Any] = await layer.receive(channel)
+        yield message
+
+
+async def _pump(layer: BaseChannelLayer, channel: str, queue: asyncio.Queue[dict[str, Any]]) -> None:
+    while True:
+        message = await layer.receive(channel)
+        for event in message.get("events", ()):
+            queue.put_nowait(event)
+
+
+def bus_for_settings(alias: str = "default") -> Bus:
+    """The in-process bus for an in-memory layer (it reaches this process only), else Channels."""
+    layer = get_channel_layer(alias)
+    if layer is None or isinstance(layer, InMemoryChannelLayer):
+        return InMemoryBus()
+    return ChannelsBus(alias)

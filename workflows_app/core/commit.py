@@ -1,0 +1,87 @@
+"""What one application of ``plan`` means for storage and for the engine.
+
+Every engine turns ``plan``'s actions into the same storage commit (run fields,
+step rows, events) and the same work to start (tasks to run, timers to arm,
+tasks to cancel); only how that work is carried out differs. This module is that
+shared translation, so the engines cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from .storage import StepRecord
+
+
+@dataclass
+class Commit:
+    """One plan step, sorted by where each part goes."""
+
+    run: dict[str, Any]
+    steps: list[StepRecord] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    runs: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    timers: list[tuple[str, int]] = field(default_factory=list)
+    cancels: list[str] = field(default_factory=list)
+
+    @property
+    def settled(self) -> bool:
+        return bool(self.run["status"] != "running")
+
+
+def commit_for(state: dict[str, Any], actions: list[dict[str, Any]]) -> Commit:
+    """Sort ``actions`` and derive the run row's columns from ``state``."""
+    status = state["status"]
+    run: dict[str, Any] = {
+        "status": status,
+        "run_state": state,
+        "state": state["state"],
+        "request_context": state.get("context", {}),
+        "wake_at": wake_at(state),
+    }
+    if status == "success":
+        run["result"] = state["result"]
+    elif status == "failed":
+        run["error"] = state["error"]
+    commit = Commit(run=run)
+    for action in actions:
+        kind = action["type"]
+        if kind == "record":
+            commit.steps.append(action["record"])
+        elif kind == "event":
+            commit.events.append(action["event"])
+        elif kind == "run":
+            commit.runs.append((action["key"], action["task"]))
+        elif kind == "timer":
+            commit.timers.append((action["key"], action["at"]))
+        elif kind == "cancel-tasks":
+            commit.cancels.extend(action["keys"])
+    return commit
+
+
+def wake_at(state: dict[str, Any]) -> datetime | None:
+    """When the run's earliest timer is due: the run row's ``wake_at`` column."""
+    timers = state.get("timers") or {}
+    if not timers:
+        return None
+    return datetime.fromtimestamp(min(t["at"] for t in timers.values()) / 1000, tz=UTC)
+
+
+def context_delta(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any] | None:
+    """What a step changed in its request context: keys set and keys deleted."""
+    changed = {key: value for key, value in after.items() if key not in before or before[key] != value}
+    deleted = [key for key in before if key not in after]
+    if not changed and not deleted:
+        return None
+    return {"set": copy.deepcopy(changed), "deleted": deleted}
+
+
+def apply_context_delta(context: dict[str, Any], delta: dict[str, Any] | None) -> None:
+    if not delta:
+        return
+    context.update(delta.get("set") or {})
+    for key in delta.get("deleted") or ():
+        context.pop(key, None)

@@ -1,0 +1,200 @@
+"""What a step's ``execute`` receives, and the objects it reaches through it.
+
+The context records what the step asked for (suspend, bail, abort, state
+changes, request-context changes) instead of acting at once; the runner turns
+those requests into the task outcome that ``plan`` decides on. Nothing here
+touches storage except through the :class:`StepEnvironment` the engine supplies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import logging
+from collections.abc import Collection, Iterator, Mapping, MutableMapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from .errors import WorkflowError
+
+_MISSING = object()
+
+
+class StepEnvironment(Protocol):
+    """The engine's side of a running step."""
+
+    async def get_step_output(self, path: str) -> Any:
+        """The output of the step at ``path`` if it succeeded in this run, else ``None``."""
+
+    async def emit(self, event: dict[str, Any]) -> None:
+        """Append an event to the run's log and stream it."""
+
+
+class AbortSignal:
+    """Set when the run is canceled; steps may poll ``aborted`` or ``await`` it."""
+
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+
+    @property
+    def aborted(self) -> bool:
+        return self._event.is_set()
+
+    def set(self) -> None:
+        self._event.set()
+
+    async def wait(self) -> None:
+        await self._event.wait()
+
+    def __await__(self) -> Any:
+        return self._event.wait().__await__()
+
+
+class RequestContext(MutableMapping[str, Any]):
+    """Request-scoped values (user, tenant, locale...) that persist with the run."""
+
+    def __init__(self, values: Mapping[str, Any] | None = None) -> None:
+        self._values: dict[str, Any] = dict(values or {})
+
+    def __getitem__(self, key: str) -> Any:
+        return self._values[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self._values[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        del self._values[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def set(self, key: str, value: Any) -> None:
+        self._values[key] = value
+
+    def delete(self, key: str) -> None:
+        self._values.pop(key, None)
+
+    def to_dict(self) -> dict[str, Any]:
+        return self._values
+
+    def __repr__(self) -> str:
+        return f"RequestContext({self._values!r})"
+
+
+class Writer:
+    """Lets a step stream its own output while it runs."""
+
+    def __init__(self, env: StepEnvironment, run_id: str, step_name: str) -> None:
+        self._env = env
+        self._run_id = run_id
+        self._step_name = step_name
+
+    async def write(self, data: Any) -> None:
+        """Emit ``data`` as a ``workflow-step-output`` event from ``USER``."""
+        await self._env.emit(
+            {
+                "type": "workflow-step-output",
+                "from": "USER",
+                "payload": {"output": data, "run_id": self._run_id, "step_name": self._step_name},
+            }
+        )
+
+    async def custom(self, chunk: Mapping[str, Any]) -> None:
+        """Emit a raw event whose type is ``chunk["type"]``."""
+        if "type" not in chunk:
+            raise WorkflowError("writer.custom() needs a chunk with a 'type'")
+        payload = chunk.get("payload", {k: v for k, v in chunk.items() if k != "type"})
+        await self._env.emit({"type": chunk["type"], "from": "USER", "payload": payload})
+
+
+@dataclass
+class Requests:
+    """What the step asked the engine to do, collected while it runs."""
+
+    suspended: bool = False
+    suspend_payload: Any = _MISSING
+    label: str | None = None
+    bailed: bool = False
+    bail_value: Any = None
+    aborted: bool = False
+    state_delta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def has_suspend_payload(self) -> bool:
+        return self.suspend_payload is not _MISSING
+
+
+@dataclass
+class StepContext:
+    """The one argument of a step's ``execute``."""
+
+    input_data: Any
+    run_id: str
+    workflow_id: str
+    env: StepEnvironment
+    step_id: str = ""
+    scope: str = ""
+    resume_data: Any = None
+    suspend_data: Any = None
+    state: dict[str, Any] = field(default_factory=dict)
+    resource_id: str | None = None
+    retry_count: int = 0
+    run_count: int = 0
+    iteration_count: int = 0
+    request_context: RequestContext = field(default_factory=RequestContext)
+    abort_signal: AbortSignal = field(default_factory=AbortSignal)
+    init_data: Any = None
+    step_ids: Collection[str] = ()
+    tracing_context: dict[str, Any] = field(default_factory=dict)
+    logger: logging.Logger = field(default_factory=lambda: logging.getLogger("workflows_app.steps"))
+    requests: Requests = field(default_factory=Requests)
+
+    @property
+    def writer(self) -> Writer:
+        return Writer(self.env, self.run_id, self.step_id)
+
+    def get_init_data(self) -> Any:
+        """The input of the workflow this step belongs to (the nested one, if nested)."""
+        return self.init_data
+
+    async def get_step_result(self, step_or_id: Any) -> Any:
+        """The output of a step of this workflow level, or ``None`` if it did not run."""
+        step_id = step_or_id if isinstance(step_or_id, str) else _id_of(step_or_id)
+        path = f"{self.scope}.{step_id}" if self.scope else step_id
+        return await self.env.get_step_output(path)
+
+    def known_step_ids(self) -> Collection[str]:
+        return self.step_ids
+
+    async def set_state(self, partial: Mapping[str, Any]) -> None:
+        """Merge ``partial`` into the run's state; later steps see the result."""
+        for key, value in partial.items():
+            self.state[key] = value
+            self.requests.state_delta[key] = copy.deepcopy(value)
+
+    async def suspend(self, payload: Any = None, *, label: str | None = None) -> None:
+        """Ask to suspend after this step returns; a resume runs the step again."""
+        self.requests.suspended = True
+        if payload is not None:
+            self.requests.suspend_payload = payload
+        self.requests.label = label
+
+    async def bail(self, result: Any) -> Any:
+        """End the whole run successfully with ``result`` once this step returns."""
+        self.requests.bailed = True
+        self.requests.bail_value = result
+        return result
+
+    async def abort(self) -> None:
+        """Cancel the run once this step returns."""
+        self.requests.aborted = True
+        self.abort_signal.set()
+
+
+def _id_of(component: Any) -> str:
+    if isinstance(component, Mapping):
+        return str(component["id"])
+    return str(component.id)

@@ -1,0 +1,215 @@
+"""The one error hierarchy of workflows_app.
+
+Every error a user can catch derives from :class:`WorkflowError`; the docstring of
+each class is its default message. The engine's own control-flow signals (suspend,
+bail, abort) derive from ``BaseException`` so that a step's ``except Exception``
+cannot swallow them by accident.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "AbortSignalRaised",
+    "BailSignal",
+    "ExecutionFlowNotDefinedError",
+    "InputValidationError",
+    "MultipleSuspendedStepsError",
+    "NonRetryableError",
+    "RestoredError",
+    "ResumeConflictError",
+    "ResumeDataValidationError",
+    "ResumeError",
+    "RunNotActiveError",
+    "RunNotFoundError",
+    "RunNotSuspendedError",
+    "StepControlSignal",
+    "StepInputValidationError",
+    "StepNotFoundError",
+    "StepNotSuspendedError",
+    "SuspendSignal",
+    "TemplateError",
+    "TimeTravelError",
+    "UncommittedWorkflowError",
+    "ValidationError",
+    "WorkflowDefinitionError",
+    "WorkflowError",
+    "WorkflowNotFoundError",
+    "serialize_error",
+]
+
+
+class WorkflowError(Exception):
+    """A workflow operation failed."""
+
+    def __init__(self, message: str | None = None, **details: Any) -> None:
+        super().__init__(message or (self.__doc__ or "").strip())
+        self.details = details
+
+    @property
+    def message(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class WorkflowDefinitionError(WorkflowError):
+    """The workflow definition is invalid."""
+
+
+class ExecutionFlowNotDefinedError(WorkflowDefinitionError):
+    """Execution flow of workflow is not defined. Add steps to the workflow via .then(), .branch(), etc."""
+
+
+class UncommittedWorkflowError(WorkflowDefinitionError):
+    """Uncommitted step flow changes detected. Call .commit() to register the steps."""
+
+
+class ValidationError(WorkflowError):
+    """Validation failed."""
+
+    def __init__(self, message: str | None = None, *, issues: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(message)
+        self.issues = issues or []
+
+
+class InputValidationError(ValidationError):
+    """Invalid input data"""
+
+
+class StepInputValidationError(ValidationError):
+    """Step input validation failed"""
+
+
+class ResumeDataValidationError(ValidationError):
+    """Invalid resume data"""
+
+
+class ResumeError(WorkflowError):
+    """This workflow run cannot be resumed."""
+
+
+class RunNotSuspendedError(ResumeError):
+    """This workflow run was not suspended"""
+
+
+class StepNotSuspendedError(ResumeError):
+    """This workflow step was not suspended."""
+
+
+class MultipleSuspendedStepsError(ResumeError):
+    """Multiple suspended steps found. Please specify which step to resume."""
+
+
+class ResumeConflictError(ResumeError):
+    """The suspended step was resumed concurrently by another caller."""
+
+
+class RunNotActiveError(WorkflowError):
+    """This workflow run was not active"""
+
+
+class TimeTravelError(WorkflowError):
+    """Time travel is not possible for this run."""
+
+
+class RunNotFoundError(WorkflowError, LookupError):
+    """Workflow run not found."""
+
+
+class WorkflowNotFoundError(WorkflowError, LookupError):
+    """Workflow not found."""
+
+
+class StepNotFoundError(WorkflowError, LookupError):
+    """Step not found in the workflow."""
+
+
+class NonRetryableError(WorkflowError):
+    """A step error that must not be retried."""
+
+
+class TemplateError(WorkflowDefinitionError):
+    """Invalid mapping template."""
+
+
+class StepControlSignal(BaseException):
+    """Raised inside a step to hand control back to the engine."""
+
+
+class SuspendSignal(StepControlSignal):
+    """The step asked to be suspended."""
+
+
+class BailSignal(StepControlSignal):
+    """The step ended the whole run successfully."""
+
+    def __init__(self, value: Any) -> None:
+        super().__init__("bail")
+        self.value = value
+
+
+class AbortSignalRaised(StepControlSignal):
+    """The step or the caller canceled the run."""
+
+
+def serialize_error(error: BaseException | dict[str, Any] | None) -> dict[str, Any] | None:
+    """Turn an exception into the plain dict stored and streamed (no traceback).
+
+    Keeps the class name, the message, the public attributes the user set on it and
+    the ``__cause__`` chain, so that a failure read back from storage still says what
+    happened.
+    """
+    if error is None or isinstance(error, dict):
+        return error
+    data: dict[str, Any] = {"name": type(error).__name__, "message": _message_of(error)}
+    for key, value in vars(error).items():
+        if key.startswith("_") or key in data or callable(value):
+            continue
+        data[key] = _jsonable(value)
+    if "issues" not in data and _is_schema_error(error):
+        from .validation import issues_of
+
+        data["issues"] = issues_of(error)  # type: ignore[arg-type]
+    cause = error.__cause__
+    if cause is not None:
+        data["cause"] = serialize_error(cause)
+    return data
+
+
+def _is_schema_error(error: BaseException) -> bool:
+    """A pydantic validation error, whose issues live behind ``errors()``, not in attributes."""
+    from pydantic_core import ValidationError as SchemaError
+
+    return isinstance(error, SchemaError)
+
+
+def _message_of(error: BaseException) -> str:
+    if isinstance(error, WorkflowError):
+        return error.message
+    return str(error.args[0]) if len(error.args) == 1 else str(error)
+
+
+def _jsonable(value: Any) -> Any:
+    from pydantic_core import to_jsonable_python
+
+    try:
+        return to_jsonable_python(value)
+    except Exception:  # a value JSON cannot hold is kept as its text
+        return repr(value)
+
+
+class RestoredError(Exception):
+    """An error rebuilt from its stored form, keeping name, message and attributes."""
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        super().__init__(data.get("message", ""))
+        self.name = data.get("name", "Error")
+        for key, value in data.items():
+            if key not in {"message", "name", "cause"}:
+                setattr(self, key, value)
+        if data.get("cause"):
+            self.__cause__ = RestoredError(data["cause"])
+
+    @property
+    def message(self) -> str:
+        return str(self.args[0]) if self.args else ""

@@ -1,0 +1,173 @@
+"""``plan``: the one place that decides what a run does next.
+
+``plan(workflow, state, event) -> (state, actions)`` is pure: no I/O, no clock
+(``event["now"]`` is the time, in epoch milliseconds), no randomness. Both engines
+feed it events and carry out the actions it returns; neither decides anything.
+
+Invariants of the run state (a small JSON dict, never the step outputs):
+
+- ``frames`` holds one frame per live execution of a workflow: the root (key
+  ``""``) and each nested workflow being run. A frame walks its workflow's entries
+  with a cursor ``i``; ``prev`` is the output that feeds the current entry.
+- ``tasks`` holds every piece of user code that is running, waiting to run again
+  (retry), or suspended. A task key is the coordinate of its place in the graph:
+  ``<frame key>/<entry index>:<step id>`` plus ``#<n>`` for a foreach item.
+- A child (task or frame) reports to the node of its parent frame when it settles;
+  a node completes its entry, which moves the frame on.
+- The run is quiescent when no task runs and no timer is armed; it then ends as
+  ``suspended`` (some task is suspended), ``paused`` (perStep budget used up), or
+  the frame walk has already ended it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .plan_nodes import NodeMixin
+from .plan_tasks import TaskMixin
+from .plan_travel import TravelMixin
+
+if TYPE_CHECKING:
+    from .workflow import Workflow
+
+STATE_VERSION = 1
+ACTIVE = ("running", "waiting")
+
+
+def new_state(run_id: str, *, per_step: bool = False) -> dict[str, Any]:
+    """The run state of a run that has not started."""
+    return {
+        "v": STATE_VERSION,
+        "run_id": run_id,
+        "status": "pending",
+        "frames": {},
+        "tasks": {},
+        "timers": {},
+        "state": {},
+        "context": {},
+        "labels": {},
+        "counts": {},
+        "budget": 1 if per_step else None,
+        "usage": {"input_tokens": 0, "output_tokens": 0, "total_tokens": 0},
+        "result": None,
+        "error": None,
+        "tripwire": None,
+        "order": 0,
+    }
+
+
+class Planner(TaskMixin, NodeMixin, TravelMixin):
+    """One application of an event to a run state, collecting the actions."""
+
+    def __init__(self, workflow: Workflow, state: dict[str, Any], now: int) -> None:
+        self.root = workflow
+        self.workflows = workflow.nested_workflows()
+        self.s = state
+        self.now = now
+        self.actions: list[dict[str, Any]] = []
+
+    # -- dispatch -------------------------------------------------------------
+    def apply(self, event: dict[str, Any]) -> None:
+        kind = event["type"]
+        if kind == "start":
+            self.on_start(event)
+        elif kind == "task-done":
+            self.on_task_done(event["key"], event["outcome"])
+        elif kind == "resume":
+            self.s.setdefault("context", {}).update(event.get("context") or {})
+            self.on_resume(event["keys"], event.get("data"))
+        elif kind == "timer":
+            self.on_timer(event["key"])
+        elif kind == "cancel":
+            self.on_cancel()
+        elif kind == "restart":
+            self.on_restart()
+        elif kind == "time-travel":
+            self.on_time_travel(event)
+        else:
+            raise ValueError(f"Unknown plan event {kind!r}")
+        self.settle()
+
+    def on_start(self, event: dict[str, Any]) -> None:
+        self.s["status"] = "running"
+        self.s["state"] = dict(event.get("state") or {})
+        self.s["context"] = dict(event.get("context") or {})
+        self.emit("workflow-start", {"run_id": self.s["run_id"]})
+        self.s["frames"][""] = self.new_frame(self.root, "", event.get("input"), parent=None)
+        self.advance("")
+
+    def on_cancel(self) -> None:
+        if self.s["status"] not in ("running", "suspended", "waiting", "pending", "paused"):
+            return
+        running = [key for key, task in self.s["tasks"].items() if task["status"] in ACTIVE]
+        if running:
+            self.actions.append({"type": "cancel-tasks", "keys": running})
+        self.s["tasks"].clear()
+        self.s["timers"].clear()
+        self.emit("workflow-canceled", {})
+        self.finish("canceled")
+
+    def on_restart(self) -> None:
+        """Run again whatever was running when the process that ran it died."""
+        self.s["status"] = "running"
+        for key, task in self.s["tasks"].items():
+            if task["status"] == "running":
+                self.actions.append({"type": "run", "key": key, "task": task})
+        for key, due in self.s["timers"].items():
+            self.actions.append({"type": "timer", "key": key, "at": due})
+
+    # -- run-level settling -----------------------------------------------------
+    def settle(self) -> None:
+        """End the run as suspended or paused once nothing is left running."""
+        if self.s["status"] != "running":
+            return
+        if self.s["timers"] or any(t["status"] in ACTIVE for t in self.s["tasks"].values()):
+            return
+        if any(t["status"] == "suspended" for t in self.s["tasks"].values()):
+            for frame in self.s["frames"].values():
+                if frame["node"] is not None:
+                    self.flush_state(frame["node"])
+            self.mark_suspended_ancestors()
+            self.s["status"] = "suspended"
+            self.actions.append({"type": "settle", "status": "suspended"})
+        elif self.s["frames"]:
+            self.emit("workflow-paused", {})
+            self.finish("paused")
+
+    def finish(self, status: str, **fields: Any) -> None:
+        self.s["status"] = status
+        self.s.update(fields)
+        payload = {
+            "workflow_status": status,
+            "metadata": {},
+            "output": {"usage": dict(self.s["usage"])},
+        }
+        self.emit("workflow-finish", payload)
+        self.actions.append({"type": "settle", "status": status})
+
+    # -- output helpers -----------------------------------------------------------
+    def emit(self, event_type: str, payload: dict[str, Any]) -> None:
+        self.actions.append(
+            {
+                "type": "event",
+                "event": {
+                    "type": event_type,
+                    "run_id": self.s["run_id"],
+                    "from": "WORKFLOW",
+                    "payload": payload,
+                },
+            }
+        )
+
+
+def plan(
+    workflow: Workflow, state: dict[str, Any], event: dict[str, Any]
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Apply ``event`` to ``state``; return the new state and the actions to carry out.
+
+    The state is updated in place and returned; callers that need the old state
+    keep a copy.
+    """
+    planner = Planner(workflow, state, int(event["now"]))
+    planner.apply(event)
+    return planner.s, planner.actions

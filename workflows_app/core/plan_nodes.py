@@ -1,0 +1,432 @@
+"""The graph side of ``plan``: frames walking entries, and what each entry does.
+
+Split from :mod:`plan` by concept; the methods run on one :class:`plan.Planner`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .errors import InputValidationError, ValidationError, serialize_error
+from .graph import (
+    BranchEntry,
+    Entry,
+    ForeachEntry,
+    LoopEntry,
+    ParallelEntry,
+    SleepEntry,
+    StepEntry,
+    expect,
+)
+from .validation import validate
+
+if TYPE_CHECKING:
+    from .workflow import Workflow
+
+
+class NodeMixin:
+    """Frames, entries and the nodes that join their children."""
+
+    s: dict[str, Any]
+    now: int
+    workflows: dict[str, Workflow]
+    actions: list[dict[str, Any]]
+
+    if TYPE_CHECKING:
+
+        def emit(self, event_type: str, payload: dict[str, Any]) -> None: ...
+        def finish(self, status: str, **fields: Any) -> None: ...
+        def schedule_step(
+            self, key: str, fkey: str, entry: int, step: Any, payload: Any, **coords: Any
+        ) -> None: ...
+        def schedule_helper(
+            self, key: str, fkey: str, entry: int, kind: str, payload: Any, **extra: Any
+        ) -> None: ...
+        def record(self, task: dict[str, Any], status: str, **fields: Any) -> None: ...
+        def record_frame(self, frame: dict[str, Any], status: str, **fields: Any) -> None: ...
+        def arm_timer(self, key: str, fkey: str, due: int) -> None: ...
+        def next_order(self) -> int: ...
+        def flush_state(self, node: dict[str, Any], keys: list[str] | None = None) -> None: ...
+
+    # -- frames -----------------------------------------------------------------
+    def new_frame(
+        self, workflow: Workflow, scope: str, data: Any, parent: str | None, **extra: Any
+    ) -> dict[str, Any]:
+        return {
+            "wf": workflow.id,
+            "scope": scope,
+            "input": data,
+            "prev": data,
+            "i": 0,
+            "node": None,
+            "parent": parent,
+            "iter": extra.pop("iteration", 0),
+            "started_at": self.now,
+            **extra,
+        }
+
+    def advance(self, fkey: str) -> None:
+        """Start entries of the frame until one has to wait for its children."""
+        frame = self.s["frames"].get(fkey)
+        while frame is not None and frame["node"] is None and self.s["status"] == "running":
+            entries = self.workflows[frame["wf"]].entries
+            if frame["i"] >= len(entries):
+                self.frame_succeeded(fkey, frame["prev"])
+                return
+            if self.s["budget"] == 0:
+                return  # perStep: the run pauses here
+            self.start_entry(fkey, frame, entries[frame["i"]])
+            frame = self.s["frames"].get(fkey)
+
+    def entry_done(self, fkey: str, output: Any) -> None:
+        frame = self.s["frames"][fkey]
+        frame["i"] += 1
+        frame["prev"] = output
+        frame["node"] = None
+        self.advance(fkey)
+
+    def frame_succeeded(self, fkey: str, output: Any) -> None:
+        frame = self.s["frames"].pop(fkey)
+        if frame["parent"] is None:
+            if self.s["budget"] == 0:  # perStep: the one step ran; the caller decides what is next
+                self.emit("workflow-paused", {})
+                self.finish("paused")
+            else:
+                self.finish("success", result=output)
+            return
+        self.record_frame(frame, "success", output=output, ended_at=self.now)
+        self.emit("workflow-step-result", self.frame_result(frame, "success", output=output))
+        self.child_settled(frame["parent"], fkey, "success", output)
+
+    def frame_failed(self, fkey: str, error: Any) -> None:
+        frame = self.s["frames"].pop(fkey)
+        if frame["parent"] is None:
+            self.s["frames"].clear()
+            self.finish("failed", error=error)
+            return
+        self.record_frame(frame, "failed", error=error, ended_at=self.now)
+        self.emit("workflow-step-result", self.frame_result(frame, "failed", error=error))
+        self.child_settled(frame["parent"], fkey, "failed", error)
+
+    def frame_result(self, frame: dict[str, Any], status: str, **fields: Any) -> dict[str, Any]:
+        return {
+            "id": frame["scope"],
+            "step_name": frame["wf"],
+            "status": status,
+            "ended_at": self.now,
+            **fields,
+        }
+
+    # -- starting entries ---------------------------------------------------------
+    def start_entry(self, fkey: str, frame: dict[str, Any], entry: Entry) -> None:
+        i, data = frame["i"], frame["prev"]
+        if isinstance(entry, StepEntry):
+            frame["node"] = {"kind": "one"}
+            self.start_child(fkey, i, entry.step, data)
+        elif isinstance(entry, ParallelEntry):
+            self.start_multi(fkey, frame, list(entry.steps))
+        elif isinstance(entry, BranchEntry):
+            frame["node"] = {"kind": "branch"}
+            self.schedule_helper(f"{fkey}/{i}?", fkey, i, "conditions", data)
+        elif isinstance(entry, LoopEntry):
+            frame["node"] = {"kind": "loop", "iteration": 1}
+            self.start_child(fkey, i, entry.step, data, iteration=1, loop=True)
+        elif isinstance(entry, ForeachEntry):
+            self.start_foreach(fkey, frame, entry)
+        elif isinstance(entry, SleepEntry):
+            self.start_sleep(fkey, frame, entry)
+
+    def child_key(self, fkey: str, i: int, component_id: str, fe: int | None = None) -> str:
+        return f"{fkey}/{i}:{component_id}" + (f"#{fe}" if fe is not None else "")
+
+    def start_child(self, fkey: str, i: int, component: Any, data: Any, **coords: Any) -> str | None:
+        from .workflow import Workflow
+
+        key = self.child_key(fkey, i, component.id, coords.get("fe"))
+        if self.s["budget"] == 0:
+            return None
+        if not isinstance(component, Workflow):
+            self.schedule_step(key, fkey, i, component, data, **coords)
+            return key
+        parent = self.s["frames"][fkey]
+        scope = f"{parent['scope']}.{component.id}" if parent["scope"] else component.id
+        iteration = coords.get("iteration", parent["iter"])
+        frame = self.new_frame(
+            component,
+            scope,
+            data,
+            fkey,
+            iteration=iteration,
+            fe=coords.get("fe"),
+            loop=coords.get("loop", False),
+        )
+        self.s["frames"][key] = frame
+        self.record_frame(frame, "running")
+        self.emit(
+            "workflow-step-start",
+            {
+                "id": scope,
+                "step_name": component.id,
+                "payload": data,
+                "started_at": self.now,
+                "status": "running",
+            },
+        )
+        try:
+            if component.validate_inputs:
+                frame["input"] = frame["prev"] = validate(component.input_schema, data, InputValidationError)
+        except ValidationError as exc:
+            self.frame_failed(key, serialize_error(exc))
+            return key
+        self.advance(key)
+        return key
+
+    def start_multi(self, fkey: str, frame: dict[str, Any], components: list[Any]) -> None:
+        i = frame["i"]
+        keys = [self.child_key(fkey, i, c.id) for c in components]
+        frame["node"] = {"kind": "multi", "children": keys, "ids": [c.id for c in components], "results": {}}
+        if not components:
+            self.entry_done(fkey, {})
+            return
+        for component in components:
+            self.start_child(fkey, i, component, frame["prev"])
+
+    # -- children settling --------------------------------------------------------
+    def child_settled(self, fkey: str, key: str, status: str, value: Any) -> None:
+        frame = self.s["frames"].get(fkey)
+        if frame is None or frame["node"] is None:
+            return
+        node = frame["node"]
+        if node["kind"] == "multi":
+            node["results"][key] = {"status": status, "value": value}
+            self.join_multi(fkey, frame)
+        elif node["kind"] == "foreach":
+            self.foreach_item_settled(fkey, frame, key, status, value)
+        elif status != "success":
+            self.frame_failed(fkey, value)
+        elif node["kind"] == "loop":
+            iteration = node["iteration"]
+            node["last"] = value
+            self.schedule_helper(
+                f"{fkey}/{frame['i']}?", fkey, frame["i"], "loop-condition", value, iteration=iteration
+            )
+        else:
+            self.entry_done(fkey, value)
+
+    def join_multi(self, fkey: str, frame: dict[str, Any]) -> None:
+        node = frame["node"]
+        if len(node["results"]) < len(node["children"]):
+            return
+        self.flush_state(node, [key for key in node["children"] if key in node.get("deltas", {})])
+        entry = self.workflows[frame["wf"]].entries[frame["i"]]
+        allow_failure = isinstance(entry, ParallelEntry) and entry.allow_failure
+        output: dict[str, Any] = {}
+        for key, step_id in zip(node["children"], node["ids"], strict=True):
+            result = node["results"][key]
+            if result["status"] != "success" and not allow_failure:
+                self.frame_failed(fkey, result["value"])
+                return
+            output[step_id] = result["value"] if result["status"] == "success" else None
+        self.entry_done(fkey, output)
+
+    # -- helpers: conditions, loop conditions, sleep durations ----------------------
+    def on_helper_done(self, key: str, task: dict[str, Any], outcome: dict[str, Any]) -> None:
+        del self.s["tasks"][key]
+        fkey = task["frame"]
+        frame = self.s["frames"][fkey]
+        if outcome["status"] != "success":
+            self.frame_failed(fkey, outcome.get("error"))
+            return
+        value = outcome.get("output")
+        if task["kind"] == "conditions":
+            branch = expect(self.workflows[frame["wf"]].entries[frame["i"]], BranchEntry)
+            chosen = [
+                component for (_, component), ok in zip(branch.branches, value or [], strict=True) if ok
+            ]
+            self.start_multi(fkey, frame, chosen)
+        elif task["kind"] == "loop-condition":
+            self.loop_condition_done(fkey, frame, bool(value))
+        elif task["kind"] == "sleep-duration":
+            sleep = expect(self.workflows[frame["wf"]].entries[frame["i"]], SleepEntry)
+            self.arm_sleep(fkey, frame, sleep_due(value, self.now, until=sleep.until is not None))
+
+    def loop_condition_done(self, fkey: str, frame: dict[str, Any], value: bool) -> None:
+        entry = expect(self.workflows[frame["wf"]].entries[frame["i"]], LoopEntry)
+        node = frame["node"]
+        again = not value if entry.until else value
+        if not again:
+            self.entry_done(fkey, node["last"])
+            return
+        node["iteration"] += 1
+        self.start_child(fkey, frame["i"], entry.step, node["last"], iteration=node["iteration"], loop=True)
+
+    # -- foreach ------------------------------------------------------------------
+    def start_foreach(self, fkey: str, frame: dict[str, Any], entry: ForeachEntry) -> None:
+        items = frame["prev"]
+        scope = frame["scope"]
+        path = f"{scope}.{entry.step.id}" if scope else entry.step.id
+        row = {"path": path, "input": items, "started_at": self.now, "iter": frame["iter"]}
+        frame["node"] = {"kind": "foreach", "row": row, "outputs": [], "next": 0, "batch": [], "results": {}}
+        if not isinstance(items, list):
+            error = serialize_error(TypeError(f"foreach over {entry.step.id!r} needs a list input"))
+            self.record(row, "failed", error=error, ended_at=self.now)
+            self.frame_failed(fkey, error)
+            return
+        frame["node"]["outputs"] = [None] * len(items)
+        self.record(row, "running")
+        self.emit(
+            "workflow-step-start",
+            {
+                "id": path,
+                "step_name": entry.step.id,
+                "payload": items,
+                "started_at": self.now,
+                "status": "running",
+            },
+        )
+        self.next_batch(fkey, frame, entry)
+
+    def next_batch(self, fkey: str, frame: dict[str, Any], entry: ForeachEntry) -> None:
+        node = frame["node"]
+        items = frame["prev"]
+        if node["next"] >= len(items):
+            row = node["row"]
+            self.record(row, "success", output=node["outputs"], ended_at=self.now)
+            self.emit(
+                "workflow-step-result",
+                {
+                    "id": row["path"],
+                    "step_name": entry.step.id,
+                    "status": "success",
+                    "output": node["outputs"],
+                    "ended_at": self.now,
+                },
+            )
+            self.entry_done(fkey, node["outputs"])
+            return
+        start = node["next"]
+        batch = list(range(start, min(start + entry.concurrency, len(items))))
+        node["next"] = batch[-1] + 1
+        node["batch"] = batch
+        node["results"] = {}
+        for index in batch:
+            self.start_child(fkey, frame["i"], entry.step, items[index], fe=index)
+
+    def foreach_item_settled(
+        self, fkey: str, frame: dict[str, Any], key: str, status: str, value: Any
+    ) -> None:
+        node = frame["node"]
+        index = int(key.rsplit("#", 1)[1])
+        node["results"][str(index)] = status  # str keys: the run state goes through JSON
+        if status == "success":
+            node["outputs"][index] = value
+        entry = expect(self.workflows[frame["wf"]].entries[frame["i"]], ForeachEntry)
+        completed = sum(1 for out_status in node["results"].values() if out_status == "success")
+        self.emit(
+            "workflow-step-progress",
+            {
+                "id": node["row"]["path"],
+                "completed_count": node["next"] - len(node["batch"]) + completed,
+                "total_count": len(frame["prev"]),
+                "current_index": index,
+                "iteration_status": "success" if status == "success" else "failed",
+            },
+        )
+        if len(node["results"]) < len(node["batch"]):
+            return
+        self.flush_state(node)
+        failed = [i for i in node["batch"] if node["results"][str(i)] != "success"]
+        if failed:
+            self.record(node["row"], "failed", error=value, ended_at=self.now)
+            self.frame_failed(fkey, value)
+            return
+        self.next_batch(fkey, frame, entry)
+
+    def mark_foreach_suspended(self, fkey: str, node: dict[str, Any]) -> None:
+        """A foreach waiting on suspended items shows as suspended, with each item's progress."""
+        row = node["row"]
+        row.update(suspended=True, suspended_at=self.now)
+        row["suspend_payload"] = {"__workflow_meta": {"foreach_output": self.foreach_progress(fkey, node)}}
+        self.record(row, "suspended")
+
+    def mark_foreach_resumed(self, fkey: str | None, data: Any) -> None:
+        """Show each suspended foreach above a resumed item as running again."""
+        while fkey is not None:
+            frame = self.s["frames"][fkey]
+            node = frame["node"]
+            if node is not None and node["kind"] == "foreach" and node["row"].pop("suspended", False):
+                node["row"].update(resumed_at=self.now, resume_payload=data)
+                self.record(node["row"], "running")
+            fkey = frame["parent"]
+
+    def foreach_progress(self, fkey: str, node: dict[str, Any]) -> list[dict[str, Any] | None]:
+        """Per item: its output once done, its suspend payload while suspended, ``None`` if not started."""
+        frame = self.s["frames"][fkey]
+        step_id = node["row"]["path"].rpartition(".")[2]
+        first = node["next"] - len(node["batch"])
+        progress: list[dict[str, Any] | None] = []
+        for index, output in enumerate(node["outputs"]):
+            status = "success" if index < first else node["results"].get(str(index))
+            key = self.child_key(fkey, frame["i"], step_id, index)
+            child = self.s["tasks"].get(key) or self.s["frames"].get(key)
+            if status == "success":
+                progress.append({"status": status, "output": output})
+            elif status is None and child is None:
+                progress.append(None)
+            else:
+                item = {"status": status or "suspended"}
+                if child is not None and child.get("suspend_payload") is not None:
+                    item["suspend_payload"] = child["suspend_payload"]
+                progress.append(item)
+        return progress
+
+    # -- sleep --------------------------------------------------------------------
+    def start_sleep(self, fkey: str, frame: dict[str, Any], entry: SleepEntry) -> None:
+        scope = frame["scope"]
+        path = f"{scope}.{entry.id}" if scope else entry.id
+        row = {"path": path, "input": frame["prev"], "started_at": self.now, "iter": frame["iter"]}
+        frame["node"] = {"kind": "sleep", "row": row}
+        self.record(row, "waiting")
+        self.emit(
+            "workflow-step-waiting",
+            {
+                "id": path,
+                "step_name": entry.id,
+                "payload": frame["prev"],
+                "started_at": self.now,
+                "status": "waiting",
+            },
+        )
+        spec = entry.until if entry.until is not None else entry.duration
+        if callable(spec):
+            self.schedule_helper(f"{fkey}/{frame['i']}~", fkey, frame["i"], "sleep-duration", frame["prev"])
+        else:
+            self.arm_sleep(fkey, frame, sleep_due(spec, self.now, until=entry.until is not None))
+
+    def arm_sleep(self, fkey: str, frame: dict[str, Any], due: int) -> None:
+        self.arm_timer(f"{fkey}/{frame['i']}~", fkey, due)
+
+    def on_sleep_timer(self, key: str, fkey: str) -> None:
+        frame = self.s["frames"].get(fkey)
+        if frame is None or frame["node"] is None or frame["node"]["kind"] != "sleep":
+            return
+        row = frame["node"]["row"]
+        self.record(row, "success", output=frame["prev"], ended_at=self.now)
+        self.emit(
+            "workflow-step-result",
+            {"id": row["path"], "status": "success", "output": frame["prev"], "ended_at": self.now},
+        )
+        self.entry_done(fkey, frame["prev"])
+
+
+def sleep_due(spec: Any, now: int, *, until: bool) -> int:
+    """When a sleep entry ends, in epoch ms: ``now`` plus seconds, or a given instant."""
+    from datetime import datetime, timedelta
+
+    if until:
+        if isinstance(spec, datetime):
+            return int(spec.timestamp() * 1000)
+        return int(spec)
+    if isinstance(spec, timedelta):
+        return now + int(spec.total_seconds() * 1000)
+    return now + int(float(spec or 0) * 1000)

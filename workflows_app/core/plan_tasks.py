@@ -1,0 +1,350 @@
+"""The task side of ``plan``: scheduling user code, and what its outcomes mean.
+
+Split from :mod:`plan` by concept; the methods run on one :class:`plan.Planner`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .commit import apply_context_delta
+from .graph import entry_components
+from .storage import StepRecord
+
+if TYPE_CHECKING:
+    from .steps import Step
+    from .workflow import Workflow
+
+
+class TaskMixin:
+    """Task lifecycle: schedule, settle, retry, suspend, resume."""
+
+    s: dict[str, Any]
+    now: int
+    root: Workflow
+    workflows: dict[str, Workflow]
+    actions: list[dict[str, Any]]
+
+    if TYPE_CHECKING:
+
+        def emit(self, event_type: str, payload: dict[str, Any]) -> None: ...
+        def finish(self, status: str, **fields: Any) -> None: ...
+        def child_settled(self, fkey: str, key: str, status: str, value: Any) -> None: ...
+        def on_helper_done(self, key: str, task: dict[str, Any], outcome: dict[str, Any]) -> None: ...
+        def on_sleep_timer(self, key: str, fkey: str) -> None: ...
+        def mark_foreach_suspended(self, fkey: str, node: dict[str, Any]) -> None: ...
+        def mark_foreach_resumed(self, fkey: str | None, data: Any) -> None: ...
+
+    # -- scheduling ---------------------------------------------------------------
+    def next_order(self) -> int:
+        self.s["order"] += 1
+        return int(self.s["order"])
+
+    def schedule_step(self, key: str, fkey: str, entry: int, step: Step, payload: Any, **coords: Any) -> None:
+        """Create the task of a leaf step, record it as running and ask for it to run."""
+        frame = self.s["frames"][fkey]
+        path = f"{frame['scope']}.{step.id}" if frame["scope"] else step.id
+        runs = self.s["counts"].get(path, 0)
+        self.s["counts"][path] = runs + 1
+        task = {
+            "kind": "step",
+            "frame": fkey,
+            "entry": entry,
+            "step": step.id,
+            "path": path,
+            "input": payload,
+            "attempt": 0,
+            "status": "running",
+            "fe": coords.get("fe"),
+            "iter": coords.get("iteration", frame["iter"]),
+            "loop": coords.get("loop", False),
+            "run_count": runs,
+            "started_at": self.now,
+            "order": self.next_order(),
+        }
+        if self.s.get("resume_on", {}).pop(path, None):
+            task["resume"] = self.s.get("resume_data")
+        self.s["tasks"][key] = task
+        if self.s["budget"] is not None:
+            self.s["budget"] -= 1
+        self.record(task, "running")
+        self.emit("workflow-step-start", self.start_payload(key, task))
+        self.actions.append({"type": "run", "key": key, "task": task})
+
+    def schedule_helper(self, key: str, fkey: str, entry: int, kind: str, payload: Any, **extra: Any) -> None:
+        """Run user code that decides the flow (conditions, sleep functions), not a step."""
+        task = {
+            "kind": kind,
+            "frame": fkey,
+            "entry": entry,
+            "input": payload,
+            "status": "running",
+            "attempt": 0,
+            "order": self.next_order(),
+            **extra,
+        }
+        self.s["tasks"][key] = task
+        self.actions.append({"type": "run", "key": key, "task": task})
+
+    def start_payload(self, key: str, task: dict[str, Any]) -> dict[str, Any]:
+        payload = {
+            "id": task["path"],
+            "step_name": task["step"],
+            "step_call_id": f"{self.s['run_id']}:{key}",
+            "payload": task["input"],
+            "started_at": task["started_at"],
+            "status": "running",
+        }
+        if task.get("fe") is not None:
+            payload["for_each_index"] = task["fe"]
+        for name in ("resume_payload", "resumed_at", "suspended_at"):
+            if task.get(name) is not None:
+                payload[name] = task[name]
+        return payload
+
+    def record(self, task: dict[str, Any], status: str, **fields: Any) -> None:
+        """Write the whole current row of a task's coordinate."""
+        metadata = {"iteration_count": task["iter"]} if task.get("loop") else None
+        row = StepRecord(
+            path=task["path"],
+            foreach_index=task.get("fe"),
+            iteration=task.get("iter", 0),
+            attempt=task.get("attempt", 0),
+            status=status,
+            payload=task.get("payload", task.get("input")),
+            started_at=task.get("started_at"),
+            suspend_payload=task.get("suspend_payload"),
+            suspended_at=task.get("suspended_at"),
+            resume_payload=task.get("resume_payload"),
+            resumed_at=task.get("resumed_at"),
+            metadata=metadata,
+            is_task="kind" in task,
+            **fields,
+        )
+        self.actions.append({"type": "record", "record": row})
+
+    # -- outcomes -----------------------------------------------------------------
+    def on_task_done(self, key: str, outcome: dict[str, Any]) -> None:
+        task = self.s["tasks"].get(key)
+        if task is None or task["status"] != "running" or self.s["status"] != "running":
+            return  # a late or repeated report: the first one was applied
+        if task["kind"] != "step":
+            self.on_helper_done(key, task, outcome)
+            return
+        if "payload" in outcome:
+            task["payload"] = outcome["payload"]
+        self.stage_state(key, task, outcome.get("state_delta"))
+        apply_context_delta(self.s.setdefault("context", {}), outcome.get("context_delta"))
+        for name, value in (outcome.get("usage") or {}).items():
+            self.s["usage"][name] = self.s["usage"].get(name, 0) + value
+        handler = {
+            "success": self.step_succeeded,
+            "failed": self.step_failed,
+            "suspended": self.step_suspended,
+            "bailed": self.step_bailed,
+            "aborted": self.step_aborted,
+            "tripwire": self.step_tripwire,
+        }[outcome["status"]]
+        handler(key, task, outcome)
+
+    def stage_state(self, key: str, task: dict[str, Any], delta: dict[str, Any] | None) -> None:
+        """Apply a step's state changes now, or at its join when it runs beside others.
+
+        Steps that run side by side (parallel, branch arms, a foreach batch) see the
+        state as it was when they started; their changes are merged at the join in
+        graph order, so the result does not depend on which finished first.
+        """
+        if not delta:
+            return
+        node = self.s["frames"][task["frame"]]["node"]
+        if node is not None and node["kind"] in ("multi", "foreach"):
+            node.setdefault("deltas", {})[key] = delta
+        else:
+            self.s["state"].update(delta)
+
+    def flush_state(self, node: dict[str, Any], keys: list[str] | None = None) -> None:
+        """Merge the staged changes of ``keys`` (all, in graph order, by default)."""
+        deltas = node.get("deltas") or {}
+        for key in sorted(deltas, key=_graph_order) if keys is None else keys:
+            self.s["state"].update(deltas.pop(key, None) or {})
+
+    def step_succeeded(self, key: str, task: dict[str, Any], outcome: dict[str, Any]) -> None:
+        output = outcome.get("output")
+        self.record(task, "success", output=output, ended_at=self.now)
+        self.emit("workflow-step-result", self.result_payload(key, task, "success", output=output))
+        del self.s["tasks"][key]
+        self.child_settled(task["frame"], key, "success", output)
+
+    def step_failed(self, key: str, task: dict[str, Any], outcome: dict[str, Any]) -> None:
+        error = outcome.get("error")
+        if not outcome.get("non_retryable") and task["attempt"] < self.retries_of(task):
+            self.retry(key, task, error)
+            return
+        self.record(task, "failed", error=error, ended_at=self.now)
+        self.emit("workflow-step-result", self.result_payload(key, task, "failed", error=error))
+        del self.s["tasks"][key]
+        self.child_settled(task["frame"], key, "failed", error)
+
+    def retry(self, key: str, task: dict[str, Any], error: Any) -> None:
+        self.record(task, "failed", error=error, ended_at=self.now)
+        task["attempt"] += 1
+        task["started_at"] = self.now
+        delay_ms = int(self.workflow_of(task).retry_config.delay * 1000)
+        if delay_ms > 0:
+            task["status"] = "waiting"
+            self.arm_timer(key, task["frame"], self.now + delay_ms)
+        else:
+            self.record(task, "running")
+            self.actions.append({"type": "run", "key": key, "task": task})
+
+    def step_suspended(self, key: str, task: dict[str, Any], outcome: dict[str, Any]) -> None:
+        task["status"] = "suspended"
+        task["suspended_at"] = self.now
+        task.pop("resume", None)
+        if "suspend_payload" in outcome:
+            task["suspend_payload"] = outcome["suspend_payload"]
+        label = outcome.get("label")
+        if label:
+            task["label"] = label
+            self.s["labels"][label] = key
+        fields = {"suspend_output": outcome["output"]} if outcome.get("output") is not None else {}
+        self.record(task, "suspended", **fields)
+        payload = {"id": task["path"], "status": "suspended", "suspended_at": self.now}
+        if "suspend_payload" in task:
+            payload["suspend_payload"] = task["suspend_payload"]
+        self.emit("workflow-step-suspended", payload)
+
+    def step_bailed(self, key: str, task: dict[str, Any], outcome: dict[str, Any]) -> None:
+        value = outcome.get("output")
+        self.record(task, "success", output=value, ended_at=self.now)
+        self.emit("workflow-step-result", self.result_payload(key, task, "success", output=value))
+        del self.s["tasks"][key]
+        self.stop_everything()
+        self.finish("success", result=value)
+
+    def step_aborted(self, key: str, task: dict[str, Any], outcome: dict[str, Any]) -> None:
+        self.record(task, "success", output=outcome.get("output"), ended_at=self.now)
+        del self.s["tasks"][key]
+        self.stop_everything()
+        self.emit("workflow-canceled", {})
+        self.finish("canceled")
+
+    def step_tripwire(self, key: str, task: dict[str, Any], outcome: dict[str, Any]) -> None:
+        self.record(task, "failed", error=outcome.get("error"), ended_at=self.now)
+        del self.s["tasks"][key]
+        self.stop_everything()
+        self.finish("tripwire", tripwire=outcome.get("tripwire"))
+
+    def stop_everything(self) -> None:
+        running = [k for k, t in self.s["tasks"].items() if t["status"] in ("running", "waiting")]
+        if running:
+            self.actions.append({"type": "cancel-tasks", "keys": running})
+        self.s["tasks"].clear()
+        self.s["timers"].clear()
+
+    def result_payload(self, key: str, task: dict[str, Any], status: str, **fields: Any) -> dict[str, Any]:
+        payload = {
+            "id": task["path"],
+            "step_name": task["step"],
+            "step_call_id": f"{self.s['run_id']}:{key}",
+            "status": status,
+            "ended_at": self.now,
+            **fields,
+        }
+        if task.get("fe") is not None:
+            payload["for_each_index"] = task["fe"]
+        return payload
+
+    # -- resume and timers --------------------------------------------------------
+    def on_resume(self, keys: list[str], data: Any) -> None:
+        self.s["status"] = "running"
+        for key in keys:
+            task = self.s["tasks"][key]
+            task["status"] = "running"
+            task["resume"] = data
+            task["resume_payload"] = data
+            task["resumed_at"] = self.now
+            label = task.pop("label", None)
+            if label:
+                self.s["labels"].pop(label, None)
+            self.record(task, "running")
+            self.mark_ancestors_running(task["frame"])
+            self.mark_foreach_resumed(task["frame"], data)
+            self.emit("workflow-step-start", self.start_payload(key, task))
+            self.actions.append({"type": "run", "key": key, "task": task})
+
+    def arm_timer(self, key: str, fkey: str, due: int) -> None:
+        self.s["timers"][key] = {"at": due, "frame": fkey}
+        self.actions.append({"type": "timer", "key": key, "at": due})
+
+    def on_timer(self, key: str) -> None:
+        timer = self.s["timers"].pop(key, None)
+        if timer is None or self.s["status"] != "running":
+            return
+        task = self.s["tasks"].get(key)
+        if task is not None:
+            task["status"] = "running"
+            self.record(task, "running")
+            self.actions.append({"type": "run", "key": key, "task": task})
+        else:
+            self.on_sleep_timer(key, timer["frame"])
+
+    # -- nested workflow rows -----------------------------------------------------
+    def mark_suspended_ancestors(self) -> None:
+        """Show every nested workflow above a suspended step as suspended, with the path."""
+        for task in self.s["tasks"].values():
+            if task["status"] != "suspended":
+                continue
+            fkey = task["frame"]
+            while fkey:
+                frame = self.s["frames"][fkey]
+                inner = task["path"][len(frame["scope"]) + 1 :].split(".")
+                frame["suspended_at"] = self.now
+                frame["suspend_payload"] = {"__workflow_meta": {"path": inner}}
+                self.record_frame(frame, "suspended")
+                fkey = frame["parent"]
+        for fkey, frame in self.s["frames"].items():  # at rest, an open foreach waits on suspended items
+            if frame["node"] is not None and frame["node"]["kind"] == "foreach":
+                self.mark_foreach_suspended(fkey, frame["node"])
+
+    def mark_ancestors_running(self, fkey: str) -> None:
+        while fkey:
+            frame = self.s["frames"][fkey]
+            if "suspended_at" in frame:
+                frame["resumed_at"] = self.now
+                self.record_frame(frame, "running")
+            fkey = frame["parent"]
+
+    def record_frame(self, frame: dict[str, Any], status: str, **fields: Any) -> None:
+        task = {
+            "path": frame["scope"],
+            "fe": frame.get("fe"),
+            "iter": frame.get("iter_record", frame["iter"]),
+            "input": frame["input"],
+            "started_at": frame["started_at"],
+            "suspend_payload": frame.get("suspend_payload"),
+            "suspended_at": frame.get("suspended_at"),
+            "resumed_at": frame.get("resumed_at"),
+            "loop": frame.get("loop", False),
+        }
+        self.record(task, status, **fields)
+
+    # -- lookups ------------------------------------------------------------------
+    def workflow_of(self, task: dict[str, Any]) -> Workflow:
+        return self.workflows[self.s["frames"][task["frame"]]["wf"]]
+
+    def component_of(self, task: dict[str, Any]) -> Any:
+        entry = self.workflow_of(task).entries[task["entry"]]
+        return next(c for c in entry_components(entry) if c.id == task["step"])
+
+    def retries_of(self, task: dict[str, Any]) -> int:
+        step = self.component_of(task)
+        if step.retries is not None:
+            return int(step.retries)
+        return int(self.workflow_of(task).retry_config.attempts)
+
+
+def _graph_order(key: str) -> tuple[str, int]:
+    """Sort foreach item keys by index (``#10`` after ``#9``); other keys keep their text."""
+    base, _, index = key.rpartition("#")
+    return (base, int(index)) if base and index.isdigit() else (key, -1)

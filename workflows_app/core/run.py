@@ -1,0 +1,393 @@
+"""A run of a workflow: the operations users call, the same on every engine.
+
+Everything that is not transport lives here or below: validating input before
+anything is stored, choosing resume targets, validating resume data, and building
+results from storage. An engine only applies ``plan`` events and carries out
+their actions (see :class:`Engine`).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+from asgiref.sync import async_to_sync
+
+from . import runtime
+from .errors import (
+    InputValidationError,
+    ResumeDataValidationError,
+    RunNotActiveError,
+    RunNotFoundError,
+    WorkflowError,
+)
+from .hub import hub
+from .plan import new_state
+from .results import WorkflowResult, build_result
+from .storage import RunRecord, Storage, latest_steps
+from .stream import RunStream
+from .targets import find_resume_targets
+from .validation import validate
+
+if TYPE_CHECKING:
+    from .workflow import Workflow
+
+TERMINAL = frozenset({"success", "failed", "canceled", "tripwire"})
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class Engine(Protocol):
+    """How an engine carries out ``plan``: the only part that differs between engines."""
+
+    name: str
+
+    async def aexecute(
+        self, run: Run, event: dict[str, Any], *, expected_version: int | None = None, wait: bool = True
+    ) -> None:
+        """Apply ``event`` to the stored run; with ``wait``, return once the run has settled."""
+
+    async def acancel(self, run: Run) -> None:
+        """Cancel the run, reaching steps that are running now."""
+
+    def live_exceptions(self, run_id: str) -> dict[str, BaseException]:
+        """Step errors still held as objects by this process, by step path."""
+
+    def abandon(self, run_id: str) -> None:
+        """Stop working on the run here without writing anything more (crash tests)."""
+
+    async def aready(self) -> None:
+        """Raise if runs cannot make progress now (no worker alive); start one if allowed."""
+
+
+class Run:
+    """One run of a workflow; create it with ``workflow.create_run()``."""
+
+    def __init__(
+        self,
+        workflow: Workflow,
+        *,
+        run_id: str | None = None,
+        resource_id: str | None = None,
+        engine: str | None = None,
+    ) -> None:
+        self.workflow = workflow
+        self.run_id = run_id or str(uuid.uuid4())
+        self.resource_id = resource_id
+        self.engine_name = engine or runtime.get_default_engine()
+        self.status = "pending"
+        self.request_context: dict[str, Any] | None = None
+
+    def __repr__(self) -> str:
+        return f"<Run {self.run_id} of {self.workflow.id!r}: {self.status}>"
+
+    @property
+    def engine(self) -> Engine:
+        engine: Engine = runtime.get_engine(self.engine_name)
+        return engine
+
+    @property
+    def storage(self) -> Storage:
+        return runtime.get_storage()
+
+    # -- start ------------------------------------------------------------------
+    async def _acreate(
+        self, input_data: Any, initial_state: Any, request_context: Any, per_step: bool
+    ) -> dict[str, Any]:
+        """Validate, then store the run as pending; returns the ``start`` event."""
+        workflow = self.workflow
+        workflow.check_runnable()
+        data = (
+            validate(workflow.input_schema, input_data, InputValidationError)
+            if workflow.validate_inputs
+            else input_data
+        )
+        state = validate(workflow.state_schema, initial_state or {}, InputValidationError)
+        context = dict(request_context or {})
+        record = RunRecord(
+            run_id=self.run_id,
+            workflow_id=workflow.id,
+            resource_id=self.resource_id,
+            input=data,
+            run_state=new_state(self.run_id, per_step=per_step),
+            request_context=context,
+            state=state,
+            definition_hash=workflow.definition_hash,
+            engine=self.engine_name,
+        )
+        await self.storage.acreate_run(record)
+        return {"type": "start", "input": data, "state": state, "context": context, "now": now_ms()}
+
+    async def astart(
+        self,
+        input_data: Any = None,
+        *,
+        initial_state: Any = None,
+        request_context: Any = None,
+        per_step: bool = False,
+        include_state: bool = False,
+    ) -> WorkflowResult:
+        """Run the workflow and return its result once it settles."""
+        await self.engine.aready()
+        event = await self._acreate(input_data, initial_state, request_context, per_step)
+        await self.engine.aexecute(self, event)
+        return await self.aresult(include_state=include_state)
+
+    async def aenqueue(
+        self, input_data: Any = None, *, initial_state: Any = None, request_context: Any = None
+    ) -> str:
+        """Start the run without waiting for it; returns the run id."""
+        await self.engine.aready()
+        event = await self._acreate(input_data, initial_state, request_context, False)
+        await self.engine.aexecute(self, event, wait=False)
+        return self.run_id
+
+    def astream(
+        self,
+        input_data: Any = None,
+        *,
+        initial_state: Any = None,
+        request_context: Any = None,
+        per_step: bool = False,
+        close_on_suspend: bool = True,
+        include_state: bool = False,
+    ) -> RunStream:
+        """Start the run and iterate its events; ``await stream.result()`` at the end."""
+
+        async def begin() -> WorkflowResult:
+            return await self.astart(
+                input_data,
+                initial_state=initial_state,
+                request_context=request_context,
+                per_step=per_step,
+                include_state=include_state,
+            )
+
+        return RunStream(self, begin, close_on_suspend=close_on_suspend)
+
+    # -- resume -----------------------------------------------------------------
+    async def aresume(
+        self,
+        resume_data: Any = None,
+        *,
+        step: Any = None,
+        label: str | None = None,
+        for_each_index: int | None = None,
+        request_context: Any = None,
+        include_state: bool = False,
+    ) -> WorkflowResult:
+        """Run suspended steps again with ``resume_data``; returns once the run settles."""
+        record = await self._aload()
+        keys = find_resume_targets(record.run_state, step=step, label=label, for_each_index=for_each_index)
+        task = record.run_state["tasks"][keys[0]]
+        component = _component(self.workflow, record.run_state, task)
+        data = validate(component.resume_schema, resume_data, ResumeDataValidationError)
+        event = {
+            "type": "resume",
+            "keys": keys,
+            "data": data,
+            "context": dict(request_context or {}),
+            "now": now_ms(),
+        }
+        await self.engine.aexecute(self, event, expected_version=record.version)
+        return await self.aresult(include_state=include_state)
+
+    def aresume_stream(self, resume_data: Any = None, **options: Any) -> RunStream:
+        close_on_suspend = options.pop("close_on_suspend", True)
+
+        async def begin() -> WorkflowResult:
+            return await self.aresume(resume_data, **options)
+
+        return RunStream(self, begin, close_on_suspend=close_on_suspend)
+
+    # -- cancel, restart --------------------------------------------------------
+    async def acancel(self) -> None:
+        """Cancel the run: running steps see their abort signal, the status becomes canceled."""
+        record = await self._aload()
+        if record.status in TERMINAL:
+            return
+        await self.engine.acancel(self)
+        self.status = "canceled"
+
+    async def arestart(self, *, include_state: bool = False) -> WorkflowResult:
+        """Continue a run whose process died while it was running."""
+        record = await self.storage.aget_run(self.run_id)
+        if record is None or record.status != "running":
+            raise RunNotActiveError()
+        await self.engine.aexecute(
+            self, {"type": "restart", "now": now_ms()}, expected_version=record.version
+        )
+        return await self.aresult(include_state=include_state)
+
+    async def atime_travel(self, step: Any, **options: Any) -> WorkflowResult:
+        """Run the workflow again from ``step``, with the history given or stored (see travel.py)."""
+        from .travel import atime_travel
+
+        return await atime_travel(self, step=step, **options)
+
+    def atime_travel_stream(self, step: Any, **options: Any) -> RunStream:
+        close_on_suspend = options.pop("close_on_suspend", True)
+
+        async def begin() -> WorkflowResult:
+            return await self.atime_travel(step, **options)
+
+        return RunStream(self, begin, close_on_suspend=close_on_suspend)
+
+    # -- reading ----------------------------------------------------------------
+    async def _aload(self) -> RunRecord:
+        record = await self.storage.aget_run(self.run_id)
+        if record is None:
+            raise RunNotFoundError(f"Workflow run {self.run_id!r} not found")
+        self.resource_id = record.resource_id
+        self.status = record.status
+        return record
+
+    async def aresult(self, *, include_state: bool = False) -> WorkflowResult:
+        """The run's result as stored now."""
+        record = await self._aload()
+        rows = await self.storage.aget_steps(self.run_id)
+        exceptions = self.engine.live_exceptions(self.run_id)
+        return build_result(record, rows, include_state=include_state, exceptions=exceptions)
+
+    def watch(self, callback: Callable[[dict[str, Any]], Any]) -> Callable[[], None]:
+        """Call ``callback(event)`` for every live event of this run; returns the unwatch function."""
+        return hub.subscribe(self.run_id, callback)
+
+    async def aevents(self, after_seq: int = 0) -> AsyncIterator[dict[str, Any]]:
+        """The run's events after ``after_seq``: the stored log, then live ones until the run ends."""
+        queue, unsubscribe = hub.queue(self.run_id)
+        try:
+            last = after_seq
+            for event in await self.storage.aread_events(self.run_id, after_seq):
+                last = event["seq"]
+                yield event
+            record = await self._aload()
+            if record.status in TERMINAL:
+                return
+            while True:
+                event = await queue.get()
+                if event.get("seq", 0) <= last:
+                    continue
+                last = event["seq"]
+                yield event
+                if event["type"] == "workflow-finish" and event["payload"].get("workflow_status") in TERMINAL:
+                    return
+        finally:
+            unsubscribe()
+
+    # -- sync twins ---------------------------------------------------------------
+    def start(self, input_data: Any = None, **options: Any) -> WorkflowResult:
+        return async_to_sync(self.astart)(input_data, **options)
+
+    def resume(self, resume_data: Any = None, **options: Any) -> WorkflowResult:
+        return async_to_sync(self.aresume)(resume_data, **options)
+
+    def enqueue(self, input_data: Any = None, **options: Any) -> str:
+        return async_to_sync(self.aenqueue)(input_data, **options)
+
+    def cancel(self) -> None:
+        async_to_sync(self.acancel)()
+
+    def restart(self, **options: Any) -> WorkflowResult:
+        return async_to_sync(self.arestart)(**options)
+
+    def time_travel(self, step: Any, **options: Any) -> WorkflowResult:
+        return async_to_sync(self.atime_travel)(step, **options)
+
+    def result(self, **options: Any) -> WorkflowResult:
+        return async_to_sync(self.aresult)(**options)
+
+
+def _component(workflow: Workflow, run_state: dict[str, Any], task: dict[str, Any]) -> Any:
+    from .graph import entry_components
+
+    frame = run_state["frames"][task["frame"]]
+    entry = workflow.nested_workflows()[frame["wf"]].entries[task["entry"]]
+    return next(c for c in entry_components(entry) if c.id == task["step"])
+
+
+@dataclass
+class StoredRun:
+    """A run as stored, for inspection (``workflow.aget_run``)."""
+
+    run_id: str
+    workflow_name: str
+    resource_id: str | None
+    status: str | None = None
+    steps: dict[str, Any] | None = None
+    result: Any = None
+    error: Any = None
+    input: Any = None
+    created_at: Any = None
+    updated_at: Any = None
+
+
+@dataclass
+class RunList:
+    runs: list[StoredRun] = field(default_factory=list)
+    total: int = 0
+
+
+async def aget_stored_run(
+    workflow: Workflow, run_id: str, fields: Sequence[str] | None, with_nested: bool
+) -> StoredRun | None:
+    storage = runtime.get_storage()
+    record = await storage.aget_run(run_id)
+    if record is None or record.workflow_id != workflow.id:
+        return None
+    wanted = set(fields) if fields else None
+    view = StoredRun(
+        run_id=record.run_id,
+        workflow_name=record.workflow_id,
+        resource_id=record.resource_id,
+        created_at=record.created_at,
+        updated_at=record.updated_at,
+    )
+    if wanted is None or "status" in wanted:
+        view.status = record.status
+    if wanted is None or "steps" in wanted:
+        rows = latest_steps(await storage.aget_steps(run_id))
+        view.steps = {path: _stored_step(row) for path, row in rows.items() if with_nested or "." not in path}
+    if wanted is None or "result" in wanted:
+        view.result = record.result
+    if wanted is None or "error" in wanted:
+        view.error = record.error
+    if wanted is None or "input" in wanted:
+        view.input = record.input
+    return view
+
+
+def _stored_step(row: Any) -> dict[str, Any]:
+    from .results import step_result
+
+    data = step_result(row).to_dict()
+    if row.status == "success":  # suspend-scoped fields end with the suspension
+        data.pop("suspend_payload", None)
+        data.pop("suspended_at", None)
+    if row.error is not None:
+        data["error"] = row.error
+    return data
+
+
+async def alist_stored_runs(workflow: Workflow, **filters: Any) -> RunList:
+    records, total = await runtime.get_storage().alist_runs(workflow_id=workflow.id, **filters)
+    runs = [
+        StoredRun(
+            run_id=r.run_id,
+            workflow_name=r.workflow_id,
+            resource_id=r.resource_id,
+            status=r.status,
+            created_at=r.created_at,
+            updated_at=r.updated_at,
+        )
+        for r in records
+    ]
+    return RunList(runs=runs, total=total)
+
+
+__all__ = ["Run", "RunList", "StoredRun", "WorkflowError", "now_ms"]

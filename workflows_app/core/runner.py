@@ -1,0 +1,152 @@
+"""Running one task's user code and describing what happened as an outcome.
+
+Both engines call :func:`run_task`; the outcome it returns is the ``task-done``
+event ``plan`` decides on. Outcomes are JSON-able except for ``exception``, the
+live error object an in-process caller may keep for identity.
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from .commit import context_delta
+from .context import AbortSignal, RequestContext, StepContext, StepEnvironment
+from .errors import NonRetryableError, StepInputValidationError, ValidationError, serialize_error
+from .graph import BranchEntry, LoopEntry, SleepEntry, entry_components, expect
+from .validation import to_plain, validate
+
+if TYPE_CHECKING:
+    from .workflow import Workflow
+
+
+@dataclass
+class TaskScope:
+    """What a task needs to know about its run, read before it starts."""
+
+    run_id: str
+    workflow_id: str
+    resource_id: str | None
+    state: dict[str, Any]
+    request_context: RequestContext
+    abort_signal: AbortSignal = field(default_factory=AbortSignal)
+
+    @classmethod
+    def of(
+        cls, run_state: dict[str, Any], *, run_id: str, workflow_id: str, resource_id: str | None
+    ) -> TaskScope:
+        """A task's own copies of the run's state and request context, taken when it starts."""
+        return cls(
+            run_id=run_id,
+            workflow_id=workflow_id,
+            resource_id=resource_id,
+            state=copy.deepcopy(run_state["state"]),
+            request_context=RequestContext(copy.deepcopy(run_state.get("context") or {})),
+        )
+
+
+async def run_task(
+    workflow: Workflow,
+    run_state: dict[str, Any],
+    task: dict[str, Any],
+    scope: TaskScope,
+    env: StepEnvironment,
+) -> dict[str, Any]:
+    """Run the user code behind ``task`` and return its outcome."""
+    frame = run_state["frames"][task["frame"]]
+    level = workflow.nested_workflows()[frame["wf"]]
+    entry = level.entries[task["entry"]]
+    ctx = StepContext(
+        input_data=task["input"],
+        run_id=scope.run_id,
+        workflow_id=scope.workflow_id,
+        env=env,
+        scope=frame["scope"],
+        state=scope.state,
+        resource_id=scope.resource_id,
+        request_context=scope.request_context,
+        abort_signal=scope.abort_signal,
+        init_data=frame["input"],
+        step_ids=level.steps.keys(),
+    )
+    before = copy.deepcopy(scope.request_context.to_dict())
+    try:
+        if task["kind"] != "step":
+            return await _run_helper(entry, task, ctx)
+        step = next(c for c in entry_components(entry) if c.id == task["step"])
+        outcome = await _run_step(step, task, ctx, validate_input=level.validate_inputs)
+        outcome["context_delta"] = context_delta(before, scope.request_context.to_dict())
+        return outcome
+    except Exception as exc:  # the user's error becomes the step's failure
+        return {
+            "status": "failed",
+            "error": serialize_error(exc),
+            "exception": exc,
+            "non_retryable": isinstance(exc, NonRetryableError),
+        }
+
+
+async def _run_step(
+    step: Any, task: dict[str, Any], ctx: StepContext, *, validate_input: bool
+) -> dict[str, Any]:
+    schema = step.input_schema if validate_input else None  # validate_inputs=False: steps take what they get
+    try:
+        payload = validate(schema, task["input"], StepInputValidationError)
+    except ValidationError as exc:
+        return {"status": "failed", "error": serialize_error(exc), "exception": exc, "non_retryable": True}
+    ctx.input_data = payload
+    ctx.step_id = step.id
+    ctx.resume_data = task.get("resume")
+    ctx.suspend_data = task.get("suspend_payload")
+    ctx.retry_count = task["attempt"]
+    ctx.run_count = task.get("run_count", 0)
+    ctx.iteration_count = task.get("iter", 0)
+    output = to_plain(await _call(step.execute, ctx))
+    return _step_outcome(ctx, payload, output)
+
+
+def _step_outcome(ctx: StepContext, payload: Any, output: Any) -> dict[str, Any]:
+    requests = ctx.requests
+    outcome: dict[str, Any] = {"payload": payload, "state_delta": requests.state_delta}
+    if requests.aborted:
+        outcome.update(status="aborted", output=output)
+    elif requests.bailed:
+        outcome.update(status="bailed", output=to_plain(requests.bail_value))
+    elif requests.suspended:
+        outcome.update(status="suspended", label=requests.label, output=output)
+        if requests.has_suspend_payload:
+            outcome["suspend_payload"] = to_plain(requests.suspend_payload)
+    else:
+        outcome.update(status="success", output=output)
+    return outcome
+
+
+async def _run_helper(entry: Any, task: dict[str, Any], ctx: StepContext) -> dict[str, Any]:
+    kind = task["kind"]
+    if kind == "conditions":
+        values = [bool(await _call(cond, ctx)) for cond, _ in expect(entry, BranchEntry).branches]
+        return {"status": "success", "output": values}
+    if kind == "loop-condition":
+        ctx.iteration_count = task["iteration"]
+        return {"status": "success", "output": bool(await _call(expect(entry, LoopEntry).condition, ctx))}
+    sleep = expect(entry, SleepEntry)
+    spec = sleep.until if sleep.until is not None else sleep.duration
+    if not callable(spec):
+        raise TypeError(f"Sleep {sleep.id!r} has no function to call")
+    value = await _call(spec, ctx)
+    if isinstance(value, datetime):
+        value = int(value.timestamp() * 1000)
+    elif hasattr(value, "total_seconds"):
+        value = value.total_seconds()
+    return {"status": "success", "output": value}
+
+
+async def _call(fn: Callable[[StepContext], Any], ctx: StepContext) -> Any:
+    result = fn(ctx)
+    if inspect.isawaitable(result):
+        result = await result
+    return result

@@ -1,0 +1,132 @@
+"""Where runs find their storage and engine, and the registry of committed workflows.
+
+The core knows no settings module. Without configuration every run uses one
+process-wide :class:`~workflows_app.core.memory.InMemoryStorage` and the
+``default`` engine; the Django app calls :func:`configure` from
+``AppConfig.ready()`` so that runs use the ORM storage and the ``WORKFLOWS``
+settings instead.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from .errors import WorkflowError, WorkflowNotFoundError
+
+if TYPE_CHECKING:
+    from .storage import Storage
+    from .workflow import Workflow
+
+StorageFactory = Callable[[], "Storage"]
+
+_storage_factory: StorageFactory | None = None
+_storage: Storage | None = None
+_default_engine = "default"
+_engine_options: dict[str, Any] = {}
+_workflows: dict[str, Workflow] = {}
+_engines: dict[str, Any] = {}
+_bus_factory: Callable[[], Any] | None = None
+_bus: Any = None
+
+ENGINES = {
+    "default": "workflows_app.engines.default.DefaultEngine",
+    "evented": "workflows_app.engines.evented.EventedEngine",
+}
+
+
+def configure(
+    *,
+    storage_factory: StorageFactory | None = None,
+    default_engine: str | None = None,
+    engine_options: dict[str, Any] | None = None,
+) -> None:
+    """Choose how runs are stored and executed; later calls replace earlier ones."""
+    global _storage_factory, _storage, _default_engine, _engine_options
+    if storage_factory is not None:
+        _storage_factory = storage_factory
+        _storage = None
+        _engines.clear()
+    if default_engine is not None:
+        _default_engine = default_engine
+    if engine_options is not None:
+        _engine_options = dict(engine_options)
+        _engines.clear()
+
+
+def get_storage() -> Storage:
+    """The storage runs use, created on first use."""
+    global _storage
+    if _storage is None:
+        if _storage_factory is None:
+            from .memory import InMemoryStorage
+
+            _storage = InMemoryStorage()
+        else:
+            _storage = _storage_factory()
+    return _storage
+
+
+def reset_storage() -> None:
+    """Forget the cached storage and engines (settings changed, or a test wants a fresh one)."""
+    global _storage
+    _storage = None
+    _engines.clear()
+
+
+def configure_bus(factory: Callable[[], Any] | None) -> None:
+    """Choose the message bus of the evented engine (``None``: in-memory, this process only)."""
+    global _bus_factory, _bus
+    _bus_factory = factory
+    _bus = None
+    _engines.clear()
+
+
+def get_bus() -> Any:
+    """The bus the evented engine uses, created on first use."""
+    global _bus
+    if _bus is None:
+        if _bus_factory is None:
+            from .bus import InMemoryBus
+
+            _bus = InMemoryBus()
+        else:
+            _bus = _bus_factory()
+    return _bus
+
+
+def get_engine(name: str | None = None) -> Any:
+    """The engine instance called ``name`` (``None``: the configured default), cached."""
+    name = name or _default_engine
+    if name not in _engines:
+        if name not in ENGINES:
+            raise WorkflowError(f"Unknown workflow engine {name!r}; choose one of {sorted(ENGINES)}")
+        module_name, _, class_name = ENGINES[name].rpartition(".")
+        engine_class = getattr(importlib.import_module(module_name), class_name)
+        _engines[name] = engine_class(get_storage(), **_engine_options.get(name, {}))
+    return _engines[name]
+
+
+def get_default_engine() -> str:
+    return _default_engine
+
+
+def get_engine_options() -> dict[str, Any]:
+    return dict(_engine_options)
+
+
+def register_workflow(workflow: Workflow) -> None:
+    """Make a committed workflow findable by id (REST, admin, workers, commands)."""
+    _workflows[workflow.id] = workflow
+
+
+def get_workflow(workflow_id: str) -> Workflow:
+    try:
+        return _workflows[workflow_id]
+    except KeyError:
+        raise WorkflowNotFoundError(f"Workflow {workflow_id!r} is not registered") from None
+
+
+def registered_workflows() -> dict[str, Workflow]:
+    return dict(_workflows)

@@ -1,0 +1,195 @@
+"""Steps: the unit of user code a workflow runs.
+
+A step is immutable once created; ``clone_step`` makes a copy under another id.
+Schemas are pydantic models, checked when the step is defined so that a typo fails
+at import instead of hours later in a worker.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, create_model
+
+from .errors import WorkflowDefinitionError
+
+if TYPE_CHECKING:
+    from .context import StepContext
+
+Execute = Callable[["StepContext"], Any | Awaitable[Any]]
+Schema = type[BaseModel] | None
+
+COMPONENT_STEP = "STEP"
+COMPONENT_TOOL = "TOOL"
+COMPONENT_AGENT = "AGENT"
+COMPONENT_MAPPING = "MAPPING"
+
+
+@dataclass(frozen=True, eq=False)
+class Step:
+    """A named piece of user code with typed input, output, suspend and resume data."""
+
+    id: str
+    execute: Execute
+    input_schema: Schema = None
+    output_schema: Schema = None
+    resume_schema: Schema = None
+    suspend_schema: Schema = None
+    state_schema: Schema = None
+    description: str = ""
+    retries: int | None = None
+    component: str = COMPONENT_STEP
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.id, str) or not self.id:
+            raise WorkflowDefinitionError("A step needs a non-empty string id")
+        if not callable(self.execute):
+            raise WorkflowDefinitionError(f"Step {self.id!r}: execute must be callable")
+        for name in ("input_schema", "output_schema", "resume_schema", "suspend_schema"):
+            _check_schema(self.id, name, getattr(self, name))
+        _check_schema(self.id, "state_schema", self.state_schema)
+        if self.retries is not None and self.retries < 0:
+            raise WorkflowDefinitionError(f"Step {self.id!r}: retries must be >= 0")
+
+    def __repr__(self) -> str:
+        return f"<Step {self.id!r}>"
+
+
+def _check_schema(step_id: str, name: str, schema: object) -> None:
+    if schema is None:
+        return
+    if not (isinstance(schema, type) and issubclass(schema, BaseModel)):
+        raise WorkflowDefinitionError(
+            f"Step {step_id!r}: {name} must be a pydantic BaseModel subclass, got {schema!r}"
+        )
+
+
+def create_step(
+    id_or_component: Any = None,
+    /,
+    *,
+    id: str | None = None,
+    execute: Execute | None = None,
+    input_schema: Schema = None,
+    output_schema: Schema = None,
+    resume_schema: Schema = None,
+    suspend_schema: Schema = None,
+    state_schema: Schema = None,
+    description: str = "",
+    retries: int | None = None,
+    **options: Any,
+) -> Step:
+    """Create a step from an id and an ``execute`` function, or wrap a tool.
+
+    ``create_step("add", execute=...)`` and ``create_step(id="add", execute=...)``
+    are the same; ``create_step(tool)`` turns a tool object or a typed function into
+    a step (see :func:`tool_step`).
+    """
+    if id_or_component is not None and not isinstance(id_or_component, str):
+        return tool_step(id_or_component, **options)
+    step_id: str | None = id_or_component or id
+    if step_id is None or execute is None:
+        raise WorkflowDefinitionError("create_step needs an id and an execute function")
+    return Step(
+        id=step_id,
+        execute=execute,
+        input_schema=input_schema,
+        output_schema=output_schema,
+        resume_schema=resume_schema,
+        suspend_schema=suspend_schema,
+        state_schema=state_schema,
+        description=description,
+        retries=retries,
+        options=options,
+    )
+
+
+def step(
+    *,
+    id: str | None = None,
+    input_schema: Schema = None,
+    output_schema: Schema = None,
+    resume_schema: Schema = None,
+    suspend_schema: Schema = None,
+    state_schema: Schema = None,
+    description: str = "",
+    retries: int | None = None,
+) -> Callable[[Execute], Step]:
+    """Decorator form of :func:`create_step`; the function name is the default id."""
+
+    def wrap(fn: Execute) -> Step:
+        return Step(
+            id=id or str(getattr(fn, "__name__", "")),
+            execute=fn,
+            input_schema=input_schema,
+            output_schema=output_schema,
+            resume_schema=resume_schema,
+            suspend_schema=suspend_schema,
+            state_schema=state_schema,
+            description=description or (inspect.getdoc(fn) or ""),
+            retries=retries,
+        )
+
+    return wrap
+
+
+def clone_step(original: Step, *, id: str) -> Step:
+    """The same step under another id, so one piece of code can appear twice in a flow."""
+    return replace(original, id=id)
+
+
+def tool_step(tool: Any, **options: Any) -> Step:
+    """A step that calls a tool: an object with ``id`` and ``execute(input, context)``
+    (and optional ``input_schema``, ``output_schema``, ``description``), or a typed
+    plain function whose parameters become the input schema."""
+    if isinstance(tool, Step):
+        return tool
+    if hasattr(tool, "execute") and hasattr(tool, "id"):
+        return _object_tool_step(tool, options)
+    if callable(tool):
+        return _function_tool_step(tool, options)
+    raise WorkflowDefinitionError(f"Cannot make a step from {tool!r}")
+
+
+def _object_tool_step(tool: Any, options: dict[str, Any]) -> Step:
+    async def execute(ctx: StepContext) -> Any:
+        result = tool.execute(ctx.input_data, ctx)
+        return await result if inspect.isawaitable(result) else result
+
+    return Step(
+        id=tool.id,
+        execute=execute,
+        input_schema=getattr(tool, "input_schema", None),
+        output_schema=getattr(tool, "output_schema", None),
+        description=getattr(tool, "description", "") or "",
+        component=COMPONENT_TOOL,
+        options=options,
+    )
+
+
+def _function_tool_step(fn: Callable[..., Any], options: dict[str, Any]) -> Step:
+    signature = inspect.signature(fn)
+    fields: dict[str, Any] = {}
+    for name, param in signature.parameters.items():
+        annotation = Any if param.annotation is inspect.Parameter.empty else param.annotation
+        default = ... if param.default is inspect.Parameter.empty else param.default
+        fields[name] = (annotation, default)
+    name = getattr(fn, "__name__", "tool")
+    input_model: type[BaseModel] = create_model(f"{name}_input", **fields)
+
+    async def execute(ctx: StepContext) -> Any:
+        result = fn(**dict(ctx.input_data or {}))
+        return await result if inspect.isawaitable(result) else result
+
+    return Step(
+        id=options.pop("id", name),
+        execute=execute,
+        input_schema=input_model,
+        description=inspect.getdoc(fn) or "",
+        component=COMPONENT_TOOL,
+        options=options,
+    )

@@ -1,0 +1,97 @@
+"""``run.astream()``: the events of a run while it runs, then its result.
+
+The stream listens before the run starts, so it misses nothing, and ends when
+the run settles (or, with ``close_on_suspend=False``, only when it finishes for
+good, carrying the events of later resumes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from .hub import hub
+
+if TYPE_CHECKING:
+    from .results import WorkflowResult
+    from .run import Run
+
+_FINAL = frozenset({"success", "failed", "canceled", "tripwire", "paused"})
+
+
+class RunStream:
+    """Async-iterate the events; then ``await stream.result()``."""
+
+    def __init__(
+        self, run: Run, begin: Callable[[], Awaitable[WorkflowResult]], *, close_on_suspend: bool = True
+    ) -> None:
+        self.run = run
+        self._begin = begin
+        self._close_on_suspend = close_on_suspend
+        self._task: asyncio.Task[WorkflowResult] | None = None
+        self._queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self._unsubscribe: Callable[[], None] | None = None
+        self.events: list[dict[str, Any]] = []
+
+    @property
+    def run_id(self) -> str:
+        return self.run.run_id
+
+    def _ensure_started(self) -> asyncio.Task[WorkflowResult]:
+        if self._task is None:
+            self._unsubscribe = hub.subscribe(self.run.run_id, self._queue.put_nowait)
+            self._task = asyncio.ensure_future(self._begin())
+        return self._task
+
+    def __aiter__(self) -> AsyncIterator[dict[str, Any]]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[dict[str, Any]]:
+        task = self._ensure_started()
+        try:
+            while True:
+                event = await self._next(task)
+                if event is None:
+                    break
+                self.events.append(event)
+                yield event
+                if self._ends(event):
+                    break
+        finally:
+            self._close()
+
+    async def _next(self, task: asyncio.Task[WorkflowResult]) -> dict[str, Any] | None:
+        while True:
+            if not self._queue.empty():
+                return self._queue.get_nowait()
+            if task.done() and (
+                self._close_on_suspend or task.exception() is not None or self._settled_final()
+            ):
+                return None
+            getter = asyncio.ensure_future(self._queue.get())
+            waiters: set[asyncio.Future[Any]] = {getter} if task.done() else {getter, task}
+            done, _ = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+            if getter in done:
+                return getter.result()
+            getter.cancel()
+
+    def _settled_final(self) -> bool:
+        return self.run.status in _FINAL
+
+    def _ends(self, event: dict[str, Any]) -> bool:
+        return event["type"] == "workflow-finish" and event["payload"].get("workflow_status") in _FINAL
+
+    def _close(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+
+    async def result(self) -> WorkflowResult:
+        """The run's result once it settled (starts the run if nobody iterated)."""
+        task = self._ensure_started()
+        try:
+            return await task
+        finally:
+            if self._queue.empty():
+                self._close()

@@ -1,0 +1,179 @@
+"""Runs, step attempts and the event log, as Django models.
+
+``WorkflowRun.version`` is the compare-and-set counter every commit checks;
+``StepAttempt`` has one row per coordinate (``foreach_index`` is -1 outside a
+foreach item, so that the unique constraint also holds on SQLite); the events of
+a run have a ``seq`` that grows by one with no gap (``WorkflowRun.last_seq``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import models
+
+
+class WorkflowJSONEncoder(DjangoJSONEncoder):
+    """Django's encoder, plus anything pydantic knows how to turn into JSON."""
+
+    def default(self, o: Any) -> Any:
+        try:
+            return super().default(o)
+        except TypeError:
+            from pydantic_core import to_jsonable_python
+
+            try:
+                return to_jsonable_python(o)
+            except Exception:  # a value JSON cannot hold is kept as its text
+                return repr(o)
+
+
+class RunStatus(models.TextChoices):
+    PENDING = "pending"
+    RUNNING = "running"
+    SUSPENDED = "suspended"
+    WAITING = "waiting"
+    SUCCESS = "success"
+    FAILED = "failed"
+    CANCELED = "canceled"
+    PAUSED = "paused"
+    TRIPWIRE = "tripwire"
+
+
+ACTIVE_STATUSES = (RunStatus.PENDING, RunStatus.RUNNING, RunStatus.WAITING)
+
+
+class WorkflowRunQuerySet(models.QuerySet["WorkflowRun"]):
+    def for_workflow(self, workflow_id: str) -> WorkflowRunQuerySet:
+        return self.filter(workflow_id=workflow_id)
+
+    def suspended(self) -> WorkflowRunQuerySet:
+        return self.filter(status=RunStatus.SUSPENDED)
+
+    def active(self) -> WorkflowRunQuerySet:
+        return self.filter(status__in=ACTIVE_STATUSES)
+
+    def due(self, now: Any) -> WorkflowRunQuerySet:
+        """Runs with a timer (sleep, retry delay) due by ``now``."""
+        return self.filter(wake_at__lte=now)
+
+
+def _json(**options: Any) -> models.JSONField[Any, Any]:
+    return models.JSONField(encoder=WorkflowJSONEncoder, null=True, blank=True, **options)
+
+
+class WorkflowRun(models.Model):
+    run_id = models.CharField(max_length=64, primary_key=True)
+    workflow_id = models.CharField(max_length=200)
+    status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.PENDING)
+    resource_id = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001 - None: no resource
+    input = _json()
+    run_state = _json(default=dict)
+    request_context = _json(default=dict)
+    state = _json(default=dict)
+    result = _json()
+    error = _json()
+    definition_hash = models.CharField(max_length=64, blank=True, default="")
+    engine = models.CharField(max_length=32, default="default")
+    generation = models.PositiveIntegerField(default=0)
+    version = models.PositiveBigIntegerField(default=0)
+    last_seq = models.PositiveBigIntegerField(default=0)
+    wake_at = models.DateTimeField(null=True, blank=True)
+    parent_run_id = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001 - None: top level
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = WorkflowRunQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["workflow_id", "status", "-created_at"], name="wfrun_workflow_status"),
+            models.Index(fields=["status", "-created_at"], name="wfrun_status_created"),
+            models.Index(fields=["-created_at"], name="wfrun_created"),
+            models.Index(fields=["resource_id", "-created_at"], name="wfrun_resource"),
+            models.Index(fields=["wake_at"], name="wfrun_wake_at", condition=models.Q(wake_at__isnull=False)),
+        ]
+        permissions = [
+            ("resume_workflowrun", "Can resume a suspended workflow run"),
+            ("cancel_workflowrun", "Can cancel a workflow run"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.workflow_id} {self.run_id} ({self.status})"
+
+
+class StepAttempt(models.Model):
+    run = models.ForeignKey(WorkflowRun, on_delete=models.CASCADE, related_name="steps")
+    path = models.CharField(max_length=500)
+    foreach_index = models.IntegerField(default=-1)
+    iteration = models.PositiveIntegerField(default=0)
+    attempt = models.PositiveIntegerField(default=0)
+    status = models.CharField(max_length=16)
+    payload = _json()
+    output = _json()
+    error = _json()
+    suspend_payload = _json()
+    resume_payload = _json()
+    suspend_output = _json()
+    started_at = models.BigIntegerField(null=True, blank=True)
+    ended_at = models.BigIntegerField(null=True, blank=True)
+    suspended_at = models.BigIntegerField(null=True, blank=True)
+    resumed_at = models.BigIntegerField(null=True, blank=True)
+    metadata = _json()
+    is_task = models.BooleanField(default=False)
+    lease_owner = models.CharField(max_length=200, blank=True, default="")
+    lease_until = models.BigIntegerField(null=True, blank=True)
+    dispatched_at = models.BigIntegerField(null=True, blank=True)
+    deliveries = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["lease_until"], name="step_running_lease", condition=models.Q(status="running")
+            ),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["run", "path", "foreach_index", "iteration", "attempt"],
+                name="step_attempt_coordinate",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.path} ({self.status})"
+
+
+class WorkflowEvent(models.Model):
+    run = models.ForeignKey(WorkflowRun, on_delete=models.CASCADE, related_name="events")
+    seq = models.PositiveBigIntegerField()
+    type = models.CharField(max_length=64)
+    source = models.CharField(max_length=16, default="WORKFLOW")
+    payload = _json()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["seq"]
+        constraints = [models.UniqueConstraint(fields=["run", "seq"], name="workflow_event_seq")]
+
+    def __str__(self) -> str:
+        return f"{self.seq} {self.type}"
+
+
+class WorkerHeartbeat(models.Model):
+    """A worker of the evented engine says it is alive (and what it is doing)."""
+
+    worker = models.CharField(max_length=200, primary_key=True)
+    host = models.CharField(max_length=200, blank=True, default="")
+    pid = models.PositiveIntegerField(default=0)
+    concurrency = models.PositiveIntegerField(default=0)
+    running = models.PositiveIntegerField(default=0)
+    last_seen = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.worker} ({self.last_seen:%Y-%m-%d %H:%M:%S})"

@@ -1,0 +1,49 @@
+"""Running evented-engine workers in a Django process (``manage.py workflows_worker``)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from contextlib import suppress
+
+from .core import runtime
+from .engines.evented import EventedEngine
+from .engines.worker import Worker
+
+logger = logging.getLogger(__name__)
+
+
+def build_worker(concurrency: int | None = None) -> Worker:
+    """A worker on the evented engine configured by the ``WORKFLOWS`` settings."""
+    engine = runtime.get_engine("evented")
+    if not isinstance(engine, EventedEngine):
+        raise TypeError("The evented engine is not an EventedEngine")
+    return Worker(engine, name="worker", concurrency=concurrency)
+
+
+async def arun_worker(concurrency: int | None = None, *, grace_seconds: float = 10.0) -> None:
+    """Run one worker until SIGINT or SIGTERM, then let running steps finish for a while."""
+    worker = build_worker(concurrency)
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        with suppress(NotImplementedError):
+            loop.add_signal_handler(signum, stop.set)
+    logger.info("Workflow worker %s started (concurrency %d)", worker.id, worker.concurrency)
+    main = asyncio.ensure_future(worker.arun())
+    stopper = asyncio.ensure_future(stop.wait())
+    await asyncio.wait({main, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    stopper.cancel()
+    if not main.done():
+        logger.info(
+            "Worker %s stopping; waiting up to %.0f s for %d running steps",
+            worker.id,
+            grace_seconds,
+            len(worker.running),
+        )
+        with suppress(TimeoutError):
+            await asyncio.wait_for(worker.adrain(), grace_seconds)
+        main.cancel()
+        with suppress(asyncio.CancelledError):
+            await main
