@@ -98,6 +98,10 @@ class WorkflowRun(models.Model):
             models.Index(fields=["-created_at"], name="wfrun_created"),
             models.Index(fields=["resource_id", "-created_at"], name="wfrun_resource"),
             models.Index(fields=["wake_at"], name="wfrun_wake_at", condition=models.Q(wake_at__isnull=False)),
+            # The sweeper's look for running runs gone quiet (TaskStorage.aidle_runs).
+            models.Index(
+                fields=["updated_at"], name="wfrun_running_idle", condition=models.Q(status="running")
+            ),
         ]
         permissions = [
             ("resume_workflowrun", "Can resume a suspended workflow run"),
