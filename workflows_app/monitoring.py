@@ -45,7 +45,7 @@ def health(*, stuck_after: timedelta = timedelta(minutes=10), now: datetime | No
         {**row, "alive": row["last_seen"] >= alive_since}
         for row in WorkerHeartbeat.objects.order_by("-last_seen").values()[:200]
     ]
-    running = StepAttempt.objects.filter(status="running", is_task=True)
+    running = StepAttempt.objects.filter(status="running", is_task=True, run__status=RunStatus.RUNNING)
     return Health(
         workers=workers,
         unclaimed_tasks=running.filter(lease_owner="").count(),

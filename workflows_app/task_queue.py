@@ -90,7 +90,7 @@ class TaskQueueMixin:
             Coalesce("started_at", 0), Coalesce("resumed_at", 0), Coalesce("dispatched_at", 0)
         )
         rows = (
-            StepAttempt.objects.filter(status="running", is_task=True)
+            StepAttempt.objects.filter(status="running", is_task=True, run__status="running")
             .annotate(handed_out=handed_out)
             .filter(Q(lease_until__lt=now) | Q(lease_owner="", handed_out__lt=now - unclaimed_for))
             .values("run_id", "path", "foreach_index", "iteration", "attempt", "deliveries")[:limit]

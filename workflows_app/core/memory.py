@@ -166,6 +166,9 @@ class InMemoryStorage:
     async def astale_tasks(self, now: int, unclaimed_for: int, limit: int = 100) -> list[StaleTask]:
         stale: list[StaleTask] = []
         for run_id, rows in self._steps.items():
+            run = self._runs.get(run_id)
+            if run is None or run.status != "running":
+                continue
             for coordinate, row in rows.items():
                 if row.status != "running" or not row.is_task or len(stale) >= limit:
                     continue

@@ -186,7 +186,12 @@ class TaskStorage(Storage, Protocol):
         """Extend our lease; ``False`` if the row is no longer ours or no longer running."""
 
     async def astale_tasks(self, now: int, unclaimed_for: int, limit: int = 100) -> list[StaleTask]:
-        """Running task rows whose lease expired, or never claimed for ``unclaimed_for`` ms."""
+        """Running task rows of running runs whose lease expired, or never claimed for ``unclaimed_for`` ms.
+
+        Rows of runs that ended (a cancel leaves its running steps' rows as they
+        were) are not stale: nothing will claim them, and returning them would
+        crowd real work out of the ``limit``.
+        """
 
     async def aredeliver(self, run_id: str, coordinate: Coordinate, now: int) -> int:
         """Count one more delivery and clear the lease; returns the delivery count."""
