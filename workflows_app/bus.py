@@ -2,8 +2,9 @@
 
 Channel and group names carry a version, since they outlive a deploy:
 ``workflows.v1.tasks`` (a normal channel: each task message goes to one worker),
-``workflows.v1.workers`` (every worker: cancellations) and
-``workflows.v1.run.<hash of the run id>`` (watchers of one run's events).
+``workflows.v1.workers`` (every worker: cancellations),
+``workflows.v1.run.<hash of the run id>`` (watchers of one run's events) and
+``workflows.v1.runs`` (dashboards: the events that change a run's status).
 """
 
 from __future__ import annotations
@@ -21,6 +22,10 @@ from .core.bus import Bus, InMemoryBus
 
 TASKS = "workflows.v1.tasks"
 WORKERS = "workflows.v1.workers"
+RUNS = "workflows.v1.runs"
+STATUS_EVENTS = frozenset(
+    {"workflow-start", "workflow-finish", "workflow-step-suspended", "workflow-canceled", "workflow-paused"}
+)
 
 
 def run_group(run_id: str) -> str:
@@ -72,6 +77,11 @@ class ChannelsBus:
         await self.layer.group_send(
             run_group(run_id), _roundtrip({"type": "workflow.events", "events": events})
         )
+        for event in events:
+            if event.get("type") in STATUS_EVENTS:
+                await self.layer.group_send(
+                    RUNS, _roundtrip({"type": "workflow.run", "run_id": run_id, "event": event})
+                )
 
     @asynccontextmanager
     async def watch(self, run_id: str) -> AsyncIterator[asyncio.Queue[dict[str, Any]]]:
