@@ -15,6 +15,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -47,6 +49,7 @@ DEFAULTS: dict[str, Any] = {
     "inline_when_no_worker": True,
 }
 _SETTLED_CHECK_SECONDS = 0.5
+_APPLY_CHECK_SECONDS = 0.005
 
 
 def coordinate_of(task: dict[str, Any]) -> Coordinate:
@@ -75,6 +78,8 @@ class EventedEngine:
         self._embedded: dict[asyncio.AbstractEventLoop, tuple[Worker, asyncio.Task[None]]] = {}
         self._timers: dict[tuple[str, str], asyncio.TimerHandle] = {}
         self._firing: set[asyncio.Task[None]] = set()
+        self._applying: Counter[str] = Counter()
+        self._applying_lock = threading.Lock()
 
     # -- the Engine protocol ------------------------------------------------------
     async def aready(self) -> None:
@@ -103,6 +108,7 @@ class EventedEngine:
             await self._astart_callback(run, event)
             await self._aadvance(run, event, expected_version)
             run.status = await self._await_settled(run.run_id, live)
+        await self._await_applied(run.run_id)
 
     async def _aadvance(self, run: Run, event: dict[str, Any], expected_version: int | None) -> None:
         commit = await self.apply(run.workflow, run.run_id, event, expected_version)
@@ -130,7 +136,24 @@ class EventedEngine:
     async def apply(
         self, workflow: Workflow, run_id: str, event: dict[str, Any], expected_version: int | None = None
     ) -> Commit | None:
-        """``plan`` under the run-row lock; ``None`` when the event changed nothing."""
+        """``plan`` under the run-row lock; ``None`` when the event changed nothing.
+
+        Counted as in flight until the settle callbacks it triggers have returned,
+        so a caller of this process that sees the run settled can wait for them.
+        """
+        with self._applying_lock:
+            self._applying[run_id] += 1
+        try:
+            return await self._apply(workflow, run_id, event, expected_version)
+        finally:
+            with self._applying_lock:
+                self._applying[run_id] -= 1
+                if not self._applying[run_id]:
+                    del self._applying[run_id]
+
+    async def _apply(
+        self, workflow: Workflow, run_id: str, event: dict[str, Any], expected_version: int | None
+    ) -> Commit | None:
         decided: list[Commit] = []
 
         def change(record: RunRecord) -> Change | None:
@@ -215,6 +238,15 @@ class EventedEngine:
                 return str(record.status)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(live.get(), timeout=_SETTLED_CHECK_SECONDS)
+
+    async def _await_applied(self, run_id: str) -> None:
+        """Wait for this process's changes of a settled run, and so for its async callbacks.
+
+        The settling change commits before it calls ``on_finish`` / ``on_error``;
+        without this wait the caller could return while they still run.
+        """
+        while self._applying.get(run_id):
+            await asyncio.sleep(_APPLY_CHECK_SECONDS)
 
     async def _astart_callback(self, run: Run, event: dict[str, Any]) -> None:
         if event["type"] == "start" and run.workflow.on_start is not None:
