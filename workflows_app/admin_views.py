@@ -1,0 +1,218 @@
+"""Admin pages beyond the model admin: the run page's context, Resume, Cancel, Restart, Start.
+
+Every action calls the engine API (``Run.aresume``, ``acancel``, ``arestart``,
+``astart``); none writes a run's status itself. Resume data is validated by the
+engine against the step's resume schema, and its issues come back on the form.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import reverse
+
+from .admin_graph import build_graph
+from .core import runtime
+from .core.errors import ResumeDataValidationError, ValidationError, WorkflowError
+from .core.graph import describe_entry
+from .core.hub import hub
+from .core.plan_travel import find_target
+from .core.storage import latest_steps
+from .forms import SchemaForm
+from .models import WorkflowRun
+from .permissions import can_act, visible_runs
+
+EVENTS_PER_PAGE = 50
+# How long an action waits for the run to settle before showing the run page,
+# which then follows the run live. Under daphne the run goes on in the server's
+# event loop after the response.
+SETTLE_SECONDS = 2.0
+
+
+async def _await_briefly(operation: Awaitable[Any]) -> Any:
+    """The operation's result if it finishes within ``SETTLE_SECONDS``, else ``None``."""
+    task = asyncio.ensure_future(operation)
+    done, _ = await asyncio.wait({task}, timeout=SETTLE_SECONDS)
+    return task.result() if done else None
+
+
+def _run_or_404(request: HttpRequest, run_id: str) -> WorkflowRun:
+    run = visible_runs(request.user).filter(pk=run_id).first()
+    if run is None:
+        raise Http404(f"No workflow run {run_id!r} that you may see")
+    return run
+
+
+def _require(request: HttpRequest, action: str, run: WorkflowRun | None = None) -> None:
+    if not can_act(request.user, action, run.started_by_id if run else None):
+        raise PermissionDenied(f"You may not {action} this workflow run")
+
+
+def _run_url(run_id: str) -> str:
+    return reverse("admin:workflows_app_workflowrun_change", args=[run_id])
+
+
+def _resume_schema(workflow_id: str, step_path: str) -> dict[str, Any] | None:
+    try:
+        workflow = runtime.get_workflow(workflow_id)
+    except LookupError:
+        return None
+    step = find_target(workflow, step_path.split("."))
+    schema = getattr(step, "resume_schema", None)
+    return schema.model_json_schema() if schema is not None else None
+
+
+def run_page_context(request: HttpRequest, run: WorkflowRun) -> dict[str, Any]:
+    """Steps, paginated events, the coloured graph and a resume form per suspended step."""
+    storage = runtime.get_storage()
+    rows = async_to_sync(storage.aget_steps)(run.run_id)
+    current = latest_steps(rows)
+    suspended = [row for row in current.values() if row.status == "suspended"]
+    events = Paginator(run.events.order_by("seq"), EVENTS_PER_PAGE).get_page(request.GET.get("events"))
+    try:
+        workflow = runtime.get_workflow(run.workflow_id)
+        graph = build_graph([describe_entry(entry) for entry in workflow.entries], rows)
+    except LookupError:
+        graph = []
+    return {
+        "run": run,
+        "steps": sorted(current.values(), key=lambda row: (row.started_at or 0, row.path)),
+        "attempts": {path: sum(1 for r in rows if r.path == path) for path in current},
+        "events": events,
+        "graph": graph,
+        "resume_forms": [
+            (row, SchemaForm(_resume_schema(run.workflow_id, row.path), prefix=row.path)) for row in suspended
+        ],
+        "can_resume": can_act(request.user, "resume", run.started_by_id),
+        "can_cancel": can_act(request.user, "cancel", run.started_by_id),
+        "active": run.status in ("running", "pending", "suspended", "waiting"),
+        "pretty": {
+            "input": json.dumps(run.input, indent=2, default=str),
+            "result": json.dumps(run.result, indent=2, default=str),
+            "error": json.dumps(run.error, indent=2, default=str),
+        },
+    }
+
+
+def resume_run(request: HttpRequest, run_id: str, step_path: str) -> HttpResponse:
+    run = _run_or_404(request, run_id)
+    _require(request, "resume", run)
+    if request.method != "POST":
+        return HttpResponseRedirect(_run_url(run_id))
+    form = SchemaForm(_resume_schema(run.workflow_id, step_path), request.POST, prefix=step_path)
+    if form.is_valid():
+        workflow = runtime.get_workflow(run.workflow_id)
+        try:
+            handle = async_to_sync(workflow.acreate_run)(run_id=run_id)
+            result = async_to_sync(_await_briefly)(handle.aresume(form.payload(), step=step_path.split(".")))
+        except ResumeDataValidationError as exc:
+            form.add_issues(exc.issues)
+        except WorkflowError as exc:
+            form.add_error(None, exc.message)
+        else:
+            status = result.status if result is not None else "running"
+            messages.success(request, f"Resumed {step_path}: the run is {status}.")
+            return HttpResponseRedirect(_run_url(run_id))
+    return render(
+        request,
+        "admin/workflows_app/workflowrun/resume.html",
+        {"run": run, "step_path": step_path, "form": form, "title": f"Resume {step_path}"},
+        status=400,
+    )
+
+
+def cancel_run(request: HttpRequest, run_id: str) -> HttpResponse:
+    run = _run_or_404(request, run_id)
+    _require(request, "cancel", run)
+    if request.method != "POST":
+        return render(
+            request, "admin/workflows_app/workflowrun/cancel.html", {"run": run, "title": "Cancel run"}
+        )
+    handle = async_to_sync(runtime.get_workflow(run.workflow_id).acreate_run)(run_id=run_id)
+    async_to_sync(handle.acancel)()
+    messages.success(request, "The run was canceled.")
+    return HttpResponseRedirect(_run_url(run_id))
+
+
+def restart_run(request: HttpRequest, run_id: str) -> HttpResponse:
+    run = _run_or_404(request, run_id)
+    _require(request, "restart", run)
+    if request.method != "POST":
+        return HttpResponseRedirect(_run_url(run_id))
+    handle = async_to_sync(runtime.get_workflow(run.workflow_id).acreate_run)(run_id=run_id)
+    try:
+        result = async_to_sync(_await_briefly)(handle.arestart())
+    except WorkflowError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"Restarted: the run is {result.status if result else 'running'}.")
+    return HttpResponseRedirect(_run_url(run_id))
+
+
+def workflows_page(request: HttpRequest) -> HttpResponse:
+    if not request.user.has_perm("workflows_app.view_workflowrun"):
+        raise PermissionDenied("You may not see workflows")
+    workflows = []
+    for workflow_id, workflow in sorted(runtime.registered_workflows().items()):
+        graph = [describe_entry(entry) for entry in workflow.entries]
+        schemas = {
+            name: json.dumps(schema.model_json_schema(), indent=2)
+            for name in ("input_schema", "output_schema", "state_schema")
+            if (schema := getattr(workflow, name, None)) is not None
+        }
+        workflows.append({"id": workflow_id, "graph": build_graph(graph, []), "schemas": schemas})
+    return render(
+        request,
+        "admin/workflows_app/workflows.html",
+        {"workflows": workflows, "title": "Workflows", "can_start": can_act(request.user, "start", None)},
+    )
+
+
+def start_run(request: HttpRequest, workflow_id: str) -> HttpResponse:
+    _require(request, "start")
+    try:
+        workflow = runtime.get_workflow(workflow_id)
+    except LookupError as exc:
+        raise Http404(str(exc)) from exc
+    schema = workflow.input_schema.model_json_schema() if workflow.input_schema is not None else None
+    form = SchemaForm(schema, request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            run_id = async_to_sync(_astart_as)(workflow, form.payload(), request.user.pk)
+        except ValidationError as exc:
+            form.add_issues(exc.issues)
+        else:
+            return HttpResponseRedirect(_run_url(run_id))
+    return render(
+        request,
+        "admin/workflows_app/start.html",
+        {"workflow_id": workflow_id, "form": form, "title": f"Start {workflow_id}"},
+        status=400 if request.method == "POST" else 200,
+    )
+
+
+async def _astart_as(workflow: Any, input_data: Any, user_id: int | None) -> str:
+    """Start a run that belongs to the user from its first event on; wait for it briefly."""
+    run = await workflow.acreate_run()
+    first_event, unsubscribe = hub.queue(run.run_id)
+    try:
+        starting = asyncio.ensure_future(run.astart(input_data))
+        started = asyncio.ensure_future(first_event.get())
+        await asyncio.wait({starting, started}, return_when=asyncio.FIRST_COMPLETED)
+        started.cancel()
+        if starting.done():
+            starting.result()  # an invalid input raises here, before any row exists
+    finally:
+        unsubscribe()
+    await WorkflowRun.objects.filter(pk=run.run_id).aupdate(started_by_id=user_id)
+    await _await_briefly(starting)
+    return str(run.run_id)
