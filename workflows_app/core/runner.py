@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import inspect
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -22,6 +23,8 @@ from .validation import to_plain, validate
 
 if TYPE_CHECKING:
     from .workflow import Workflow
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -82,6 +85,12 @@ async def run_task(
         outcome["context_delta"] = context_delta(before, scope.request_context.to_dict())
         return outcome
     except Exception as exc:  # the user's error becomes the step's failure
+        logger.exception(
+            "Error executing step %s of run %s (%s)",
+            task.get("path", task["kind"]),
+            scope.run_id,
+            scope.workflow_id,
+        )
         return {
             "status": "failed",
             "error": serialize_error(exc),
