@@ -47,6 +47,18 @@ def ensure_venv() -> None:
         STAMP.write_text(digest)
 
 
+def ensure_chromium() -> None:
+    """Install Debian's Chromium for the browser test where it is missing (root and apt only)."""
+    if shutil.which("chromium") or not shutil.which("apt-get") or os.geteuid() != 0:
+        return
+    print("+ apt-get install chromium (for the browser test)", flush=True)
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run(["apt-get", "install", "-y", "-q", "chromium"], env=env, check=False)
+    if not shutil.which("chromium"):
+        subprocess.run(["apt-get", "update", "-q"], env=env, check=False)
+        subprocess.run(["apt-get", "install", "-y", "-q", "chromium"], env=env, check=False)
+
+
 def reachable(host: str, port: int) -> bool:
     try:
         with socket.create_connection((host, port), timeout=1):
@@ -105,6 +117,7 @@ def test(args: list[str]) -> int:
         run(PYTHON, "manage.py", "check", "--fail-level", "WARNING", env=base_env)
         run(PYTHON, "manage.py", "makemigrations", "--check", "--dry-run", env=base_env)
     legs = [("SQLite + in-memory layer", base_env)]
+    ensure_chromium()
     start_services()
     if reachable("127.0.0.1", 5432) and reachable("127.0.0.1", 6379):
         legs.append(

@@ -8,8 +8,9 @@ engine against the step's resume schema, and its issues come back on the form.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
-from collections.abc import Awaitable
+from collections.abc import Coroutine
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -38,9 +39,19 @@ EVENTS_PER_PAGE = 50
 SETTLE_SECONDS = 2.0
 
 
-async def _await_briefly(operation: Awaitable[Any]) -> Any:
+def _detached(operation: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+    """Run ``operation`` outside this request's context, so it can outlive the request.
+
+    A sync view's async calls run their database work on the request thread's
+    executor, which stops when the view returns; a task in a fresh context uses
+    the process-wide one instead.
+    """
+    return asyncio.get_running_loop().create_task(operation, context=contextvars.Context())
+
+
+async def _await_briefly(operation: Coroutine[Any, Any, Any] | asyncio.Task[Any]) -> Any:
     """The operation's result if it finishes within ``SETTLE_SECONDS``, else ``None``."""
-    task = asyncio.ensure_future(operation)
+    task = operation if isinstance(operation, asyncio.Task) else _detached(operation)
     done, _ = await asyncio.wait({task}, timeout=SETTLE_SECONDS)
     return task.result() if done else None
 
@@ -205,7 +216,7 @@ async def _astart_as(workflow: Any, input_data: Any, user_id: int | None) -> str
     run = await workflow.acreate_run()
     first_event, unsubscribe = hub.queue(run.run_id)
     try:
-        starting = asyncio.ensure_future(run.astart(input_data))
+        starting = _detached(run.astart(input_data))
         started = asyncio.ensure_future(first_event.get())
         await asyncio.wait({starting, started}, return_when=asyncio.FIRST_COMPLETED)
         started.cancel()

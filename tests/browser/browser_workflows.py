@@ -1,0 +1,46 @@
+"""The workflow the browser test drives, loaded by the server (WORKFLOWS_MODULES).
+
+``prepare`` holds until the test creates the gate file, so the test can see the
+run page while the run is running and then watch it change live.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from workflows_app import create_step, create_workflow
+
+
+class Article(BaseModel):
+    title: str
+
+
+class Review(BaseModel):
+    approved: bool
+    reviewer: str
+
+
+async def _prepare(ctx: Any) -> Any:
+    gate = Path(os.environ["BROWSER_GATE_FILE"])
+    while not gate.exists():  # the test opens the gate once it saw the page
+        await asyncio.sleep(0.05)
+    return {"title": ctx.input_data["title"], "draft": f"About {ctx.input_data['title']}"}
+
+
+async def _review(ctx: Any) -> Any:
+    if ctx.resume_data is None:
+        return await ctx.suspend({"draft": ctx.input_data["draft"]})
+    return {"approved": ctx.resume_data["approved"], "by": ctx.resume_data["reviewer"]}
+
+
+publishing = (
+    create_workflow("browser-publishing", input_schema=Article)
+    .then(create_step("prepare", execute=_prepare))
+    .then(create_step("review", execute=_review, resume_schema=Review))
+    .commit()
+)
