@@ -27,6 +27,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "channels",
+    "ninja",  # serves the REST API docs page from local static files, not a CDN
     "workflows_app",
     "project.demo",
 ]

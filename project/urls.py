@@ -1,8 +1,9 @@
-"""URLs of the project: the admin."""
+"""URLs of the project: the admin, and workflows_app under ``/workflows/``."""
 
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("workflows/", include("workflows_app.urls")),
 ]

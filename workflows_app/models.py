@@ -8,6 +8,8 @@ a run have a ``seq`` that grows by one with no gap (``WorkflowRun.last_seq``).
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 from typing import Any
 
 from django.conf import settings
@@ -97,6 +99,9 @@ class WorkflowRun(models.Model):
             models.Index(fields=["status", "-created_at"], name="wfrun_status_created"),
             models.Index(fields=["-created_at"], name="wfrun_created"),
             models.Index(fields=["resource_id", "-created_at"], name="wfrun_resource"),
+            # The REST run list: a user's own runs, and one workflow's runs, newest first.
+            models.Index(fields=["started_by", "-created_at"], name="wfrun_owner"),
+            models.Index(fields=["workflow_id", "-created_at"], name="wfrun_workflow"),
             models.Index(fields=["wake_at"], name="wfrun_wake_at", condition=models.Q(wake_at__isnull=False)),
             # The sweeper's look for running runs gone quiet (TaskStorage.aidle_runs).
             models.Index(
@@ -104,6 +109,7 @@ class WorkflowRun(models.Model):
             ),
         ]
         permissions = [
+            ("start_workflowrun", "Can start a workflow run"),
             ("resume_workflowrun", "Can resume a suspended workflow run"),
             ("cancel_workflowrun", "Can cancel a workflow run"),
         ]
@@ -181,3 +187,48 @@ class WorkerHeartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.worker} ({self.last_seen:%Y-%m-%d %H:%M:%S})"
+
+
+class ApiTokenQuerySet(models.QuerySet["ApiToken"]):
+    def for_secret(self, secret: str) -> ApiTokenQuerySet:
+        return self.filter(digest=ApiToken.digest_of(secret))
+
+
+class ApiToken(models.Model):
+    """A bearer token for machine clients of the REST API, acting as its user.
+
+    Only a SHA-256 digest of the secret is stored: the secret is shown once, when
+    the token is issued (``manage.py create_workflows_token``). Secrets are random
+    and long, so a fast hash is enough; a slow one would only slow every request.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="workflows_api_tokens"
+    )
+    name = models.CharField(max_length=100, blank=True, default="")
+    prefix = models.CharField(max_length=16, help_text="The first characters of the secret, to recognise it.")
+    digest = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ApiTokenQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "API token"
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.name or self.user})"
+
+    @staticmethod
+    def digest_of(secret: str) -> str:
+        return hashlib.sha256(secret.encode()).hexdigest()
+
+    @classmethod
+    def issue(cls, user: Any, name: str = "") -> tuple[ApiToken, str]:
+        """A new token for ``user`` and its secret, which is not stored anywhere."""
+        secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        token = cls.objects.create(user=user, name=name, prefix=secret[:12], digest=cls.digest_of(secret))
+        return token, secret
+
+
+TOKEN_PREFIX = "wfa_"  # noqa: S105 - marks our secrets (for secret scanners), is no secret itself

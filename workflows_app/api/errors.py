@@ -1,0 +1,162 @@
+"""Every error of the REST API as an RFC 9457 problem (``application/problem+json``).
+
+One table maps the engine's error hierarchy to HTTP: a client tells problems
+apart by ``code`` (stable, also the end of ``type``), never by parsing ``detail``.
+Field errors (422) share one shape, ``{"loc": [...], "message", "type"}``,
+whether the request did not match the API's schemas or the data did not match a
+workflow's own schemas.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from http import HTTPStatus
+from typing import TYPE_CHECKING, Any
+
+from django.db import DataError
+from django.http import Http404, HttpRequest, HttpResponse
+from ninja.errors import AuthenticationError, HttpError
+from ninja.errors import ValidationError as RequestValidationError
+
+from ..core import errors
+from ..engines.evented import DefinitionMismatchError, NoWorkerError
+from ..models import WorkflowJSONEncoder
+
+if TYPE_CHECKING:
+    from ninja import NinjaAPI
+
+logger = logging.getLogger(__name__)
+
+PROBLEM_TYPE = "urn:workflows-app:problem:"
+CONTENT_TYPE = "application/problem+json"
+
+# Most specific first: the first class an error is an instance of decides.
+_ENGINE_ERRORS: tuple[tuple[type[Exception], int, str], ...] = (
+    (errors.WorkflowNotFoundError, 404, "workflow-not-found"),
+    (errors.RunNotFoundError, 404, "run-not-found"),
+    (errors.InputValidationError, 422, "invalid-input"),
+    (errors.ResumeDataValidationError, 422, "invalid-resume-data"),
+    (errors.RunNotSuspendedError, 409, "run-not-suspended"),
+    (errors.StepNotSuspendedError, 409, "step-not-suspended"),
+    (errors.MultipleSuspendedStepsError, 409, "ambiguous-resume"),
+    (errors.ResumeConflictError, 409, "resume-conflict"),
+    (errors.RunNotActiveError, 409, "run-not-active"),
+    (DefinitionMismatchError, 409, "definition-mismatch"),
+    (NoWorkerError, 503, "no-worker"),
+    (errors.WorkflowError, 400, "workflow-error"),
+)
+
+
+class ApiError(Exception):
+    """An error the API itself decides on (stale suspension, not allowed, not found)."""
+
+    def __init__(self, status: int, code: str, detail: str = "", **extra: Any) -> None:
+        super().__init__(detail or code)
+        self.status = status
+        self.code = code
+        self.detail = detail
+        self.extra = extra
+
+
+def problem_response(
+    request: HttpRequest, status: int, code: str, detail: str = "", **extra: Any
+) -> HttpResponse:
+    body = {
+        "type": PROBLEM_TYPE + code,
+        "title": HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+        "instance": request.path,
+        "code": code,
+        **extra,
+    }
+    response = HttpResponse(
+        json.dumps(body, cls=WorkflowJSONEncoder), status=status, content_type=CONTENT_TYPE
+    )
+    if status == 401:
+        response["WWW-Authenticate"] = 'Bearer realm="workflows"'
+    return response
+
+
+def field_errors(issues: list[dict[str, Any]], field: str) -> list[dict[str, Any]]:
+    """The engine's validation issues (``path``, ``message``, ``type``) as API field errors."""
+    return [
+        {
+            "loc": ["body", field, *(part for part in str(issue.get("path") or "").split(".") if part)],
+            "message": issue.get("message", ""),
+            "type": issue.get("type", ""),
+        }
+        for issue in issues
+    ]
+
+
+def _on_problem(request: HttpRequest, exc: ApiError) -> HttpResponse:
+    return problem_response(request, exc.status, exc.code, exc.detail, **exc.extra)
+
+
+def _on_request_invalid(request: HttpRequest, exc: RequestValidationError) -> HttpResponse:
+    found = [
+        {
+            "loc": _location(error.get("loc", ())),
+            "message": error.get("msg", ""),
+            "type": error.get("type", ""),
+        }
+        for error in exc.errors
+    ]
+    return problem_response(
+        request, 422, "invalid-request", "The request does not match its schema.", errors=found
+    )
+
+
+def _location(loc: Any) -> list[Any]:
+    """Ninja's ``loc`` with the name of the body parameter left out (every view calls it ``body``).
+
+    So that a field of the body is ``["body", "timeout"]``, as the client wrote it.
+    """
+    parts = list(loc)
+    return ["body", *parts[2:]] if parts[:2] == ["body", "body"] else parts
+
+
+def _on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    if isinstance(exc, AuthenticationError):
+        return problem_response(request, 401, "not-authenticated", "Log in, or send a bearer token.")
+    code = {400: "malformed-request", 403: "forbidden"}.get(exc.status_code, "http-error")
+    return problem_response(request, exc.status_code, code, str(exc))
+
+
+def _on_not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
+    return problem_response(request, 404, "not-found", str(exc))
+
+
+def _on_workflow_error(request: HttpRequest, exc: errors.WorkflowError) -> HttpResponse:
+    status, code = next((s, c) for kind, s, c in _ENGINE_ERRORS if isinstance(exc, kind))
+    extra: dict[str, Any] = {}
+    if isinstance(exc, errors.ValidationError):
+        extra["errors"] = field_errors(exc.issues, _field_of(exc))
+    return problem_response(request, status, code, exc.message, **extra)
+
+
+def _field_of(exc: errors.ValidationError) -> str:
+    return "resume_data" if isinstance(exc, errors.ResumeDataValidationError) else "input_data"
+
+
+def _on_unstorable(request: HttpRequest, exc: DataError) -> HttpResponse:
+    """The database refused a value of the request (PostgreSQL: a NUL character, a date out of range)."""
+    return problem_response(request, 422, "unstorable-value", f"The database cannot hold a value sent: {exc}")
+
+
+def _on_unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
+    logger.exception("REST API request %s %s failed", request.method, request.path)
+    return problem_response(request, 500, "internal-error", "The server failed to answer; see its log.")
+
+
+def install(api: NinjaAPI) -> None:
+    """Route every error the API can meet to its problem response."""
+    api.add_exception_handler(ApiError, _on_problem)  # type: ignore[arg-type]
+    api.add_exception_handler(RequestValidationError, _on_request_invalid)  # type: ignore[arg-type]
+    api.add_exception_handler(HttpError, _on_http_error)  # type: ignore[arg-type]
+    api.add_exception_handler(Http404, _on_not_found)  # type: ignore[arg-type]
+    api.add_exception_handler(errors.WorkflowError, _on_workflow_error)  # type: ignore[arg-type]
+    api.add_exception_handler(DataError, _on_unstorable)  # type: ignore[arg-type]
+    api.add_exception_handler(Exception, _on_unexpected)  # type: ignore[arg-type]

@@ -1,0 +1,162 @@
+"""What the API shows of workflows and runs, built from definitions and stored records.
+
+Runs are read through the engine's storage protocol (``aget_run``,
+``aget_steps``); only what the protocol does not hold (who started a run) comes
+from the ORM. Every value here is plain data, ready for the response schemas.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from pydantic import BaseModel
+
+from ..core import runtime
+from ..core.errors import RunNotFoundError
+from ..core.graph import describe_entry, entry_components
+from ..core.storage import RunRecord, StepRecord
+from ..core.targets import suspended_paths, suspended_tasks
+from ..core.workflow import Workflow
+from ..models import WorkflowRun
+
+RUN_SUMMARY_FIELDS = ("run_id", "workflow_id", "status", "resource_id", "created_at", "updated_at")
+
+
+def schema_of(model: type[BaseModel] | None) -> dict[str, Any] | None:
+    return model.model_json_schema() if model is not None else None
+
+
+# -- workflows ----------------------------------------------------------------------
+
+
+def describe_workflow(workflow: Workflow) -> dict[str, Any]:
+    return {
+        "id": workflow.id,
+        "description": workflow.description,
+        "definition_hash": workflow.definition_hash,
+        "input_schema": schema_of(workflow.input_schema),
+        "output_schema": schema_of(workflow.output_schema),
+        "state_schema": schema_of(workflow.state_schema),
+        "steps": [_describe_step(path, component) for path, component in walk_steps(workflow)],
+        "graph": [describe_entry(entry) for entry in workflow.entries],
+    }
+
+
+def _describe_step(path: str, component: Any) -> dict[str, Any]:
+    return {
+        "path": path,
+        "component": component.component,
+        "description": getattr(component, "description", "") or "",
+        **{
+            name: schema_of(getattr(component, name, None))
+            for name in ("input_schema", "output_schema", "suspend_schema", "resume_schema")
+        },
+    }
+
+
+def walk_steps(workflow: Workflow, prefix: str = "") -> Iterator[tuple[str, Any]]:
+    """Every step of ``workflow`` with its dotted path, nested workflows' steps included."""
+    seen: set[str] = set()
+    for entry in workflow.entries:
+        for component in entry_components(entry):
+            if component.id in seen:
+                continue
+            seen.add(component.id)
+            path = prefix + component.id
+            yield path, component
+            if isinstance(component, Workflow):
+                yield from walk_steps(component, path + ".")
+
+
+def component_at(workflow: Workflow, path: str) -> Any:
+    """The step (or nested workflow) at a dotted path, or ``None``."""
+    component: Any = workflow
+    for part in path.split("."):
+        if not isinstance(component, Workflow):
+            return None
+        component = component.steps.get(part)
+    return component
+
+
+# -- runs ---------------------------------------------------------------------------
+
+
+async def arun_detail(run_id: str) -> dict[str, Any]:
+    """The run with its steps, as ``RunOut``."""
+    storage = runtime.get_storage()
+    record = await storage.aget_run(run_id)
+    if record is None:
+        raise RunNotFoundError(f"Workflow run {run_id!r} not found")
+    owner = (
+        await WorkflowRun.objects.filter(pk=run_id).values_list("started_by__username", flat=True).afirst()
+    )
+    workflow = runtime.registered_workflows().get(record.workflow_id)
+    rows = await storage.aget_steps(run_id)
+    return {
+        **{name: getattr(record, name) for name in RUN_SUMMARY_FIELDS},
+        "started_by": owner,
+        "engine": record.engine,
+        "version": record.version,
+        "input": record.input,
+        "result": record.result,
+        "error": record.error,
+        "state": record.state,
+        "request_context": record.request_context,
+        "suspended": suspended_paths(record.run_state) if record.status == "suspended" else [],
+        "steps": list(_steps(record, rows, workflow)),
+    }
+
+
+def _steps(record: RunRecord, rows: list[StepRecord], workflow: Workflow | None) -> Iterator[dict[str, Any]]:
+    """The current record of each step (and foreach item), in the order they started.
+
+    The current record of a coordinate is its latest loop iteration, then its
+    latest try; ``attempts`` counts the tries of that iteration.
+    """
+    current: dict[tuple[str, int | None], StepRecord] = {}
+    tries: dict[tuple[str, int | None, int], int] = {}
+    for row in rows:
+        key = (row.path, row.foreach_index)
+        tries[(*key, row.iteration)] = tries.get((*key, row.iteration), 0) + 1
+        seen = current.get(key)
+        if seen is None or (row.iteration, row.attempt) >= (seen.iteration, seen.attempt):
+            current[key] = row
+    labels = _suspension_labels(record) if record.status == "suspended" else {}
+    for key, row in current.items():
+        step = _step(row, tries[(*key, row.iteration)])
+        if row.status == "suspended":
+            component = component_at(workflow, row.path) if workflow is not None else None
+            step["resume_schema"] = schema_of(getattr(component, "resume_schema", None))
+            step["label"] = labels.get(key)
+        yield step
+
+
+def _step(row: StepRecord, attempts: int) -> dict[str, Any]:
+    ended = row.ended_at is not None and row.started_at is not None
+    return {
+        "path": row.path,
+        "foreach_index": row.foreach_index,
+        "iteration": row.iteration,
+        "attempt": row.attempt,
+        "attempts": attempts,
+        "status": row.status,
+        "payload": row.payload,
+        "output": row.output,
+        "error": row.error,
+        "suspend_payload": row.suspend_payload,
+        "resume_payload": row.resume_payload,
+        "started_at": row.started_at,
+        "ended_at": row.ended_at,
+        "suspended_at": row.suspended_at,
+        "resumed_at": row.resumed_at,
+        "duration_ms": row.ended_at - row.started_at if ended else None,  # type: ignore[operator]
+    }
+
+
+def _suspension_labels(record: RunRecord) -> dict[tuple[str, int | None], str]:
+    return {
+        (task["path"], task.get("fe")): task["label"]
+        for _, task in suspended_tasks(record.run_state)
+        if task.get("label")
+    }
