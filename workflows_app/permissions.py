@@ -3,7 +3,7 @@
 A run started by a user belongs to that user, who sees it. Staff with the
 ``view_workflowrun`` permission see every run. Acting on a run (``resume``,
 ``cancel``, ``restart``) takes the model permission of that action as well as the
-right to see the run; starting one takes ``add_workflowrun``.
+right to see the run; starting one takes ``start_workflowrun``.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from .models import WorkflowRun
 
 ACTIONS = {
     "view": "workflows_app.view_workflowrun",
-    "start": "workflows_app.add_workflowrun",
+    "start": "workflows_app.start_workflowrun",
     "resume": "workflows_app.resume_workflowrun",
     "cancel": "workflows_app.cancel_workflowrun",
     "restart": "workflows_app.resume_workflowrun",
