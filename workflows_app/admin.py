@@ -13,7 +13,7 @@ from typing import Any
 from django.contrib import admin
 from django.core.paginator import Paginator
 from django.db import connection
-from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery
+from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery
 from django.http import HttpRequest
 from django.urls import URLPattern, path, reverse
 from django.utils.functional import cached_property
@@ -91,7 +91,7 @@ class WorkflowRunAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         "steps",
     )
     list_filter = (WorkflowFilter, "status", ("created_at", admin.DateFieldListFilter))
-    search_fields = ("=run_id", "=resource_id")
+    search_fields = ("run_id", "resource_id")  # see get_search_results
     paginator = CappedCountPaginator
     show_full_result_count = False
     list_per_page = 50
@@ -112,6 +112,15 @@ class WorkflowRunAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         return queryset.defer(*_HEAVY_COLUMNS).annotate(
             steps_done=Subquery(done, output_field=IntegerField())
         )
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[WorkflowRun], search_term: str
+    ) -> tuple[QuerySet[WorkflowRun], bool]:
+        """An exact run id or resource id (the admin's ``=`` search ignores case: no index serves it)."""
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        return queryset.filter(Q(run_id=term) | Q(resource_id=term)), False
 
     @admin.display(description="run", ordering="run_id")
     def short_id(self, run: WorkflowRun) -> str:
