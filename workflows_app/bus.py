@@ -22,7 +22,9 @@ from .core.bus import Bus, InMemoryBus
 
 TASKS = "workflows.v1.tasks"
 WORKERS = "workflows.v1.workers"
+_PUMP_STOP_SECONDS = 1.0
 RUNS = "workflows.v1.runs"
+_DISCARD_SECONDS = 2.0
 STATUS_EVENTS = frozenset(
     {"workflow-start", "workflow-finish", "workflow-step-suspended", "workflow-canceled", "workflow-paused"}
 )
@@ -71,7 +73,7 @@ class ChannelsBus:
         try:
             yield _receive_forever(layer, channel)
         finally:
-            await layer.group_discard(WORKERS, channel)
+            await _adiscard(layer, WORKERS, channel)
 
     async def apublish(self, run_id: str, events: list[dict[str, Any]]) -> None:
         await self.layer.group_send(
@@ -95,9 +97,18 @@ class ChannelsBus:
             yield queue
         finally:
             pump.cancel()
-            with suppress(asyncio.CancelledError):
-                await pump
-            await layer.group_discard(group, channel)
+            # A cancelled channels_redis receive can keep reading until its channel's next
+            # message (seen with redis-py 8), which never comes once the run has settled:
+            # the watcher has what it waited for, so it does not wait for the pump long.
+            await asyncio.wait({pump}, timeout=_PUMP_STOP_SECONDS)
+            await _adiscard(layer, group, channel)
+
+
+async def _adiscard(layer: BaseChannelLayer, group: str, channel: str) -> None:
+    """Leave ``group``, briefly and quietly: this runs while shutting down, when Redis may be
+    gone or the event loop closing, and a membership left behind only expires later."""
+    with suppress(Exception):
+        await asyncio.wait_for(layer.group_discard(group, channel), _DISCARD_SECONDS)
 
 
 async def _receive_forever(layer: BaseChannelLayer, channel: str) -> AsyncIterator[dict[str, Any]]:

@@ -84,6 +84,7 @@ class WorkflowRun(models.Model):
     last_seq = models.PositiveBigIntegerField(default=0)
     wake_at = models.DateTimeField(null=True, blank=True)
     parent_run_id = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001 - None: top level
+    snapshot = _json()  # the view kept by the workflow's should_persist_snapshot (core/stored_runs.py)
     started_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -44,6 +44,7 @@ _RUN_COLUMNS = (
     "version",
     "wake_at",
     "parent_run_id",
+    "snapshot",
 )
 
 

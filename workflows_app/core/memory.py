@@ -226,5 +226,5 @@ def _json_copy(value: Any) -> Any:
     return json.loads(json.dumps(value, default=to_jsonable_python))
 
 
-_RUN_JSON = ("input", "run_state", "request_context", "state", "result", "error")
+_RUN_JSON = ("input", "run_state", "request_context", "state", "result", "error", "snapshot")
 _STEP_JSON = tuple(name for name in STEP_FIELDS if not name.endswith("_at") and name != "status")

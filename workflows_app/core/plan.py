@@ -72,7 +72,7 @@ class Planner(TaskMixin, NodeMixin, TravelMixin):
         if kind == "start":
             self.on_start(event)
         elif kind == "task-done":
-            self.on_task_done(event["key"], event["outcome"])
+            self.on_task_done(event["key"], event["outcome"], event.get("handout"))
         elif kind == "resume":
             self.s.setdefault("context", {}).update(event.get("context") or {})
             self.on_resume(event["keys"], event.get("data"))

@@ -69,6 +69,16 @@ class TaskMixin:
             self.s["budget"] -= 1
         self.record(task, "running")
         self.emit("workflow-step-start", self.start_payload(key, task))
+        self.hand_out(key, task)
+
+    def hand_out(self, key: str, task: dict[str, Any]) -> None:
+        """Ask for ``task`` to run, under a new hand-out number that its report quotes.
+
+        A key names a place in the graph, and a loop iteration, a retry or a resume
+        hands the same key out again; the number tells a late or repeated report of
+        an earlier hand-out from the report of the current one.
+        """
+        task["handout"] = self.next_order()
         self.actions.append({"type": "run", "key": key, "task": task})
 
     def schedule_helper(self, key: str, fkey: str, entry: int, kind: str, payload: Any, **extra: Any) -> None:
@@ -84,7 +94,7 @@ class TaskMixin:
             **extra,
         }
         self.s["tasks"][key] = task
-        self.actions.append({"type": "run", "key": key, "task": task})
+        self.hand_out(key, task)
 
     def start_payload(self, key: str, task: dict[str, Any]) -> dict[str, Any]:
         payload = {
@@ -124,10 +134,12 @@ class TaskMixin:
         self.actions.append({"type": "record", "record": row})
 
     # -- outcomes -----------------------------------------------------------------
-    def on_task_done(self, key: str, outcome: dict[str, Any]) -> None:
+    def on_task_done(self, key: str, outcome: dict[str, Any], handout: int | None = None) -> None:
         task = self.s["tasks"].get(key)
         if task is None or task["status"] != "running" or self.s["status"] != "running":
             return  # a late or repeated report: the first one was applied
+        if handout is not None and task.get("handout") != handout:
+            return  # a report of an earlier hand-out of this key (an earlier iteration or attempt)
         if task["kind"] != "step":
             self.on_helper_done(key, task, outcome)
             return
@@ -195,7 +207,7 @@ class TaskMixin:
             self.arm_timer(key, task["frame"], self.now + delay_ms)
         else:
             self.record(task, "running")
-            self.actions.append({"type": "run", "key": key, "task": task})
+            self.hand_out(key, task)
 
     def step_suspended(self, key: str, task: dict[str, Any], outcome: dict[str, Any]) -> None:
         task["status"] = "suspended"
@@ -271,7 +283,7 @@ class TaskMixin:
             self.mark_ancestors_running(task["frame"])
             self.mark_foreach_resumed(task["frame"], data)
             self.emit("workflow-step-start", self.start_payload(key, task))
-            self.actions.append({"type": "run", "key": key, "task": task})
+            self.hand_out(key, task)
 
     def arm_timer(self, key: str, fkey: str, due: int) -> None:
         self.s["timers"][key] = {"at": due, "frame": fkey}
@@ -285,7 +297,7 @@ class TaskMixin:
         if task is not None:
             task["status"] = "running"
             self.record(task, "running")
-            self.actions.append({"type": "run", "key": key, "task": task})
+            self.hand_out(key, task)
         else:
             self.on_sleep_timer(key, timer["frame"])
 

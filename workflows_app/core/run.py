@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from asgiref.sync import async_to_sync
@@ -27,7 +26,8 @@ from .errors import (
 from .hub import hub
 from .plan import new_state
 from .results import WorkflowResult, build_result
-from .storage import RunRecord, Storage, latest_steps
+from .storage import RunRecord, Storage
+from .stored_runs import RunList, StoredRun, akeep_snapshot
 from .stream import RunStream
 from .targets import find_resume_targets
 from .validation import validate
@@ -168,7 +168,7 @@ class Run:
                 include_state=include_state,
             )
 
-        return RunStream(self, begin, close_on_suspend=close_on_suspend)
+        return RunStream(self, begin, close_on_suspend=close_on_suspend, include_state=include_state)
 
     # -- resume -----------------------------------------------------------------
     async def aresume(
@@ -194,7 +194,8 @@ class Run:
             "context": dict(request_context or {}),
             "now": now_ms(),
         }
-        await self.engine.aexecute(self, event, expected_version=record.version)
+        version = await akeep_snapshot(self.workflow, self.storage, record)
+        await self.engine.aexecute(self, event, expected_version=version)
         return await self.aresult(include_state=include_state)
 
     def aresume_stream(self, resume_data: Any = None, **options: Any) -> RunStream:
@@ -203,7 +204,8 @@ class Run:
         async def begin() -> WorkflowResult:
             return await self.aresume(resume_data, **options)
 
-        return RunStream(self, begin, close_on_suspend=close_on_suspend)
+        include_state = bool(options.get("include_state", False))
+        return RunStream(self, begin, close_on_suspend=close_on_suspend, include_state=include_state)
 
     # -- cancel, restart --------------------------------------------------------
     async def acancel(self) -> None:
@@ -211,6 +213,7 @@ class Run:
         record = await self._aload()
         if record.status in TERMINAL:
             return
+        await akeep_snapshot(self.workflow, self.storage, record)
         await self.engine.acancel(self)
         self.status = "canceled"
 
@@ -309,85 +312,6 @@ def _component(workflow: Workflow, run_state: dict[str, Any], task: dict[str, An
     frame = run_state["frames"][task["frame"]]
     entry = workflow.nested_workflows()[frame["wf"]].entries[task["entry"]]
     return next(c for c in entry_components(entry) if c.id == task["step"])
-
-
-@dataclass
-class StoredRun:
-    """A run as stored, for inspection (``workflow.aget_run``)."""
-
-    run_id: str
-    workflow_name: str
-    resource_id: str | None
-    status: str | None = None
-    steps: dict[str, Any] | None = None
-    result: Any = None
-    error: Any = None
-    input: Any = None
-    created_at: Any = None
-    updated_at: Any = None
-
-
-@dataclass
-class RunList:
-    runs: list[StoredRun] = field(default_factory=list)
-    total: int = 0
-
-
-async def aget_stored_run(
-    workflow: Workflow, run_id: str, fields: Sequence[str] | None, with_nested: bool
-) -> StoredRun | None:
-    storage = runtime.get_storage()
-    record = await storage.aget_run(run_id)
-    if record is None or record.workflow_id != workflow.id:
-        return None
-    wanted = set(fields) if fields else None
-    view = StoredRun(
-        run_id=record.run_id,
-        workflow_name=record.workflow_id,
-        resource_id=record.resource_id,
-        created_at=record.created_at,
-        updated_at=record.updated_at,
-    )
-    if wanted is None or "status" in wanted:
-        view.status = record.status
-    if wanted is None or "steps" in wanted:
-        rows = latest_steps(await storage.aget_steps(run_id))
-        view.steps = {path: _stored_step(row) for path, row in rows.items() if with_nested or "." not in path}
-    if wanted is None or "result" in wanted:
-        view.result = record.result
-    if wanted is None or "error" in wanted:
-        view.error = record.error
-    if wanted is None or "input" in wanted:
-        view.input = record.input
-    return view
-
-
-def _stored_step(row: Any) -> dict[str, Any]:
-    from .results import step_result
-
-    data = step_result(row).to_dict()
-    if row.status == "success":  # suspend-scoped fields end with the suspension
-        data.pop("suspend_payload", None)
-        data.pop("suspended_at", None)
-    if row.error is not None:
-        data["error"] = row.error
-    return data
-
-
-async def alist_stored_runs(workflow: Workflow, **filters: Any) -> RunList:
-    records, total = await runtime.get_storage().alist_runs(workflow_id=workflow.id, **filters)
-    runs = [
-        StoredRun(
-            run_id=r.run_id,
-            workflow_name=r.workflow_id,
-            resource_id=r.resource_id,
-            status=r.status,
-            created_at=r.created_at,
-            updated_at=r.updated_at,
-        )
-        for r in records
-    ]
-    return RunList(runs=runs, total=total)
 
 
 __all__ = ["Run", "RunList", "StoredRun", "WorkflowError", "now_ms"]

@@ -57,6 +57,7 @@ class RunRecord:
     version: int = 0
     wake_at: datetime | None = None
     parent_run_id: str | None = None
+    snapshot: dict[str, Any] | None = None  # the view kept by should_persist_snapshot (stored_runs.py)
     created_at: datetime | None = None
     updated_at: datetime | None = None
 

@@ -2,7 +2,7 @@
 
 The stream listens before the run starts, so it misses nothing, and ends when
 the run settles (or, with ``close_on_suspend=False``, only when it finishes for
-good, carrying the events of later resumes).
+good, carrying the events of later resumes; its result is then the final one).
 """
 
 from __future__ import annotations
@@ -24,11 +24,17 @@ class RunStream:
     """Async-iterate the events; then ``await stream.result()``."""
 
     def __init__(
-        self, run: Run, begin: Callable[[], Awaitable[WorkflowResult]], *, close_on_suspend: bool = True
+        self,
+        run: Run,
+        begin: Callable[[], Awaitable[WorkflowResult]],
+        *,
+        close_on_suspend: bool = True,
+        include_state: bool = False,
     ) -> None:
         self.run = run
         self._begin = begin
         self._close_on_suspend = close_on_suspend
+        self._include_state = include_state
         self._task: asyncio.Task[WorkflowResult] | None = None
         self._queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self._unsubscribe: Callable[[], None] | None = None
@@ -87,11 +93,26 @@ class RunStream:
             self._unsubscribe()
             self._unsubscribe = None
 
+    async def _await_end(self) -> None:
+        """Wait for the run's final ``workflow-finish``, reading the log from this stream's start."""
+        after = self.events[0]["seq"] - 1 if self.events else 0
+        async for event in self.run.aevents(after_seq=after):
+            if self._ends(event):
+                return
+
     async def result(self) -> WorkflowResult:
-        """The run's result once it settled (starts the run if nobody iterated)."""
+        """The run's result once it settled (starts the run if nobody iterated).
+
+        A stream that stays open on suspend ends with the run, so its result is the
+        run's final one, after the resumes that the stream carried.
+        """
         task = self._ensure_started()
         try:
-            return await task
+            result = await task
+            if self._close_on_suspend or result.status in _FINAL:
+                return result
+            await self._await_end()
+            return await self.run.aresult(include_state=self._include_state)
         finally:
             if self._queue.empty():
                 self._close()

@@ -13,6 +13,7 @@ from .errors import StepInputValidationError, StepNotFoundError, TimeTravelError
 from .plan import new_state
 from .plan_travel import find_target
 from .storage import RunRecord, latest_steps
+from .stored_runs import akeep_snapshot
 from .targets import target_path
 from .validation import validate
 
@@ -49,6 +50,8 @@ async def atime_travel(
     record = await run.storage.aget_run(run.run_id)
     if record is not None and record.status in _ACTIVE:
         raise TimeTravelError("This workflow run is still running and cannot be time traveled")
+    if record is not None:
+        await akeep_snapshot(workflow, run.storage, record)
     history = await _history(run, record)
     history.update(_flatten(context, nested_steps_context))
     record = await _reset(run, record, per_step)

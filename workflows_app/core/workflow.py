@@ -38,7 +38,8 @@ from .mapping import mapping_step, stable_id
 from .steps import Step, tool_step
 
 if TYPE_CHECKING:
-    from .run import Run, RunList, StoredRun
+    from .run import Run
+    from .stored_runs import RunList, StoredRun
 
 COMPONENT_WORKFLOW = "WORKFLOW"
 Callback = Callable[[Any], Any]
@@ -221,12 +222,12 @@ class Workflow:
     async def aget_run(
         self, run_id: str, fields: Sequence[str] | None = None, with_nested_workflows: bool = True
     ) -> StoredRun | None:
-        from .run import aget_stored_run
+        from .stored_runs import aget_stored_run
 
         return await aget_stored_run(self, run_id, fields, with_nested_workflows)
 
     async def alist_runs(self, **filters: Any) -> RunList:
-        from .run import alist_stored_runs
+        from .stored_runs import alist_stored_runs
 
         return await alist_stored_runs(self, **filters)
 

@@ -178,7 +178,15 @@ class RunDriver:
             self.engine.errors.keep(self.run.run_id, task["path"], error)
         self.tasks.pop(key, None)
         self.signals.pop(key, None)
-        self.queue.put_nowait({"type": "task-done", "key": key, "outcome": outcome, "now": now_ms()})
+        self.queue.put_nowait(
+            {
+                "type": "task-done",
+                "key": key,
+                "handout": task.get("handout"),
+                "outcome": outcome,
+                "now": now_ms(),
+            }
+        )
 
     def _arm(self, key: str, at: int) -> None:
         loop = asyncio.get_running_loop()

@@ -164,7 +164,13 @@ class Worker:
         if outcome is None:
             return None
         crash_point("after-step", task.get("path", ""))
-        event = {"type": "task-done", "key": key, "outcome": outcome, "now": now_ms()}
+        event = {
+            "type": "task-done",
+            "key": key,
+            "handout": task.get("handout"),
+            "outcome": outcome,
+            "now": now_ms(),
+        }
         commit = await self.engine.apply(workflow, run_id, event)
         return await self._afollow(workflow, run_id, commit)
 
@@ -314,7 +320,15 @@ class Worker:
         )
         outcome = {"status": "failed", "error": serialize_error(lost), "non_retryable": True}
         commit = await self.engine.apply(
-            workflow, run_id, {"type": "task-done", "key": key, "outcome": outcome, "now": now_ms()}
+            workflow,
+            run_id,
+            {
+                "type": "task-done",
+                "key": key,
+                "handout": task.get("handout"),
+                "outcome": outcome,
+                "now": now_ms(),
+            },
         )
         await self.engine.afollow(workflow, run_id, commit)
 
