@@ -5,9 +5,12 @@ Everything here is importable without Django being configured.
 
 from . import errors
 from .core.context import AbortSignal, RequestContext, StepContext
+from .core.errors import TripwireError
 from .core.mapping import map_variable
+from .core.processors import Processor
 from .core.results import StepResult, WorkflowResult
 from .core.run import Run
+from .core.runtime import get_agent, get_tool, register_agent, register_tool
 from .core.steps import Step, clone_step, create_step, step
 from .core.workflow import RetryConfig, Workflow, clone_workflow, create_workflow
 
@@ -15,12 +18,14 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AbortSignal",
+    "Processor",
     "RequestContext",
     "RetryConfig",
     "Run",
     "Step",
     "StepContext",
     "StepResult",
+    "TripwireError",
     "Workflow",
     "WorkflowResult",
     "__version__",
@@ -29,6 +34,10 @@ __all__ = [
     "create_step",
     "create_workflow",
     "errors",
+    "get_agent",
+    "get_tool",
     "map_variable",
+    "register_agent",
+    "register_tool",
     "step",
 ]

@@ -7,9 +7,12 @@ imported) and can be run with ``manage.py run_workflow <id> --input '<json>'``.
 from __future__ import annotations
 
 import asyncio
+import os
 from typing import Any
 
 from pydantic import BaseModel, Field
+from pydantic_ai import Agent
+from pydantic_ai.models.test import TestModel
 
 from workflows_app import StepContext, create_step, create_workflow, step
 
@@ -201,5 +204,65 @@ reminder = (
     create_workflow("reminder", input_schema=Reminder, description="A durable sleep, then a step.")
     .sleep(lambda ctx: ctx.input_data["delay_seconds"])
     .then(create_step("remind", execute=_remind))
+    .commit()
+)
+
+# -- an agent drafts, a human approves, then it is published -------------------------
+
+
+class AnnouncementIn(BaseModel):
+    topic: str
+
+
+class Review(BaseModel):
+    approved: bool
+    text: str | None = None  # the reviewer's edit of the draft, if any
+
+
+def announcement_model(ctx: StepContext) -> Any:
+    """The drafting model, chosen each run: ``WORKFLOWS_DEMO_MODEL`` (any model string
+    pydantic-ai accepts), OpenAI when its key is set, else a test model that needs no key."""
+    if named := os.environ.get("WORKFLOWS_DEMO_MODEL"):
+        return named
+    if os.environ.get("OPENAI_API_KEY"):
+        return "openai:gpt-4o-mini"
+    return TestModel(custom_output_text=f"Announcing {ctx.input_data['prompt'].rsplit(': ', 1)[-1]}!")
+
+
+drafter = Agent(
+    name="drafter",
+    description="Writes a first draft of an announcement.",
+    instructions="You write short, friendly product announcements of two sentences at most.",
+)
+
+
+@step(id="human-review", resume_schema=Review)
+async def human_review(ctx: StepContext) -> dict[str, Any] | None:
+    """Suspend until a person approves (or edits) the agent's draft."""
+    if ctx.resume_data is None:
+        await ctx.suspend({"question": "Publish this announcement?", "draft": ctx.input_data["text"]})
+        return None
+    review = ctx.resume_data
+    return {"approved": review["approved"], "text": review["text"] or ctx.input_data["text"]}
+
+
+@step(id="publish")
+async def publish(ctx: StepContext) -> dict[str, Any]:
+    decision = ctx.input_data
+    if decision["approved"]:
+        await ctx.writer.write({"published": decision["text"]})
+    return {"published": decision["approved"], "text": decision["text"]}
+
+
+announcement = (
+    create_workflow(
+        "announcement",
+        input_schema=AnnouncementIn,
+        description="An agent drafts, a person approves, then it is published.",
+    )
+    .map({"prompt": {"template": "Write an announcement about: ${inputData.topic}"}})
+    .then(create_step(drafter, model=announcement_model, temperature=0.7))
+    .then(human_review)
+    .then(publish)
     .commit()
 )

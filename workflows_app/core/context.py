@@ -121,6 +121,7 @@ class Requests:
     bail_value: Any = None
     aborted: bool = False
     state_delta: dict[str, Any] = field(default_factory=dict)
+    usage: dict[str, int] = field(default_factory=dict)
 
     @property
     def has_suspend_payload(self) -> bool:
@@ -192,6 +193,24 @@ class StepContext:
         """Cancel the run once this step returns."""
         self.requests.aborted = True
         self.abort_signal.set()
+
+    def record_usage(self, usage: Any) -> None:
+        """Add model tokens this step spent to the run's total.
+
+        ``usage`` is a mapping or an object (a pydantic-ai usage) with
+        ``input_tokens`` and ``output_tokens``; the run reports the sum in the
+        ``workflow-finish`` event's ``output.usage``. Agent steps call it themselves.
+        """
+        spent = {name: int(_usage_field(usage, name)) for name in ("input_tokens", "output_tokens")}
+        given_total = _usage_field(usage, "total_tokens")
+        spent["total_tokens"] = int(given_total or spent["input_tokens"] + spent["output_tokens"])
+        for name, value in spent.items():
+            self.requests.usage[name] = self.requests.usage.get(name, 0) + value
+
+
+def _usage_field(usage: Any, name: str) -> Any:
+    value = usage.get(name) if isinstance(usage, Mapping) else getattr(usage, name, None)
+    return value or 0
 
 
 def _id_of(component: Any) -> str:

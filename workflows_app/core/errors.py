@@ -12,6 +12,7 @@ from typing import Any
 
 __all__ = [
     "AbortSignalRaised",
+    "AgentNotFoundError",
     "BailSignal",
     "ExecutionFlowNotDefinedError",
     "InputValidationError",
@@ -31,6 +32,8 @@ __all__ = [
     "SuspendSignal",
     "TemplateError",
     "TimeTravelError",
+    "ToolNotFoundError",
+    "TripwireError",
     "UncommittedWorkflowError",
     "ValidationError",
     "WorkflowDefinitionError",
@@ -122,6 +125,45 @@ class WorkflowNotFoundError(WorkflowError, LookupError):
 
 class StepNotFoundError(WorkflowError, LookupError):
     """Step not found in the workflow."""
+
+
+class AgentNotFoundError(WorkflowError, LookupError):
+    """Agent not found."""
+
+
+class ToolNotFoundError(WorkflowError, LookupError):
+    """Tool not found."""
+
+
+class TripwireError(WorkflowError):
+    """A processor stopped the step.
+
+    Raised by the ``abort`` a processor of an agent step receives (or by any step);
+    the run then ends with status ``tripwire`` and ``result.tripwire`` says who
+    stopped it and why, instead of failing like an ordinary error.
+    """
+
+    def __init__(
+        self,
+        reason: str | None = None,
+        *,
+        retry: bool = False,
+        metadata: Any = None,
+        processor_id: str | None = None,
+    ) -> None:
+        super().__init__(reason)
+        self.retry = retry
+        self.metadata = metadata
+        self.processor_id = processor_id
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``result.tripwire`` of the run this stopped."""
+        return {
+            "reason": self.message,
+            "retry": self.retry,
+            "metadata": self.metadata,
+            "processor_id": self.processor_id,
+        }
 
 
 class NonRetryableError(WorkflowError):

@@ -17,7 +17,13 @@ from typing import TYPE_CHECKING, Any
 
 from .commit import context_delta
 from .context import AbortSignal, RequestContext, StepContext, StepEnvironment
-from .errors import NonRetryableError, StepInputValidationError, ValidationError, serialize_error
+from .errors import (
+    NonRetryableError,
+    StepInputValidationError,
+    TripwireError,
+    ValidationError,
+    serialize_error,
+)
 from .graph import BranchEntry, LoopEntry, SleepEntry, entry_components, expect
 from .validation import to_plain, validate
 
@@ -84,6 +90,14 @@ async def run_task(
         outcome = await _run_step(step, task, ctx, validate_input=level.validate_inputs)
         outcome["context_delta"] = context_delta(before, scope.request_context.to_dict())
         return outcome
+    except TripwireError as exc:  # a processor stopped the step: the run ends as a tripwire, not a failure
+        return {
+            "status": "tripwire",
+            "tripwire": exc.to_dict(),
+            "error": serialize_error(exc),
+            "exception": exc,
+            "usage": ctx.requests.usage,
+        }
     except Exception as exc:  # the user's error becomes the step's failure
         logger.exception(
             "Error executing step %s of run %s (%s)",
@@ -96,6 +110,7 @@ async def run_task(
             "error": serialize_error(exc),
             "exception": exc,
             "non_retryable": isinstance(exc, NonRetryableError),
+            "usage": ctx.requests.usage,  # tokens a failed attempt spent were spent all the same
         }
 
 
@@ -121,6 +136,8 @@ async def _run_step(
 def _step_outcome(ctx: StepContext, payload: Any, output: Any) -> dict[str, Any]:
     requests = ctx.requests
     outcome: dict[str, Any] = {"payload": payload, "state_delta": requests.state_delta}
+    if requests.usage:
+        outcome["usage"] = requests.usage
     if requests.aborted:
         outcome.update(status="aborted", output=output)
     elif requests.bailed:

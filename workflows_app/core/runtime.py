@@ -13,7 +13,7 @@ import importlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .errors import WorkflowError, WorkflowNotFoundError
+from .errors import AgentNotFoundError, ToolNotFoundError, WorkflowError, WorkflowNotFoundError
 
 if TYPE_CHECKING:
     from .storage import Storage
@@ -26,6 +26,8 @@ _storage: Storage | None = None
 _default_engine = "default"
 _engine_options: dict[str, Any] = {}
 _workflows: dict[str, Workflow] = {}
+_agents: dict[str, Any] = {}
+_tools: dict[str, Any] = {}
 _engines: dict[str, Any] = {}
 _bus_factory: Callable[[], Any] | None = None
 _bus: Any = None
@@ -130,3 +132,36 @@ def get_workflow(workflow_id: str) -> Workflow:
 
 def registered_workflows() -> dict[str, Workflow]:
     return dict(_workflows)
+
+
+def register_agent(agent: Any, id: str | None = None) -> Any:
+    """Make an agent findable by id (its name by default) for steps that look it up."""
+    _agents[_component_id(agent, id, "name")] = agent
+    return agent
+
+
+def get_agent(agent_id: str) -> Any:
+    try:
+        return _agents[agent_id]
+    except KeyError:
+        raise AgentNotFoundError(f"Agent {agent_id!r} is not registered") from None
+
+
+def register_tool(tool: Any, id: str | None = None) -> Any:
+    """Make a tool findable by id, so ``.tool("id")`` resolves it when the step runs."""
+    _tools[_component_id(tool, id, "id", "name", "__name__")] = tool
+    return tool
+
+
+def get_tool(tool_id: str) -> Any:
+    try:
+        return _tools[tool_id]
+    except KeyError:
+        raise ToolNotFoundError(f"Tool {tool_id!r} is not registered") from None
+
+
+def _component_id(component: Any, given: str | None, *attributes: str) -> str:
+    for found in (given, *(getattr(component, name, None) for name in attributes)):
+        if isinstance(found, str) and found:
+            return found
+    raise WorkflowError(f"{component!r} has no id: pass id=")

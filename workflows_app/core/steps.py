@@ -8,13 +8,16 @@ at import instead of hours later in a worker.
 from __future__ import annotations
 
 import inspect
+import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, create_model
 
-from .errors import WorkflowDefinitionError
+from . import runtime
+from .errors import StepInputValidationError, WorkflowDefinitionError
+from .validation import validate
 
 if TYPE_CHECKING:
     from .context import StepContext
@@ -83,14 +86,15 @@ def create_step(
     retries: int | None = None,
     **options: Any,
 ) -> Step:
-    """Create a step from an id and an ``execute`` function, or wrap a tool.
+    """Create a step from an id and an ``execute`` function, or wrap an agent or a tool.
 
     ``create_step("add", execute=...)`` and ``create_step(id="add", execute=...)``
-    are the same; ``create_step(tool)`` turns a tool object or a typed function into
-    a step (see :func:`tool_step`).
+    are the same; ``create_step(agent, **options)`` makes an agent step and
+    ``create_step(tool)`` a tool step (see :func:`tool_step`).
     """
     if id_or_component is not None and not isinstance(id_or_component, str):
-        return tool_step(id_or_component, **options)
+        given = {"id": id, "description": description, "retries": retries}
+        return tool_step(id_or_component, **{k: v for k, v in given.items() if v}, **options)
     step_id: str | None = id_or_component or id
     if step_id is None or execute is None:
         raise WorkflowDefinitionError("create_step needs an id and an execute function")
@@ -143,16 +147,39 @@ def clone_step(original: Step, *, id: str) -> Step:
 
 
 def tool_step(tool: Any, **options: Any) -> Step:
-    """A step that calls a tool: an object with ``id`` and ``execute(input, context)``
-    (and optional ``input_schema``, ``output_schema``, ``description``), or a typed
-    plain function whose parameters become the input schema."""
+    """A step that runs an agent or calls a tool.
+
+    ``tool`` is a pydantic-ai ``Agent`` or ``Tool`` (see :mod:`.agents`), an object
+    with ``id`` and ``execute(input, context)`` (and optional ``input_schema``,
+    ``output_schema``, ``description``), a typed plain function whose parameters
+    become the input schema, or the id of a tool registered with
+    :func:`~.runtime.register_tool`, looked up when the step runs.
+    """
     if isinstance(tool, Step):
         return tool
-    if hasattr(tool, "execute") and hasattr(tool, "id"):
-        return _object_tool_step(tool, options)
-    if callable(tool):
-        return _function_tool_step(tool, options)
-    raise WorkflowDefinitionError(f"Cannot make a step from {tool!r}")
+    if _is_pydantic_ai(tool):
+        from .agents import component_step
+
+        return component_step(tool, **options)
+    overrides = {name: options.pop(name) for name in ("id", "description", "retries") if name in options}
+    if isinstance(tool, str):
+        step = _registered_tool_step(tool, options)
+    elif hasattr(tool, "execute") and hasattr(tool, "id"):
+        step = _object_tool_step(tool, options)
+    elif callable(tool):
+        step = _function_tool_step(tool, options)
+    else:
+        raise WorkflowDefinitionError(f"Cannot make a step from {tool!r}")
+    return replace(step, **overrides) if overrides else step
+
+
+def _is_pydantic_ai(component: Any) -> bool:
+    """Whether ``component`` comes from pydantic-ai, without importing it when nobody did."""
+    if "pydantic_ai" not in sys.modules:
+        return False
+    from .agents import is_pydantic_ai_component
+
+    return is_pydantic_ai_component(component)
 
 
 def _object_tool_step(tool: Any, options: dict[str, Any]) -> Step:
@@ -171,25 +198,41 @@ def _object_tool_step(tool: Any, options: dict[str, Any]) -> Step:
     )
 
 
-def _function_tool_step(fn: Callable[..., Any], options: dict[str, Any]) -> Step:
-    signature = inspect.signature(fn)
+def signature_model(fn: Callable[..., Any], name: str) -> type[BaseModel]:
+    """The input schema of a typed function: one field per parameter."""
     fields: dict[str, Any] = {}
-    for name, param in signature.parameters.items():
+    for parameter, param in inspect.signature(fn).parameters.items():
         annotation = Any if param.annotation is inspect.Parameter.empty else param.annotation
         default = ... if param.default is inspect.Parameter.empty else param.default
-        fields[name] = (annotation, default)
+        fields[parameter] = (annotation, default)
+    model: type[BaseModel] = create_model(f"{name}_input", **fields)
+    return model
+
+
+def _function_tool_step(fn: Callable[..., Any], options: dict[str, Any]) -> Step:
     name = getattr(fn, "__name__", "tool")
-    input_model: type[BaseModel] = create_model(f"{name}_input", **fields)
 
     async def execute(ctx: StepContext) -> Any:
         result = fn(**dict(ctx.input_data or {}))
         return await result if inspect.isawaitable(result) else result
 
     return Step(
-        id=options.pop("id", name),
+        id=name,
         execute=execute,
-        input_schema=input_model,
+        input_schema=signature_model(fn, name),
         description=inspect.getdoc(fn) or "",
         component=COMPONENT_TOOL,
         options=options,
     )
+
+
+def _registered_tool_step(tool_id: str, options: dict[str, Any]) -> Step:
+    """A step for the tool registered as ``tool_id``, found when the step runs (not when defined)."""
+
+    async def execute(ctx: StepContext) -> Any:
+        found = tool_step(runtime.get_tool(tool_id))
+        ctx.input_data = validate(found.input_schema, ctx.input_data, StepInputValidationError)
+        result = found.execute(ctx)
+        return await result if inspect.isawaitable(result) else result
+
+    return Step(id=tool_id, execute=execute, component=COMPONENT_TOOL, options=options)

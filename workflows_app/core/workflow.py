@@ -202,6 +202,15 @@ class Workflow:
         self._nested = found
         return found
 
+    def as_tool(
+        self, *, name: str | None = None, description: str | None = None, engine: str | None = None
+    ) -> Any:
+        """This workflow as a pydantic-ai tool an agent can call (see ``core.agents.workflow_tool``)."""
+        from .agents import workflow_tool
+
+        self.check_runnable()
+        return workflow_tool(self, name=name, description=description, engine=engine)
+
     # -- runs (see run.py) --------------------------------------------------
     async def acreate_run(
         self, run_id: str | None = None, resource_id: str | None = None, engine: str | None = None
