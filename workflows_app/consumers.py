@@ -66,7 +66,8 @@ class RunEventsConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
 
     async def _afollow(self, run_id: str, after: int) -> None:
         async for event in afollow(runtime.get_storage(), runtime.get_bus(), run_id, after):
-            await self.send_json(event)
+            if event is not None:
+                await self.send_json(event)
 
     async def disconnect(self, code: int) -> None:
         if self.follower is not None:

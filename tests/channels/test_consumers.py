@@ -30,6 +30,8 @@ async def connect(path: str, user: Any) -> tuple[WebsocketCommunicator, bool, in
     communicator = WebsocketCommunicator(router(), path)
     communicator.scope["user"] = user
     connected, code = await communicator.connect()
+    if not connected:
+        await communicator.disconnect()  # as the server does after a refusal: the consumer ends
     return communicator, connected, code
 
 
@@ -198,6 +200,8 @@ async def test_the_project_application_authenticates_by_session_and_checks_the_o
     foreign = WebsocketCommunicator(application, path, headers=headers("http://evil.example"))
     connected, _ = await foreign.connect()
     assert not connected
+    await foreign.disconnect()
     anonymous = WebsocketCommunicator(application, path, headers=[(b"origin", b"http://localhost")])
     connected, code = await anonymous.connect()
     assert (connected, code) == (False, NOT_AUTHENTICATED)
+    await anonymous.disconnect()

@@ -2,24 +2,20 @@
 
 The stream replays the stored log after the client's last ``seq`` (the
 ``after`` parameter, or the ``Last-Event-ID`` header a reconnecting
-``EventSource`` sends), then follows the run live. Live messages are only a
-doorbell: each ring makes the stream read the log again from its last ``seq``,
-so events come in order, with no gap and no duplicate, whichever process
-committed them and whatever the fan-out dropped. It ends once the run has
-finished and every event up to its end has been sent.
+``EventSource`` sends), then follows the run live through
+:func:`workflows_app.core.follow.afollow`, as the WebSocket does: in order, with
+no gap and no duplicate, whichever process committed the events. It ends once
+the run has finished and every event up to its end has been sent.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 from collections.abc import AsyncIterator
 from typing import Any
 
 from ..core import runtime
-from ..core.hub import hub
-from ..core.run import TERMINAL
+from ..core.follow import afollow as follow
 from ..models import WorkflowJSONEncoder
 
 PAGE = 500
@@ -42,61 +38,17 @@ async def aread_page(run_id: str, after: int, limit: int) -> dict[str, Any]:
 
 async def afollow(run_id: str, after: int) -> AsyncIterator[dict[str, Any] | None]:
     """The run's events after ``after``, then live ones; ``None`` when a keep-alive is due."""
-    storage = runtime.get_storage()
-    loop = asyncio.get_running_loop()
-    async with _doorbell(run_id) as rings:
-        last, sent_at = after, loop.time()
-        while True:
-            record = await storage.aget_run(run_id)  # before the log: a final status means the log is whole
-            events = await storage.aread_events(run_id, last, PAGE)
-            for event in events:
-                last, sent_at = event["seq"], loop.time()
-                yield event
-            if len(events) == PAGE:
-                continue
-            if record is None or record.status in TERMINAL:
-                return
-            await _wait(rings, POLL_SECONDS)
-            if loop.time() - sent_at >= KEEPALIVE_SECONDS:
-                sent_at = loop.time()
-                yield None
-
-
-async def _wait(rings: asyncio.Queue[Any], timeout: float) -> None:
-    """Wait for a ring, or ``timeout``; the rings queued with it are taken too."""
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(rings.get(), timeout=timeout)
-    while not rings.empty():
-        rings.get_nowait()
-
-
-@contextlib.asynccontextmanager
-async def _doorbell(run_id: str) -> AsyncIterator[asyncio.Queue[Any]]:
-    """A queue that gets an item whenever the run may have new events.
-
-    Commits made in this process ring through the in-process hub; with a bus that
-    reaches other processes (Channels on Redis), their commits ring through it.
-    """
-    rings: asyncio.Queue[Any] = asyncio.Queue()
-    unsubscribe = hub.subscribe(run_id, rings.put_nowait)
-    try:
-        bus = runtime.get_bus()
-        if bus.local:
-            yield rings
-            return
-        async with bus.watch(run_id) as remote:
-            pump = asyncio.ensure_future(_forward(remote, rings))
-            try:
-                yield rings
-            finally:
-                pump.cancel()
-    finally:
-        unsubscribe()
-
-
-async def _forward(source: asyncio.Queue[Any], target: asyncio.Queue[Any]) -> None:
-    while True:
-        target.put_nowait(await source.get())
+    storage, bus = runtime.get_storage(), runtime.get_bus()
+    async for event in follow(
+        storage,
+        bus,
+        run_id,
+        after,
+        poll_seconds=POLL_SECONDS,
+        until_finished=True,
+        keepalive_seconds=KEEPALIVE_SECONDS,
+    ):
+        yield event
 
 
 def sse_message(event: dict[str, Any] | None) -> str:

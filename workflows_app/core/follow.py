@@ -36,17 +36,20 @@ async def afollow(
     *,
     poll_seconds: float = 1.0,
     until_finished: bool = False,
-) -> AsyncIterator[dict[str, Any]]:
+    keepalive_seconds: float | None = None,
+) -> AsyncIterator[dict[str, Any] | None]:
     """Yield the run's events with ``seq`` above ``after_seq``, in order, each once.
 
     Runs until the caller stops iterating, or, with ``until_finished``, after the
-    event that ends the run (at once if the run had ended before).
+    event that ends the run (at once if the run had ended before). With
+    ``keepalive_seconds``, yields ``None`` after that long without an event, so
+    a stream over HTTP can keep proxies from closing it.
     """
     if until_finished:
         record = await storage.aget_run(run_id)
         if record is not None and record.status in TERMINAL:
-            for event in await storage.aread_events(run_id, after_seq):
-                yield event
+            for stored in await storage.aread_events(run_id, after_seq):
+                yield stored
             return
     live: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
     unsubscribe = hub.subscribe(run_id, live.put_nowait)
@@ -54,9 +57,11 @@ async def afollow(
         async with bus.watch(run_id) as remote:
             relay = asyncio.ensure_future(_relay(remote, live))
             try:
-                async for event in _ordered(storage, run_id, after_seq, live, poll_seconds):
+                async for event in _ordered(
+                    storage, run_id, after_seq, live, poll_seconds, keepalive_seconds
+                ):
                     yield event
-                    if until_finished and ends_run(event):
+                    if until_finished and event is not None and ends_run(event):
                         return
             finally:
                 relay.cancel()
@@ -72,14 +77,24 @@ async def _relay(source: asyncio.Queue[dict[str, Any]], target: asyncio.Queue[di
 
 
 async def _ordered(
-    storage: Storage, run_id: str, last: int, live: asyncio.Queue[dict[str, Any]], poll_seconds: float
-) -> AsyncIterator[dict[str, Any]]:
+    storage: Storage,
+    run_id: str,
+    last: int,
+    live: asyncio.Queue[dict[str, Any]],
+    poll_seconds: float,
+    keepalive_seconds: float | None,
+) -> AsyncIterator[dict[str, Any] | None]:
     """Alternate between reading the log after ``last`` and waiting for the doorbell."""
+    loop = asyncio.get_running_loop()
+    sent_at = loop.time()
     while True:
         for event in await storage.aread_events(run_id, last):
-            last = int(event["seq"])
+            last, sent_at = int(event["seq"]), loop.time()
             yield event
         while True:
+            if keepalive_seconds is not None and loop.time() - sent_at >= keepalive_seconds:
+                sent_at = loop.time()
+                yield None
             try:
                 arrived = [await asyncio.wait_for(live.get(), poll_seconds)]
             except TimeoutError:
@@ -94,7 +109,7 @@ async def _ordered(
                 if seq != last + 1:
                     gap = True
                     break
-                last = seq
+                last, sent_at = seq, loop.time()
                 yield event
             if gap:
                 break

@@ -23,6 +23,7 @@ from .errors import (
     RunNotFoundError,
     WorkflowError,
 )
+from .follow import afollow
 from .hub import hub
 from .plan import new_state
 from .results import WorkflowResult, build_result
@@ -262,26 +263,15 @@ class Run:
         return hub.subscribe(self.run_id, callback)
 
     async def aevents(self, after_seq: int = 0) -> AsyncIterator[dict[str, Any]]:
-        """The run's events after ``after_seq``: the stored log, then live ones until the run ends."""
-        queue, unsubscribe = hub.queue(self.run_id)
-        try:
-            last = after_seq
-            for event in await self.storage.aread_events(self.run_id, after_seq):
-                last = event["seq"]
+        """The run's events after ``after_seq``: the stored log, then live ones until the run ends.
+
+        In order and each once, from whichever process commits them (see
+        :func:`workflows_app.core.follow.afollow`).
+        """
+        bus = runtime.get_bus()
+        async for event in afollow(self.storage, bus, self.run_id, after_seq, until_finished=True):
+            if event is not None:
                 yield event
-            record = await self._aload()
-            if record.status in TERMINAL:
-                return
-            while True:
-                event = await queue.get()
-                if event.get("seq", 0) <= last:
-                    continue
-                last = event["seq"]
-                yield event
-                if event["type"] == "workflow-finish" and event["payload"].get("workflow_status") in TERMINAL:
-                    return
-        finally:
-            unsubscribe()
 
     # -- sync twins ---------------------------------------------------------------
     def start(self, input_data: Any = None, **options: Any) -> WorkflowResult:
