@@ -36,8 +36,11 @@ def free_port() -> int:
 class Cluster:
     """One scratch database, one Redis, any number of worker processes."""
 
-    def __init__(self, tmp_path: Path, *, redis_url: str | None = None) -> None:
+    def __init__(
+        self, tmp_path: Path, *, redis_url: str | None = None, modules: str = "tests.e2e.fault_workflows"
+    ) -> None:
         self.tmp = tmp_path
+        self.modules = modules
         self.redis_url = redis_url or os.environ.get("REDIS_URL", DEFAULT_REDIS)
         self.workers: list[subprocess.Popen[str]] = []
         self.postgres = os.environ.get("DATABASE_URL", "").startswith("postgres")
@@ -57,7 +60,7 @@ class Cluster:
             REDIS_URL=self.redis_url,
             DJANGO_SETTINGS_MODULE="project.settings",
             WORKFLOWS_ENGINE="evented",
-            WORKFLOWS_MODULES="tests.e2e.fault_workflows",
+            WORKFLOWS_MODULES=self.modules,
             WORKFLOWS_INLINE_WHEN_NO_WORKER="0",
             WORKFLOWS_LEASE_SECONDS="1.5",
             WORKFLOWS_SWEEP_SECONDS="0.2",
@@ -99,15 +102,28 @@ class Cluster:
         worker.send_signal(signal.SIGKILL)
         worker.wait(timeout=10)
 
-    def enqueue(self, workflow_id: str, data: dict[str, Any]) -> str:
+    def enqueue(self, workflow_id: str, data: Any) -> str:
         """Start a run from a process that runs no step itself; returns the run id."""
         run_id = f"run-{uuid.uuid4().hex[:12]}"
+        self.call(workflow_id, run_id, "aenqueue", data)
+        return run_id
+
+    def resume(self, workflow_id: str, run_id: str, data: Any, **options: Any) -> None:
+        """Resume from another short-lived process, which waits until the run settles."""
+        self.call(workflow_id, run_id, "aresume", data, **options)
+
+    def cancel(self, workflow_id: str, run_id: str) -> None:
+        self.call(workflow_id, run_id, "acancel")
+
+    def call(self, workflow_id: str, run_id: str, method: str, *args: Any, **options: Any) -> None:
+        """``Run.<method>(*args, **options)`` in a new process, as another server would."""
         code = (
             "import django, json, sys; django.setup()\n"
             "from workflows_app.core import runtime\n"
             "from asgiref.sync import async_to_sync\n"
             f"run = runtime.get_workflow({workflow_id!r}).create_run(run_id={run_id!r}, engine='evented')\n"
-            f"async_to_sync(run.aenqueue)(json.loads({json.dumps(json.dumps(data))}))\n"
+            f"args, options = json.loads({json.dumps(json.dumps([list(args), options]))})\n"
+            f"async_to_sync(run.{method})(*args, **options)\n"
         )
         done = subprocess.run(
             [sys.executable, "-c", code],
@@ -120,7 +136,6 @@ class Cluster:
         )
         if done.returncode != 0:
             raise AssertionError(done.stderr)
-        return run_id
 
     # -- reading the database --------------------------------------------------------
     def query(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
