@@ -80,7 +80,12 @@ if os.environ.get("REDIS_URL"):
             # channels_redis's blocking receive (BZPOPMIN, 5 s): a longer timeout
             # keeps a message popped at the last moment from being lost
             # (check workflows_app.W001).
-            "CONFIG": {"hosts": [{"address": os.environ["REDIS_URL"], "socket_timeout": 30}]},
+            # capacity: a burst of task messages (200 runs started at once) must not
+            # overflow a channel: an overflowed hand-out waits for the sweeper.
+            "CONFIG": {
+                "hosts": [{"address": os.environ["REDIS_URL"], "socket_timeout": 30}],
+                "capacity": 10_000,
+            },
         }
     }
 else:
