@@ -105,8 +105,16 @@ class ChannelsBus:
 
 
 async def _adiscard(layer: BaseChannelLayer, group: str, channel: str) -> None:
-    """Leave ``group``, briefly and quietly: this runs while shutting down, when Redis may be
-    gone or the event loop closing, and a membership left behind only expires later."""
+    """Leave ``group``, briefly and quietly; not at all when this task is being cancelled.
+
+    A cancelled task is shutting down (a worker stopping, a test's event loop
+    closing), and a Redis call made then can ignore cancellation until its
+    socket times out. A membership left behind costs little: channels_redis
+    expires it (``group_expiry``), and messages to its channel are dropped.
+    """
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        return
     with suppress(Exception):
         await asyncio.wait_for(layer.group_discard(group, channel), _DISCARD_SECONDS)
 
