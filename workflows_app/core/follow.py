@@ -42,6 +42,8 @@ async def afollow(
 
     Runs until the caller stops iterating, or, with ``until_finished``, after the
     event that ends the run (at once if the run had ended before). With
+    ``bus=None`` only this process's hub rings; runs moved by other processes
+    are then followed by reading the log every ``poll_seconds``. With
     ``keepalive_seconds``, yields ``None`` after that long without an event, so
     a stream over HTTP can keep proxies from closing it.
     """
@@ -54,7 +56,7 @@ async def afollow(
     live: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
     unsubscribe = hub.subscribe(run_id, live.put_nowait)
     try:
-        async with bus.watch(run_id) as remote:
+        async with bus.watch(run_id) if bus is not None else _silence() as remote:
             relay = asyncio.ensure_future(_relay(remote, live))
             try:
                 async for event in _ordered(
@@ -69,6 +71,11 @@ async def afollow(
                     await relay
     finally:
         unsubscribe()
+
+
+@contextlib.asynccontextmanager
+async def _silence() -> AsyncIterator[asyncio.Queue[dict[str, Any]]]:
+    yield asyncio.Queue()
 
 
 async def _relay(source: asyncio.Queue[dict[str, Any]], target: asyncio.Queue[dict[str, Any]]) -> None:

@@ -265,11 +265,15 @@ class Run:
     async def aevents(self, after_seq: int = 0) -> AsyncIterator[dict[str, Any]]:
         """The run's events after ``after_seq``: the stored log, then live ones until the run ends.
 
-        In order and each once, from whichever process commits them (see
-        :func:`workflows_app.core.follow.afollow`).
+        In order and each once (see :func:`workflows_app.core.follow.afollow`).
+        Events committed in this process arrive at once; events of steps run by
+        other processes' workers arrive through the log, read every half second.
+        The bus is left out on purpose: a channels_redis receive that is
+        cancelled (the caller stops iterating) can outlive its task for the
+        socket timeout.
         """
-        bus = runtime.get_bus()
-        async for event in afollow(self.storage, bus, self.run_id, after_seq, until_finished=True):
+        following = afollow(self.storage, None, self.run_id, after_seq, poll_seconds=0.5, until_finished=True)
+        async for event in following:
             if event is not None:
                 yield event
 
