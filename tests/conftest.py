@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -34,3 +34,19 @@ def _fresh_channel_layers() -> Iterator[None]:
     channel_layers.backends.clear()
     yield
     channel_layers.backends.clear()
+
+
+@pytest.fixture(autouse=True)
+async def _stop_leftover_tasks() -> AsyncIterator[None]:
+    """Cancel what a test left running (embedded workers, watchers) before its loop closes.
+
+    Closing the loop cancels them too, but in one pass with no limit: a
+    channels_redis receive cancelled at the wrong moment can then keep the
+    loop open. Cancelled here, they get five seconds and the loop a clean close.
+    """
+    yield
+    leftovers = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+    for task in leftovers:
+        task.cancel()
+    if leftovers:
+        await asyncio.wait(leftovers, timeout=5)
