@@ -15,6 +15,7 @@ from pydantic import BaseModel
 from ..core import runtime
 from ..core.errors import RunNotFoundError
 from ..core.graph import describe_entry, entry_components
+from ..core.plan_travel import find_target
 from ..core.storage import RunRecord, StepRecord
 from ..core.targets import suspended_paths, suspended_tasks
 from ..core.workflow import Workflow
@@ -71,12 +72,7 @@ def walk_steps(workflow: Workflow, prefix: str = "") -> Iterator[tuple[str, Any]
 
 def component_at(workflow: Workflow, path: str) -> Any:
     """The step (or nested workflow) at a dotted path, or ``None``."""
-    component: Any = workflow
-    for part in path.split("."):
-        if not isinstance(component, Workflow):
-            return None
-        component = component.steps.get(part)
-    return component
+    return find_target(workflow, path.split("."))
 
 
 # -- runs ---------------------------------------------------------------------------

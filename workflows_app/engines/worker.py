@@ -20,7 +20,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import signal
 import socket
 import uuid
 from dataclasses import replace
@@ -32,6 +31,7 @@ from ..core.errors import WorkflowError, serialize_error
 from ..core.run import now_ms
 from ..core.runner import TaskScope, run_task
 from .evented import coordinate_of
+from .faults import crash_point
 
 if TYPE_CHECKING:
     from ..core.commit import Commit
@@ -384,23 +384,6 @@ class _Environment:
 
     async def emit(self, event: dict[str, Any]) -> None:
         await self.engine.aemit(self.run_id, {**event, "run_id": self.run_id})
-
-
-def crash_point(point: str, path: str) -> None:
-    """Kill this process here when a fault test asks for it (``WORKFLOWS_CRASH_AT``).
-
-    ``WORKFLOWS_CRASH_AT="after-claim:step-id"`` kills the worker with SIGKILL once,
-    right after it claimed that step (``after-step``: after the step ran, before its
-    result is committed); the file ``WORKFLOWS_CRASH_MARKER`` records that it
-    happened, so the worker started next runs normally. Unset: does nothing.
-    """
-    wanted = os.environ.get("WORKFLOWS_CRASH_AT")
-    marker = os.environ.get("WORKFLOWS_CRASH_MARKER")
-    if not wanted or wanted != f"{point}:{path}" or not marker or os.path.exists(marker):
-        return
-    with open(marker, "w") as done:
-        done.write(f"{point}:{path}\n")
-    os.kill(os.getpid(), signal.SIGKILL)
 
 
 def _cancelling() -> bool:
