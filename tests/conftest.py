@@ -42,11 +42,14 @@ async def _stop_leftover_tasks() -> AsyncIterator[None]:
 
     Closing the loop cancels them too, but in one pass with no limit: a
     channels_redis receive cancelled at the wrong moment can then keep the
-    loop open. Cancelled here, they get five seconds and the loop a clean close.
+    loop open. Cancelled here, up to three times (redis-py can hide one
+    cancellation), they get a few seconds and the loop a clean close.
     """
     yield
-    leftovers = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
-    for task in leftovers:
-        task.cancel()
-    if leftovers:
-        await asyncio.wait(leftovers, timeout=5)
+    for _ in range(3):
+        leftovers = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+        if not leftovers:
+            return
+        for task in leftovers:
+            task.cancel()
+        await asyncio.wait(leftovers, timeout=2)
