@@ -447,3 +447,39 @@ async def test_should_emit_progress_event_with_failed_iteration_status_when_a_fo
     assert calls["map"] == 2
     assert calls["final"] == 0
     assert result.steps["map"].status == "failed"
+
+
+async def test_should_run_the_items_of_a_foreach_over_a_nested_workflow_side_by_side(
+    harness: Harness, calls: Calls
+) -> None:
+    """Beyond the spec: the steps inside concurrent items of a nested workflow do not collide.
+
+    Each item runs its own execution of the nested workflow; its steps are kept
+    apart per item (an engine that keyed them by path alone ran one at a time or
+    never finished).
+    """
+    tracker = ConcurrencyTracker(width=3, total=5)
+
+    async def double(ctx: Any) -> Any:
+        calls.hit("double", ctx.input_data)
+        async with tracker.hold(ctx.input_data):
+            return ctx.input_data * 2
+
+    async def increment(ctx: Any) -> Any:
+        calls.hit("increment", ctx.input_data)
+        return ctx.input_data + 1
+
+    nested = (
+        create_workflow("foreach-nested-item", input_schema=Integer, output_schema=Integer)
+        .then(create_step("double", execute=double, input_schema=Integer, output_schema=Integer))
+        .then(create_step("increment", execute=increment, input_schema=Integer, output_schema=Integer))
+        .commit()
+    )
+    workflow = create_workflow("foreach-nested-concurrent").foreach(nested, concurrency=3).commit()
+    result = await harness.execute(workflow, [1, 2, 3, 4, 5])
+    assert result.status == "success"
+    assert result.result == [3, 5, 7, 9, 11]
+    assert tracker.peak == 3
+    assert sorted(calls.inputs["double"]) == [1, 2, 3, 4, 5]
+    assert sorted(calls.inputs["increment"]) == [2, 4, 6, 8, 10]
+    assert result.steps["foreach-nested-item"].output == [3, 5, 7, 9, 11]

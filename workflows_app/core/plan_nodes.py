@@ -158,6 +158,7 @@ class NodeMixin:
             fkey,
             iteration=iteration,
             fe=coords.get("fe"),
+            item=coords["fe"] if coords.get("fe") is not None else parent.get("item"),
             loop=coords.get("loop", False),
         )
         self.s["frames"][key] = frame

@@ -13,7 +13,24 @@ from .storage import StepRecord
 
 if TYPE_CHECKING:
     from .steps import Step
+    from .storage import Coordinate
     from .workflow import Workflow
+
+
+def row_index(task: dict[str, Any]) -> int | None:
+    """The ``foreach_index`` of a task's row: its own item, else the item it runs inside.
+
+    Steps inside a nested workflow that a foreach runs per item share their paths
+    across items; keying their rows by the enclosing item keeps concurrent items'
+    rows (and so their claims on the evented engine) apart.
+    """
+    own = task.get("fe")
+    return own if own is not None else task.get("item")
+
+
+def coordinate_of(task: dict[str, Any]) -> Coordinate:
+    """The key of a task's step row."""
+    return (task["path"], row_index(task), task.get("iter", 0), task.get("attempt", 0))
 
 
 class TaskMixin:
@@ -56,6 +73,7 @@ class TaskMixin:
             "attempt": 0,
             "status": "running",
             "fe": coords.get("fe"),
+            "item": frame.get("item"),
             "iter": coords.get("iteration", frame["iter"]),
             "loop": coords.get("loop", False),
             "run_count": runs,
@@ -117,7 +135,7 @@ class TaskMixin:
         metadata = {"iteration_count": task["iter"]} if task.get("loop") else None
         row = StepRecord(
             path=task["path"],
-            foreach_index=task.get("fe"),
+            foreach_index=row_index(task),
             iteration=task.get("iter", 0),
             attempt=task.get("attempt", 0),
             status=status,
@@ -331,6 +349,7 @@ class TaskMixin:
         task = {
             "path": frame["scope"],
             "fe": frame.get("fe"),
+            "item": frame.get("item"),
             "iter": frame.get("iter_record", frame["iter"]),
             "input": frame["input"],
             "started_at": frame["started_at"],

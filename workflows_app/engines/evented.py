@@ -26,6 +26,7 @@ from ..core.commit import Commit, commit_for
 from ..core.errors import ResumeConflictError, RunNotFoundError, WorkflowError
 from ..core.hub import hub
 from ..core.plan import plan
+from ..core.plan_tasks import coordinate_of
 from ..core.results import build_result
 from ..core.run import now_ms
 from ..core.storage import RunRecord
@@ -33,7 +34,7 @@ from .live import LiveErrors
 
 if TYPE_CHECKING:
     from ..core.run import Run
-    from ..core.storage import Change, Coordinate, TaskStorage
+    from ..core.storage import Change, TaskStorage
     from ..core.workflow import Workflow
     from .worker import Worker
 
@@ -50,11 +51,6 @@ DEFAULTS: dict[str, Any] = {
 }
 _SETTLED_CHECK_SECONDS = 0.5
 _APPLY_CHECK_SECONDS = 0.005
-
-
-def coordinate_of(task: dict[str, Any]) -> Coordinate:
-    """The key of a task's step row."""
-    return (task["path"], task.get("fe"), task.get("iter", 0), task.get("attempt", 0))
 
 
 class NoWorkerError(WorkflowError):

@@ -28,9 +28,9 @@ from typing import TYPE_CHECKING, Any
 
 from ..core import runtime
 from ..core.errors import WorkflowError, serialize_error
+from ..core.plan_tasks import coordinate_of
 from ..core.run import now_ms
 from ..core.runner import TaskScope, run_task
-from .evented import coordinate_of
 from .faults import crash_point
 
 if TYPE_CHECKING:
