@@ -150,7 +150,7 @@ class EventedEngine:
     async def _apply(
         self, workflow: Workflow, run_id: str, event: dict[str, Any], expected_version: int | None
     ) -> Commit | None:
-        decided: list[Commit] = []
+        decided: list[Commit] = []  # what the last call decided: storage may call it again
 
         def change(record: RunRecord) -> Change | None:
             if expected_version is not None and record.version != expected_version:
@@ -161,10 +161,8 @@ class EventedEngine:
                     f"{workflow.id!r}; this process has {workflow.definition_hash}"
                 )
             state, actions = plan(workflow, record.run_state, event)
-            if not actions:
-                return None
-            decided.append(commit_for(state, actions))
-            return decided[0].run, decided[0].steps, decided[0].events
+            decided[:] = [commit_for(state, actions)] if actions else []
+            return (decided[0].run, decided[0].steps, decided[0].events) if decided else None
 
         seqs = await self.storage.atransact(run_id, change)
         if seqs is None or not decided:
@@ -226,6 +224,12 @@ class EventedEngine:
 
     # -- waiting, callbacks, embedded worker -----------------------------------------
     async def _await_settled(self, run_id: str, live: asyncio.Queue[dict[str, Any]]) -> str:
+        """The run's status once it settles.
+
+        Every settling commit emits ``workflow-finish``, so the run is read again
+        only on that event, or now and then in case the fan-out lost it: reading
+        it on every event cost as much as the step itself.
+        """
         while True:
             record = await self.storage.aget_run(run_id)
             if record is None:
@@ -233,7 +237,9 @@ class EventedEngine:
             if record.status not in ("running", "pending"):
                 return str(record.status)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(live.get(), timeout=_SETTLED_CHECK_SECONDS)
+                async with asyncio.timeout(_SETTLED_CHECK_SECONDS):
+                    while (await live.get()).get("type") != "workflow-finish":
+                        pass
 
     async def _await_applied(self, run_id: str) -> None:
         """Wait for this process's changes of a settled run, and so for its async callbacks.
