@@ -15,37 +15,13 @@ from typing import Any
 from asgiref.sync import sync_to_async
 from django.db import IntegrityError, transaction
 
+from . import sql
 from .core.errors import ResumeConflictError, WorkflowError
 from .core.storage import STEP_FIELDS, RunRecord, StepRecord
 from .models import StepAttempt, WorkflowEvent, WorkflowRun
 from .task_queue import TaskQueueMixin
 
-_NO_INDEX = -1
-# Every write of a step row by plan is a new hand-out (or a final state): unclaimed.
-_LEASE_RESET: dict[str, Any] = {
-    "lease_owner": "",
-    "lease_until": None,
-    "dispatched_at": None,
-    "deliveries": 0,
-}
-_RUN_COLUMNS = (
-    "workflow_id",
-    "status",
-    "resource_id",
-    "input",
-    "run_state",
-    "request_context",
-    "state",
-    "result",
-    "error",
-    "definition_hash",
-    "engine",
-    "generation",
-    "version",
-    "wake_at",
-    "parent_run_id",
-    "snapshot",
-)
+_NO_INDEX = sql.NO_INDEX
 
 
 class DjangoStorage(TaskQueueMixin):
@@ -87,7 +63,7 @@ class DjangoStorage(TaskQueueMixin):
 
     # -- sync implementations --------------------------------------------------------
     def create_run(self, run: RunRecord) -> None:
-        values = {name: getattr(run, name) for name in _RUN_COLUMNS}
+        values = {name: getattr(run, name) for name in sql.RUN_COLUMNS}
         try:
             with transaction.atomic():
                 WorkflowRun.objects.create(run_id=run.run_id, **values)
@@ -95,10 +71,9 @@ class DjangoStorage(TaskQueueMixin):
             raise WorkflowError(f"A workflow run with id {run.run_id!r} already exists") from exc
 
     def get_run(self, run_id: str) -> RunRecord | None:
-        row = WorkflowRun.objects.filter(pk=run_id).first()
-        return _run_record(row) if row else None
+        found = sql.fetch_run(run_id)
+        return found[0] if found else None
 
-    @transaction.atomic
     def commit(
         self,
         run_id: str,
@@ -107,14 +82,12 @@ class DjangoStorage(TaskQueueMixin):
         events: Sequence[dict[str, Any]],
         expected_version: int | None,
     ) -> list[int]:
-        current = (
-            WorkflowRun.objects.select_for_update().filter(pk=run_id).values("version", "last_seq").first()
-        )
-        if current is None:
-            raise WorkflowError(f"Workflow run {run_id!r} not found")
-        if expected_version is not None and current["version"] != expected_version:
+        seqs = sql.commit(run_id, run, steps, events, expected_version)
+        if seqs is None:
+            if not WorkflowRun.objects.filter(pk=run_id).exists():
+                raise WorkflowError(f"Workflow run {run_id!r} not found")
             raise ResumeConflictError()
-        return write_locked(run_id, current["version"], current["last_seq"], run, steps, events)
+        return seqs
 
     def get_steps(self, run_id: str) -> list[StepRecord]:
         rows = StepAttempt.objects.filter(run_id=run_id).order_by("id")
@@ -168,67 +141,12 @@ class DjangoStorage(TaskQueueMixin):
         return deleted > 0
 
 
-def write_locked(
-    run_id: str,
-    version: int,
-    last_seq: int,
-    run: dict[str, Any] | None,
-    steps: Sequence[StepRecord],
-    events: Sequence[dict[str, Any]],
-) -> list[int]:
-    """Write a commit to a run whose row this transaction has locked at ``version``."""
-    changes = dict(run or {})
-    unknown = set(changes) - set(_RUN_COLUMNS)
-    if unknown:
-        raise WorkflowError(f"Unknown run fields: {sorted(unknown)}")
-    changes.update(version=version + 1, last_seq=last_seq + len(events))
-    WorkflowRun.objects.filter(pk=run_id).update(**changes, updated_at=_now())
-    if steps:
-        _upsert_steps(run_id, steps)
-    first_seq = last_seq + 1
-    if events:
-        WorkflowEvent.objects.bulk_create(
-            WorkflowEvent(
-                run_id=run_id,
-                seq=first_seq + n,
-                type=e["type"],
-                source=e.get("from", "WORKFLOW"),
-                payload=e.get("payload"),
-            )
-            for n, e in enumerate(events)
-        )
-    return list(range(first_seq, first_seq + len(events)))
-
-
-def _upsert_steps(run_id: str, steps: Sequence[StepRecord]) -> None:
-    latest: dict[tuple[Any, ...], StepRecord] = {}
-    for step in steps:  # one commit may write the same coordinate twice; the last write wins
-        latest[step.coordinate] = step
-    StepAttempt.objects.bulk_create(
-        [
-            StepAttempt(
-                run_id=run_id,
-                path=step.path,
-                foreach_index=_NO_INDEX if step.foreach_index is None else step.foreach_index,
-                iteration=step.iteration,
-                attempt=step.attempt,
-                **{name: getattr(step, name) for name in STEP_FIELDS},
-                **_LEASE_RESET,
-            )
-            for step in latest.values()
-        ],
-        update_conflicts=True,
-        unique_fields=["run", "path", "foreach_index", "iteration", "attempt"],
-        update_fields=[*STEP_FIELDS, *_LEASE_RESET],
-    )
-
-
 def _run_record(row: WorkflowRun) -> RunRecord:
     return RunRecord(
         run_id=row.run_id,
         created_at=row.created_at,
         updated_at=row.updated_at,
-        **{name: getattr(row, name) for name in _RUN_COLUMNS},
+        **{name: getattr(row, name) for name in sql.RUN_COLUMNS},
     )
 
 

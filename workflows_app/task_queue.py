@@ -13,15 +13,14 @@ from datetime import datetime
 from typing import Any
 
 from asgiref.sync import sync_to_async
-from django.db import transaction
 from django.db.models import F, Q
 from django.db.models.functions import Coalesce, Greatest
 
-from .core.errors import WorkflowError
+from . import sql
 from .core.storage import Change, Coordinate, RunRecord, StaleTask
 from .models import StepAttempt, WorkerHeartbeat, WorkflowRun
 
-_NO_INDEX = -1
+_NO_INDEX = sql.NO_INDEX
 
 
 def _coordinate_filter(run_id: str, coordinate: Coordinate) -> Q:
@@ -61,23 +60,11 @@ class TaskQueueMixin:
         return await sync_to_async(self.live_workers)(since)
 
     # -- sync implementations --------------------------------------------------------
-    @transaction.atomic
     def transact(self, run_id: str, change: Callable[[RunRecord], Change | None]) -> list[int] | None:
-        from .storage import _run_record, write_locked
-
-        row = WorkflowRun.objects.select_for_update().filter(pk=run_id).first()
-        if row is None:
-            raise WorkflowError(f"Workflow run {run_id!r} not found")
-        result = change(_run_record(row))
-        if result is None:
-            return None
-        fields, steps, events = result
-        return write_locked(run_id, row.version, row.last_seq, fields, steps, events)
+        return sql.transact(run_id, change)
 
     def claim(self, run_id: str, coordinate: Coordinate, worker: str, until: int, now: int) -> bool:
-        free = Q(lease_owner="") | Q(lease_until__lt=now)
-        rows = StepAttempt.objects.filter(_coordinate_filter(run_id, coordinate), free, status="running")
-        return rows.update(lease_owner=worker, lease_until=until) == 1
+        return sql.claim(run_id, coordinate, worker, until, now)
 
     def renew(self, run_id: str, coordinate: Coordinate, worker: str, until: int) -> bool:
         rows = StepAttempt.objects.filter(
