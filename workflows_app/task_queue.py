@@ -32,8 +32,10 @@ def _coordinate_filter(run_id: str, coordinate: Coordinate) -> Q:
 class TaskQueueMixin:
     """The :class:`~workflows_app.core.storage.TaskStorage` half of ``DjangoStorage``."""
 
-    async def atransact(self, run_id: str, change: Callable[[RunRecord], Change | None]) -> list[int] | None:
-        return await sync_to_async(self.transact)(run_id, change)
+    async def atransact(
+        self, run_id: str, change: Callable[[RunRecord], Change | None], *, known: RunRecord | None = None
+    ) -> list[int] | None:
+        return await sync_to_async(sql.transact)(run_id, change, known)
 
     async def aclaim(self, run_id: str, coordinate: Coordinate, worker: str, until: int, now: int) -> bool:
         return await sync_to_async(self.claim)(run_id, coordinate, worker, until, now)
@@ -60,9 +62,6 @@ class TaskQueueMixin:
         return await sync_to_async(self.live_workers)(since)
 
     # -- sync implementations --------------------------------------------------------
-    def transact(self, run_id: str, change: Callable[[RunRecord], Change | None]) -> list[int] | None:
-        return sql.transact(run_id, change)
-
     def claim(self, run_id: str, coordinate: Coordinate, worker: str, until: int, now: int) -> bool:
         return sql.claim(run_id, coordinate, worker, until, now)
 

@@ -9,11 +9,11 @@ shared translation, so the engines cannot drift apart.
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from .storage import StepRecord
+from .storage import Coordinate, RunRecord, StepRecord
 
 
 @dataclass
@@ -26,10 +26,45 @@ class Commit:
     runs: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     timers: list[tuple[str, int]] = field(default_factory=list)
     cancels: list[str] = field(default_factory=list)
+    # Set by the evented engine: the run as this commit left it, and the task
+    # key claimed in it for the worker that applied it.
+    record: RunRecord | None = None
+    claimed: str | None = None
 
     @property
     def settled(self) -> bool:
         return bool(self.run["status"] != "running")
+
+    def lone_step(self) -> str | None:
+        """The key of the one step this commit starts, if it starts nothing else.
+
+        The evented worker that applied the commit runs such a step itself, with
+        no bus hop: it is the next step of a sequence.
+        """
+        steps = [key for key, task in self.runs if task["kind"] == "step"]
+        return steps[0] if len(steps) == 1 == len(self.runs) else None
+
+    def claim(self, worker: str, until: int) -> None:
+        """Write the lone step's row as claimed by ``worker`` (sparing it a claim query)."""
+        key = self.lone_step()
+        if key is None:
+            return
+        task = dict(self.runs)[key]
+        for index, row in enumerate(self.steps):
+            if row.is_task and row.status == "running" and row.coordinate == coordinate_of(task):
+                self.steps[index] = replace(row, claimed_by=worker, claimed_until=until)
+                self.claimed = key
+
+
+def coordinate_of(task: dict[str, Any]) -> Coordinate:
+    """The key of a task's step row: its foreach item, else the one it runs inside.
+
+    Steps inside a nested workflow that a foreach runs per item share their paths
+    across items; keying their rows by the enclosing item keeps concurrent items'
+    rows (and so their claims on the evented engine) apart.
+    """
+    index = task["fe"] if task.get("fe") is not None else task.get("item")
+    return (task["path"], index, task.get("iter", 0), task.get("attempt", 0))
 
 
 def commit_for(state: dict[str, Any], actions: list[dict[str, Any]]) -> Commit:

@@ -67,8 +67,15 @@ class InMemoryStorage:
         stored.updated_at = datetime.now(UTC)
         table = self._steps[run_id]
         for step in steps:
-            table[step.coordinate] = _copy(step)
-            self._leases.pop((run_id, step.coordinate), None)  # a new hand-out starts unclaimed
+            table[step.coordinate] = replace(_copy(step), claimed_by="", claimed_until=None)
+            # A new hand-out starts unclaimed, unless the commit claims it for a worker.
+            self._leases.pop((run_id, step.coordinate), None)
+            if step.claimed_by:
+                self._leases[(run_id, step.coordinate)] = {
+                    "deliveries": 0,
+                    "owner": step.claimed_by,
+                    "until": step.claimed_until or 0,
+                }
         log = self._events[run_id]
         seqs = []
         for event in events:
@@ -135,7 +142,9 @@ class InMemoryStorage:
         return [_copy(run) for run in runs[offset:end]], len(runs)
 
     # -- the evented engine's task queue (TaskStorage) -----------------------------
-    async def atransact(self, run_id: str, change: Callable[[RunRecord], Change | None]) -> list[int] | None:
+    async def atransact(
+        self, run_id: str, change: Callable[[RunRecord], Change | None], *, known: RunRecord | None = None
+    ) -> list[int] | None:
         stored = self._runs.get(run_id)
         if stored is None:
             raise WorkflowError(f"Workflow run {run_id!r} not found")
@@ -218,7 +227,7 @@ def _copy(record: _T) -> _T:
     """
     if isinstance(record, RunRecord | StepRecord):
         columns = _RUN_JSON if isinstance(record, RunRecord) else _STEP_JSON
-        return replace(record, **{name: _json_copy(getattr(record, name)) for name in columns})
+        return replace(record, **_json_copy({name: getattr(record, name) for name in columns}))
     return _json_copy(record)  # type: ignore[no-any-return]
 
 

@@ -7,30 +7,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .commit import apply_context_delta
+from .commit import apply_context_delta, coordinate_of
 from .graph import entry_components
 from .storage import StepRecord
 
 if TYPE_CHECKING:
     from .steps import Step
-    from .storage import Coordinate
     from .workflow import Workflow
-
-
-def row_index(task: dict[str, Any]) -> int | None:
-    """The ``foreach_index`` of a task's row: its own item, else the item it runs inside.
-
-    Steps inside a nested workflow that a foreach runs per item share their paths
-    across items; keying their rows by the enclosing item keeps concurrent items'
-    rows (and so their claims on the evented engine) apart.
-    """
-    own = task.get("fe")
-    return own if own is not None else task.get("item")
-
-
-def coordinate_of(task: dict[str, Any]) -> Coordinate:
-    """The key of a task's step row."""
-    return (task["path"], row_index(task), task.get("iter", 0), task.get("attempt", 0))
 
 
 class TaskMixin:
@@ -135,7 +118,7 @@ class TaskMixin:
         metadata = {"iteration_count": task["iter"]} if task.get("loop") else None
         row = StepRecord(
             path=task["path"],
-            foreach_index=row_index(task),
+            foreach_index=coordinate_of(task)[1],
             iteration=task.get("iter", 0),
             attempt=task.get("attempt", 0),
             status=status,

@@ -89,6 +89,11 @@ class StepRecord:
     resumed_at: int | None = None
     metadata: dict[str, Any] | None = None
     is_task: bool = False
+    # Written with the row, not part of the step: the worker that will run the
+    # task, claimed in the commit that decided it (an evented worker running the
+    # next step itself), and until when (epoch ms).
+    claimed_by: str = ""
+    claimed_until: int | None = None
 
     @property
     def coordinate(self) -> tuple[str, int | None, int, int]:
@@ -172,12 +177,18 @@ class TaskStorage(Storage, Protocol):
     out, apart from the step's own retries, so recovery can give up cleanly.
     """
 
-    async def atransact(self, run_id: str, change: Callable[[RunRecord], Change | None]) -> list[int] | None:
-        """Run ``change(run)`` with the run row locked and apply what it returns, atomically.
+    async def atransact(
+        self, run_id: str, change: Callable[[RunRecord], Change | None], *, known: RunRecord | None = None
+    ) -> list[int] | None:
+        """Run ``change(run)`` on the run as committed and apply what it returns, atomically.
 
-        ``change`` sees the run as committed; it returns the run field changes, step
-        upserts and events to write, or ``None`` to write nothing. Returns the seqs of
-        the events, or ``None`` when nothing was written. Exceptions roll back.
+        ``change`` returns the run field changes, step upserts and events to write,
+        or ``None`` to write nothing; it may be called again (with a newer run)
+        when another commit came first, so it must not act on the world. ``known``
+        is the run as the caller believes it committed: a storage may start from
+        it instead of reading, as long as it checks the version when it writes.
+        Returns the seqs of the events, or ``None`` when nothing was written.
+        Exceptions roll back.
         """
 
     async def aclaim(self, run_id: str, coordinate: Coordinate, worker: str, until: int, now: int) -> bool:

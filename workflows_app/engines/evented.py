@@ -17,16 +17,16 @@ import contextlib
 import logging
 import threading
 from collections import Counter
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from ..core import lifecycle, runtime
 from ..core.bus import Bus, InMemoryBus
-from ..core.commit import Commit, commit_for
+from ..core.commit import Commit, commit_for, coordinate_of
 from ..core.errors import ResumeConflictError, RunNotFoundError, WorkflowError
 from ..core.hub import hub
 from ..core.plan import plan
-from ..core.plan_tasks import coordinate_of
 from ..core.results import build_result
 from ..core.run import now_ms
 from ..core.storage import RunRecord
@@ -130,17 +130,27 @@ class EventedEngine:
 
     # -- applying plan ------------------------------------------------------------
     async def apply(
-        self, workflow: Workflow, run_id: str, event: dict[str, Any], expected_version: int | None = None
+        self,
+        workflow: Workflow,
+        run_id: str,
+        event: dict[str, Any],
+        expected_version: int | None = None,
+        *,
+        known: RunRecord | None = None,
+        claim: tuple[str, int] | None = None,
     ) -> Commit | None:
-        """``plan`` under the run-row lock; ``None`` when the event changed nothing.
+        """``plan`` applied atomically to the run; ``None`` when the event changed nothing.
 
+        ``known`` is the run as the caller last committed it (storage may start
+        from it instead of reading the run); ``claim`` (worker, lease end) claims
+        the commit's lone next step for that worker in the same write.
         Counted as in flight until the settle callbacks it triggers have returned,
         so a caller of this process that sees the run settled can wait for them.
         """
         with self._applying_lock:
             self._applying[run_id] += 1
         try:
-            return await self._apply(workflow, run_id, event, expected_version)
+            return await self._apply(workflow, run_id, event, expected_version, known, claim)
         finally:
             with self._applying_lock:
                 self._applying[run_id] -= 1
@@ -148,7 +158,13 @@ class EventedEngine:
                     del self._applying[run_id]
 
     async def _apply(
-        self, workflow: Workflow, run_id: str, event: dict[str, Any], expected_version: int | None
+        self,
+        workflow: Workflow,
+        run_id: str,
+        event: dict[str, Any],
+        expected_version: int | None,
+        known: RunRecord | None,
+        claim: tuple[str, int] | None,
     ) -> Commit | None:
         decided: list[Commit] = []  # what the last call decided: storage may call it again
 
@@ -161,10 +177,17 @@ class EventedEngine:
                     f"{workflow.id!r}; this process has {workflow.definition_hash}"
                 )
             state, actions = plan(workflow, record.run_state, event)
-            decided[:] = [commit_for(state, actions)] if actions else []
-            return (decided[0].run, decided[0].steps, decided[0].events) if decided else None
+            decided.clear()
+            if not actions:
+                return None
+            commit = commit_for(state, actions)
+            if claim is not None:
+                commit.claim(*claim)
+            commit.record = replace(record, **commit.run, version=record.version + 1)
+            decided.append(commit)
+            return commit.run, commit.steps, commit.events
 
-        seqs = await self.storage.atransact(run_id, change)
+        seqs = await self.storage.atransact(run_id, change, known=known)
         if seqs is None or not decided:
             return None
         commit = decided[0]

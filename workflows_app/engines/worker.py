@@ -22,13 +22,12 @@ import logging
 import os
 import socket
 import uuid
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from ..core import runtime
+from ..core.commit import coordinate_of
 from ..core.errors import WorkflowError, serialize_error
-from ..core.plan_tasks import coordinate_of
 from ..core.run import now_ms
 from ..core.runner import TaskScope, run_task
 from .faults import crash_point
@@ -160,32 +159,34 @@ class Worker:
     async def arun_task(self, run_id: str, key: str | None) -> None:
         """Run the task and then, here, whatever single task follows it.
 
-        The task that follows is read from the commit that decided it, not from
-        the database again: one round trip less per sequential step.
+        The task that follows is claimed for this worker by the commit that
+        decided it, and read from that commit, not from the database again: no
+        query and no bus hop between two sequential steps but the commit.
         """
         known: RunRecord | None = None
+        claimed = False
         while key is not None:
-            key, known = await self._arun_one(run_id, key, known)
+            key, known, claimed = await self._arun_one(run_id, key, known, claimed)
 
     async def _arun_one(
-        self, run_id: str, key: str, known: RunRecord | None
-    ) -> tuple[str | None, RunRecord | None]:
+        self, run_id: str, key: str, known: RunRecord | None, claimed: bool
+    ) -> tuple[str | None, RunRecord | None, bool]:
         record = known or await self.storage.aget_run(run_id)
         task = record.run_state["tasks"].get(key) if record is not None else None
         if record is None or task is None or task["status"] != "running" or record.status != "running":
-            return None, None
+            return None, None, False
         workflow = self._workflow_for(record)
         if workflow is None:
-            return None, None
+            return None, None, False
         if task["kind"] == "step":
-            now = now_ms()
-            until = now + int(float(self.options["lease_seconds"]) * 1000)
-            if not await self.storage.aclaim(run_id, coordinate_of(task), self.id, until, now):
-                return None, None
+            if not claimed and not await self.storage.aclaim(
+                run_id, coordinate_of(task), self.id, self._lease_end(), now_ms()
+            ):
+                return None, None, False
             crash_point("after-claim", task["path"])
         outcome = await self._aexecute(workflow, record, key, task)
         if outcome is None:
-            return None, None
+            return None, None, False
         crash_point("after-step", task.get("path", ""))
         event = {
             "type": "task-done",
@@ -194,11 +195,16 @@ class Worker:
             "outcome": outcome,
             "now": now_ms(),
         }
-        commit = await self.engine.apply(workflow, run_id, event)
+        commit = await self.engine.apply(
+            workflow, run_id, event, known=record, claim=(self.id, self._lease_end())
+        )
         following = await self._afollow(workflow, run_id, commit)
         if following is None or commit is None:
-            return None, None
-        return following, replace(record, run_state=commit.run["run_state"], status=commit.run["status"])
+            return None, None, False
+        return following, commit.record, following == commit.claimed
+
+    def _lease_end(self) -> int:
+        return now_ms() + int(float(self.options["lease_seconds"]) * 1000)
 
     def _workflow_for(self, record: RunRecord) -> Workflow | None:
         try:
@@ -272,8 +278,7 @@ class Worker:
         if commit is None:
             return None
         local = [key for key, task in commit.runs if task["kind"] != "step"]
-        steps = [key for key, task in commit.runs if task["kind"] == "step"]
-        keep = steps[0] if len(steps) == 1 and not local else None
+        keep = commit.lone_step()
         for key in local[1:]:
             self._spawn_follow(run_id, key)
         commit.runs = [(key, task) for key, task in commit.runs if task["kind"] == "step" and key != keep]
