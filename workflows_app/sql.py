@@ -36,7 +36,6 @@ from .core.errors import WorkflowError
 from .core.storage import STEP_FIELDS, Change, Coordinate, RunRecord, StepRecord
 from .models import StepAttempt, WorkflowEvent, WorkflowJSONEncoder, WorkflowRun
 
-_OPTIMISTIC_TRIES = 5
 NO_INDEX = -1  # foreach_index outside a foreach item (NULL would defeat the unique constraint)
 RUN_COLUMNS = (
     "workflow_id",
@@ -116,11 +115,8 @@ def _read(model: type[Model], column: str, value: Any) -> Any:
 # -- reading and locking runs -----------------------------------------------------------
 def fetch_run(run_id: str, *, lock: bool = False) -> tuple[RunRecord, int] | None:
     """The run's record and its ``last_seq``; ``lock`` holds its row to the transaction's end."""
-    sql = f"SELECT {_q(*_RUN_READ)} FROM {_table(WorkflowRun)} WHERE {_q('run_id')} = %s"
-    if lock and connection.features.has_select_for_update:
-        sql += " FOR UPDATE"
     with connection.cursor() as cursor:
-        cursor.execute(sql, [run_id])
+        cursor.execute(_select_run_sql(connection.vendor, _RUN_READ, lock), [run_id])
         row = cursor.fetchone()
     if row is None:
         return None
@@ -132,7 +128,7 @@ def fetch_run(run_id: str, *, lock: bool = False) -> tuple[RunRecord, int] | Non
 def _lock_run(run_id: str) -> tuple[int, int]:
     """Lock the run row for this transaction; its ``(version, last_seq)``."""
     with connection.cursor() as cursor:
-        cursor.execute(_lock_sql(connection.vendor), [run_id])
+        cursor.execute(_select_run_sql(connection.vendor, ("version", "last_seq"), True), [run_id])
         row = cursor.fetchone()
     if row is None:
         raise WorkflowError(f"Workflow run {run_id!r} not found")
@@ -140,9 +136,9 @@ def _lock_run(run_id: str) -> tuple[int, int]:
 
 
 @cache
-def _lock_sql(vendor: str) -> str:
-    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
-    return f"SELECT {_q('version', 'last_seq')} FROM {_table(WorkflowRun)} WHERE {_q('run_id')} = %s{lock}"
+def _select_run_sql(vendor: str, columns: tuple[str, ...], lock: bool) -> str:
+    sql = f"SELECT {_q(*columns)} FROM {_table(WorkflowRun)} WHERE {_q('run_id')} = %s"
+    return sql + (" FOR UPDATE" if lock and connection.features.has_select_for_update else "")
 
 
 def _fetch_existing(run_id: str, *, lock: bool) -> tuple[RunRecord, int]:
@@ -175,25 +171,30 @@ def transact(
 ) -> list[int] | None:
     """Apply ``change`` to the run's current record and commit what it returns, atomically.
 
-    On PostgreSQL, optimistically: read the run (or take ``known``, the run as the
-    caller's last commit left it), decide, then commit as a compare-and-set on
-    the version read, deciding again on a fresh read if another commit came
-    first. After a few lost races, and on SQLite, under the run-row lock.
+    On PostgreSQL, first optimistically: read the run (or take ``known``, the run
+    as the caller's last commit left it), decide, then commit as a
+    compare-and-set on the version read. That is two round trips (one with
+    ``known``) and holds the row lock for one statement. If another commit came
+    first, the run is busy (the items of a foreach finishing together): decide
+    again under the run-row lock, where the writers queue instead of racing.
+    On SQLite, always under the lock (it is in-process: no round trips to save).
     """
     if connection.vendor == "postgresql":
-        for _ in range(_OPTIMISTIC_TRIES):
-            record = known or _fetch_existing(run_id, lock=False)[0]
-            known = None
-            decided = change(record)
-            if decided is None:
-                return None
-            seqs = _commit_in_one_statement(run_id, *decided, expected_version=record.version)
-            if seqs is not None:
-                return seqs
+        record = known or _fetch_existing(run_id, lock=False)[0]
+        decided = change(record)
+        if decided is None:
+            return None
+        seqs = _commit_in_one_statement(run_id, *decided, expected_version=record.version)
+        if seqs is not None:
+            return seqs
     with transaction.atomic():
         record, last_seq = _fetch_existing(run_id, lock=True)
         decided = change(record)
-        return None if decided is None else _write_locked(run_id, last_seq, *decided)
+        if decided is None:
+            return None
+        if connection.vendor == "postgresql":
+            return _commit_in_one_statement(run_id, *decided, expected_version=record.version)
+        return _write_locked(run_id, last_seq, *decided)
 
 
 def _write_locked(

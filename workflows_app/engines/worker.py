@@ -195,8 +195,10 @@ class Worker:
             "outcome": outcome,
             "now": now_ms(),
         }
+        # The run as our last commit left it is still current in a sequence; a run
+        # read before the step ran is likely stale by now (its siblings committed).
         commit = await self.engine.apply(
-            workflow, run_id, event, known=record, claim=(self.id, self._lease_end())
+            workflow, run_id, event, known=known, claim=(self.id, self._lease_end())
         )
         following = await self._afollow(workflow, run_id, commit)
         if following is None or commit is None:
