@@ -30,9 +30,12 @@ from ..core.plan import plan
 from ..core.results import build_result
 from ..core.run import now_ms
 from ..core.storage import RunRecord
+from .batching import GroupCommit
 from .live import LiveErrors
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from ..core.run import Run
     from ..core.storage import Change, TaskStorage
     from ..core.workflow import Workflow
@@ -51,6 +54,9 @@ DEFAULTS: dict[str, Any] = {
 }
 _SETTLED_CHECK_SECONDS = 0.5
 _APPLY_CHECK_SECONDS = 0.005
+# A task's outcome as GroupCommit carries it: the workflow, the task-done event, the run as the
+# reporting worker last committed it, the claim for the next step.
+_Outcome = tuple["Workflow", dict[str, Any], RunRecord | None, tuple[str, int] | None]
 
 
 class NoWorkerError(WorkflowError):
@@ -76,6 +82,7 @@ class EventedEngine:
         self._firing: set[asyncio.Task[None]] = set()
         self._applying: Counter[str] = Counter()
         self._applying_lock = threading.Lock()
+        self._outcomes: GroupCommit[_Outcome, Commit | None] = GroupCommit(self._apply_outcomes)
 
     # -- the Engine protocol ------------------------------------------------------
     async def aready(self) -> None:
@@ -144,13 +151,44 @@ class EventedEngine:
         ``known`` is the run as the caller last committed it (storage may start
         from it instead of reading the run); ``claim`` (worker, lease end) claims
         the commit's lone next step for that worker in the same write.
-        Counted as in flight until the settle callbacks it triggers have returned,
-        so a caller of this process that sees the run settled can wait for them.
         """
+        with self._counted(run_id):
+            return await self._apply(workflow, run_id, [event], expected_version, known, claim)
+
+    async def apply_outcome(
+        self,
+        workflow: Workflow,
+        run_id: str,
+        event: dict[str, Any],
+        *,
+        known: RunRecord | None = None,
+        claim: tuple[str, int] | None = None,
+    ) -> Commit | None:
+        """Apply a task's ``task-done`` with the other outcomes of its run ready in this process.
+
+        They go in one commit (:class:`~.batching.GroupCommit`), which comes back
+        to the last of them, whose caller carries out what follows; the others
+        get ``None``.
+        """
+        return await self._outcomes.submit(run_id, (workflow, event, known, claim))
+
+    async def _apply_outcomes(self, run_id: str, items: list[_Outcome]) -> list[Commit | None]:
+        workflow, _, known, claim = items[-1]
+        events = [event for _, event, _, _ in items]
+        with self._counted(run_id):
+            commit = await self._apply(
+                workflow, run_id, events, None, known if len(items) == 1 else None, claim
+            )
+        return [None] * (len(items) - 1) + [commit]
+
+    @contextlib.contextmanager
+    def _counted(self, run_id: str) -> Iterator[None]:
+        """Count a change as in flight until the settle callbacks it triggers have returned,
+        so a caller of this process that sees the run settled can wait for them."""
         with self._applying_lock:
             self._applying[run_id] += 1
         try:
-            return await self._apply(workflow, run_id, event, expected_version, known, claim)
+            yield
         finally:
             with self._applying_lock:
                 self._applying[run_id] -= 1
@@ -161,7 +199,7 @@ class EventedEngine:
         self,
         workflow: Workflow,
         run_id: str,
-        event: dict[str, Any],
+        events: list[dict[str, Any]],
         expected_version: int | None,
         known: RunRecord | None,
         claim: tuple[str, int] | None,
@@ -176,7 +214,10 @@ class EventedEngine:
                     f"Run {run_id} was started with definition {record.definition_hash} of "
                     f"{workflow.id!r}; this process has {workflow.definition_hash}"
                 )
-            state, actions = plan(workflow, record.run_state, event)
+            state, actions = record.run_state, []
+            for event in events:
+                state, more = plan(workflow, state, event)
+                actions += more
             decided.clear()
             if not actions:
                 return None

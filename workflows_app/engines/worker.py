@@ -197,7 +197,7 @@ class Worker:
         }
         # The run as our last commit left it is still current in a sequence; a run
         # read before the step ran is likely stale by now (its siblings committed).
-        commit = await self.engine.apply(
+        commit = await self.engine.apply_outcome(
             workflow, run_id, event, known=known, claim=(self.id, self._lease_end())
         )
         following = await self._afollow(workflow, run_id, commit)
