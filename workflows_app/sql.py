@@ -141,6 +141,15 @@ def _select_run_sql(vendor: str, columns: tuple[str, ...], lock: bool) -> str:
     return sql + (" FOR UPDATE" if lock and connection.features.has_select_for_update else "")
 
 
+def _locked_record(run_id: str, known: RunRecord | None) -> tuple[RunRecord, int]:
+    """Lock the run row; the run and its ``last_seq``, read only if ``known`` is out of date."""
+    if known is not None:
+        version, last_seq = _lock_run(run_id)
+        if version == known.version:
+            return known, last_seq
+    return _fetch_existing(run_id, lock=True)
+
+
 def _fetch_existing(run_id: str, *, lock: bool) -> tuple[RunRecord, int]:
     found = fetch_run(run_id, lock=lock)
     if found is None:
@@ -177,7 +186,8 @@ def transact(
     ``known``) and holds the row lock for one statement. If another commit came
     first, the run is busy (the items of a foreach finishing together): decide
     again under the run-row lock, where the writers queue instead of racing.
-    On SQLite, always under the lock (it is in-process: no round trips to save).
+    On SQLite, always under the lock (it is in-process: no round trips to save),
+    reading the run only when ``known`` is out of date.
     """
     if connection.vendor == "postgresql":
         record = known or _fetch_existing(run_id, lock=False)[0]
@@ -188,7 +198,7 @@ def transact(
         if seqs is not None:
             return seqs
     with transaction.atomic():
-        record, last_seq = _fetch_existing(run_id, lock=True)
+        record, last_seq = _locked_record(run_id, known if connection.vendor != "postgresql" else None)
         decided = change(record)
         if decided is None:
             return None
