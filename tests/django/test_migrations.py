@@ -1,0 +1,50 @@
+"""What the data migrations do to the database, on the backend the tests run on."""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+from django.apps import apps
+from django.db import connection, models
+
+from workflows_app.models import StepAttempt, WorkflowEvent, WorkflowRun
+
+lz4 = importlib.import_module("workflows_app.migrations.0006_json_columns_lz4")
+
+
+def json_columns() -> set[tuple[str, str]]:
+    return {
+        (model._meta.db_table, str(field.column))
+        for model in (WorkflowRun, StepAttempt, WorkflowEvent)
+        for field in model._meta.concrete_fields
+        if isinstance(field, models.JSONField)
+    }
+
+
+def stored_compression() -> dict[tuple[str, str], str]:
+    """The compression method PostgreSQL keeps per JSON column (SQLite has none)."""
+    if connection.vendor != "postgresql":
+        return {}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT attrelid::regclass::text, attname, attcompression FROM pg_attribute "
+            "WHERE attrelid::regclass::text = ANY(%s) AND attnum > 0",
+            [[table for table, _ in json_columns()]],
+        )
+        found = {(table, column): method for table, column, method in cursor.fetchall()}
+    return {column: found[column] for column in json_columns()}
+
+
+@pytest.mark.django_db(transaction=True)  # SQLite's schema editor cannot run inside a transaction
+def test_the_lz4_migration_alters_the_json_columns_on_postgresql_only() -> None:
+    with connection.schema_editor(collect_sql=True) as editor:
+        lz4.compress_with_lz4(apps, editor)
+    altered = {statement for statement in editor.collected_sql if "SET COMPRESSION lz4" in statement}
+    assert len(altered) == (len(json_columns()) if connection.vendor == "postgresql" else 0)
+
+
+@pytest.mark.django_db
+def test_the_json_columns_are_stored_with_lz4_on_postgresql() -> None:
+    expected = dict.fromkeys(json_columns(), "l") if connection.vendor == "postgresql" else {}
+    assert stored_compression() == expected
