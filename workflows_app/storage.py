@@ -1,8 +1,9 @@
-"""The ORM implementation of the core ``Storage`` protocol.
+"""The Django implementation of the core ``Storage`` protocol.
 
-Each async method runs its ORM code in Django's thread-sensitive executor. A
-commit is one transaction of a constant number of queries whatever the run's
-length: lock the run row, check ``version``, update it, upsert the step rows,
+Each async method runs its database code in Django's thread-sensitive executor.
+The queries every step makes (read a run, commit) are plain SQL in
+:mod:`workflows_app.sql`; the rest is ORM. A commit costs the same whatever the
+run's length: check ``version``, update the run row, upsert the step rows,
 insert the events with the next ``seq`` values.
 """
 

@@ -1,9 +1,9 @@
 """The evented engine's task queue in the database: transactions, leases, timers, workers.
 
 Claims are conditional UPDATEs whose row count says who won, so two workers can
-never both run a step; the run-row lock of :meth:`TaskQueueMixin.transact`
-serialises every change to one run. Lease and delivery columns live on the step
-row, apart from the step's own fields.
+never both run a step; every change to one run is a compare-and-set on its
+version or made under its row lock (:func:`workflows_app.sql.transact`). Lease
+and delivery columns live on the step row, apart from the step's own fields.
 """
 
 from __future__ import annotations
