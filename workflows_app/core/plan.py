@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .plan_foreach import ForeachMixin
 from .plan_nodes import NodeMixin
 from .plan_tasks import TaskMixin
 from .plan_travel import TravelMixin
@@ -56,7 +57,7 @@ def new_state(run_id: str, *, per_step: bool = False) -> dict[str, Any]:
     }
 
 
-class Planner(TaskMixin, NodeMixin, TravelMixin):
+class Planner(TaskMixin, NodeMixin, ForeachMixin, TravelMixin):
     """One application of an event to a run state, collecting the actions."""
 
     def __init__(self, workflow: Workflow, state: dict[str, Any], now: int) -> None:
