@@ -197,8 +197,9 @@ def transact(
         seqs = _commit_in_one_statement(run_id, *decided, expected_version=record.version)
         if seqs is not None:
             return seqs
+        known = None  # another commit came first: what we knew is out of date
     with transaction.atomic():
-        record, last_seq = _locked_record(run_id, known if connection.vendor != "postgresql" else None)
+        record, last_seq = _locked_record(run_id, known)
         decided = change(record)
         if decided is None:
             return None

@@ -54,6 +54,7 @@ class Commit:
             if row.is_task and row.status == "running" and row.coordinate == coordinate_of(task):
                 self.steps[index] = replace(row, claimed_by=worker, claimed_until=until)
                 self.claimed = key
+                return
 
 
 def coordinate_of(task: dict[str, Any]) -> Coordinate:
