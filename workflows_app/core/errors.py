@@ -241,7 +241,11 @@ def _jsonable(value: Any) -> Any:
 
 
 class RestoredError(Exception):
-    """An error rebuilt from its stored form, keeping name, message and attributes."""
+    """An error rebuilt from its stored form, keeping name, message and attributes.
+
+    Build one with :func:`restore_error`, which also gives back the library's own
+    classes.
+    """
 
     def __init__(self, data: dict[str, Any]) -> None:
         super().__init__(data.get("message", ""))
@@ -250,8 +254,70 @@ class RestoredError(Exception):
             if key not in {"message", "name", "cause"}:
                 setattr(self, key, value)
         if data.get("cause"):
-            self.__cause__ = RestoredError(data["cause"])
+            self.__cause__ = restore_error(data["cause"])
 
     @property
     def message(self) -> str:
         return str(self.args[0]) if self.args else ""
+
+
+def restore_error(data: dict[str, Any]) -> Exception:
+    """An error rebuilt from its stored form (:func:`serialize_error`).
+
+    A step's error read back in another process, or after a restart, should still
+    answer the checks callers make on a live one: the library's own errors come
+    back as their class (``isinstance(error, StepInputValidationError)`` holds),
+    a pydantic validation error as pydantic's, rebuilt from its issues. Anything
+    else is a :class:`RestoredError` with the stored name and attributes.
+    """
+    name = str(data.get("name", "Error"))
+    if name == "ValidationError" and data.get("issues"):  # pydantic's (ours is only subclassed)
+        return _schema_error(data) or RestoredError(data)
+    library = _library_errors().get(name)
+    if library is not None:
+        try:
+            restored: Exception = _restored_class(library)(data)
+            return restored
+        except TypeError:  # a subclass whose constructor wants more than a message
+            pass
+    return RestoredError(data)
+
+
+_RESTORED_CLASSES: dict[type[WorkflowError], type[RestoredError]] = {}
+
+
+def _restored_class(library: type[WorkflowError]) -> type[RestoredError]:
+    """``library`` with RestoredError's constructor; one class per library class."""
+    if library not in _RESTORED_CLASSES:
+        namespace = {"__module__": library.__module__}
+        _RESTORED_CLASSES[library] = type(library.__name__, (RestoredError, library), namespace)
+    return _RESTORED_CLASSES[library]
+
+
+def _library_errors() -> dict[str, type[WorkflowError]]:
+    found: dict[str, type[WorkflowError]] = {}
+    pending: list[type[WorkflowError]] = [WorkflowError]
+    while pending:
+        cls = pending.pop()
+        found.setdefault(cls.__name__, cls)
+        pending.extend(cls.__subclasses__())
+    return found
+
+
+def _schema_error(data: dict[str, Any]) -> Exception | None:
+    """A pydantic ``ValidationError`` from stored issues (``path``, ``message``, ``type``)."""
+    from pydantic_core import ValidationError as SchemaError
+
+    issues = data["issues"]
+    if not all(isinstance(issue, dict) and "type" in issue for issue in issues):
+        return None
+    line_errors: list[Any] = [
+        {"type": issue["type"], "loc": tuple(str(issue.get("path", "")).split(".")), "input": None}
+        for issue in issues
+    ]
+    # pydantic's message starts "<n> validation errors for <title>".
+    title = str(data.get("message", "")).partition(" for ")[2].partition("\n")[0] or "Input"
+    try:
+        return SchemaError.from_exception_data(title, line_errors)
+    except (KeyError, TypeError, ValueError):  # a kind of issue that needs context we did not keep
+        return None

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from .errors import RestoredError
+from .errors import restore_error
 from .storage import RunRecord, StepRecord, latest_steps
 from .targets import suspended_paths
 
@@ -88,7 +88,7 @@ def step_result(row: StepRecord, exceptions: Mapping[str, BaseException] | None 
     error: Any = row.error
     if error is not None:
         live = _live_error(row.path, error, exceptions or {})
-        error = live if live is not None else RestoredError(error)
+        error = live if live is not None else restore_error(error)
     return StepResult(
         status=row.status,
         payload=row.payload,
