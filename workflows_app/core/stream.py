@@ -38,6 +38,8 @@ class RunStream:
         self._task: asyncio.Task[WorkflowResult] | None = None
         self._queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self._unsubscribe: Callable[[], None] | None = None
+        self._last_seq: int | None = None
+        self._backlog: list[dict[str, Any]] = []
         self.events: list[dict[str, Any]] = []
 
     @property
@@ -68,6 +70,37 @@ class RunStream:
             self._close()
 
     async def _next(self, task: asyncio.Task[WorkflowResult]) -> dict[str, Any] | None:
+        """The next event in ``seq`` order, each once.
+
+        Live events come from this process's hub, where an engine whose steps
+        run in other processes relays theirs; those may come twice, late or not
+        at all. A gap is read from the log, and so is the tail once the run
+        settled, so the stream misses nothing the log has.
+        """
+        while True:
+            from_log = bool(self._backlog)
+            event = self._backlog.pop(0) if from_log else await self._next_live(task)
+            if event is None:
+                if self._last_seq is None:
+                    return None
+                self._backlog = await self.run.storage.aread_events(self.run_id, self._last_seq)
+                if not self._backlog:
+                    return None
+                continue
+            seq = event.get("seq")
+            if seq is not None and self._last_seq is not None:
+                if seq <= self._last_seq:
+                    continue
+                if seq > self._last_seq + 1 and not from_log:
+                    gap = seq - self._last_seq - 1
+                    missing = await self.run.storage.aread_events(self.run_id, self._last_seq, gap)
+                    self._backlog = [*missing, event, *self._backlog]
+                    continue
+            if seq is not None:
+                self._last_seq = int(seq)
+            return event
+
+    async def _next_live(self, task: asyncio.Task[WorkflowResult]) -> dict[str, Any] | None:
         while True:
             if not self._queue.empty():
                 return self._queue.get_nowait()

@@ -53,6 +53,7 @@ DEFAULTS: dict[str, Any] = {
     "inline_when_no_worker": True,
 }
 _SETTLED_CHECK_SECONDS = 0.5
+_FINISH_GRACE_SECONDS = 5.0
 _APPLY_CHECK_SECONDS = 0.005
 # A task's outcome as GroupCommit carries it: the workflow, the task-done event, the run as the
 # reporting worker last committed it, the claim for the next step.
@@ -82,6 +83,8 @@ class EventedEngine:
         self._firing: set[asyncio.Task[None]] = set()
         self._applying: Counter[str] = Counter()
         self._applying_lock = threading.Lock()
+        # Runs waited on here: the highest seq this process's hub has carried (see _relay).
+        self._in_hub: dict[str, int] = {}
         self._outcomes: GroupCommit[_Outcome, Commit | None] = GroupCommit(self._apply_outcomes)
 
     # -- the Engine protocol ------------------------------------------------------
@@ -108,9 +111,13 @@ class EventedEngine:
             await self._aadvance(run, event, expected_version)
             return
         async with self.bus.watch(run.run_id) as live:
-            await self._astart_callback(run, event)
-            await self._aadvance(run, event, expected_version)
-            run.status = await self._await_settled(run.run_id, live)
+            self._in_hub.setdefault(run.run_id, 0)
+            try:
+                await self._astart_callback(run, event)
+                await self._aadvance(run, event, expected_version)
+                run.status = await self._await_settled(run.run_id, live)
+            finally:
+                self._in_hub.pop(run.run_id, None)
         await self._await_applied(run.run_id)
 
     async def _aadvance(self, run: Run, event: dict[str, Any], expected_version: int | None) -> None:
@@ -232,9 +239,11 @@ class EventedEngine:
         if seqs is None or not decided:
             return None
         commit = decided[0]
-        await self._apublish(run_id, commit.events, seqs)
         if commit.settled:
+            # Before the events go out: a caller in another process returns on
+            # workflow-finish, and its on_finish / on_error must have run by then.
             await self._asettled(workflow, run_id)
+        await self._apublish(run_id, commit.events, seqs)
         return commit
 
     async def aemit(self, run_id: str, event: dict[str, Any]) -> None:
@@ -244,6 +253,8 @@ class EventedEngine:
 
     async def _apublish(self, run_id: str, events: list[dict[str, Any]], seqs: list[int]) -> None:
         published = [{**event, "seq": seq} for event, seq in zip(events, seqs, strict=True)]
+        if published and run_id in self._in_hub:
+            self._in_hub[run_id] = max(self._in_hub[run_id], published[-1]["seq"])
         for event in published:
             hub.publish(run_id, event)
         if published:
@@ -290,20 +301,46 @@ class EventedEngine:
     async def _await_settled(self, run_id: str, live: asyncio.Queue[dict[str, Any]]) -> str:
         """The run's status once it settles.
 
-        Every settling commit emits ``workflow-finish``, so the run is read again
-        only on that event, or now and then in case the fan-out lost it: reading
-        it on every event cost as much as the step itself.
+        Every settling commit emits ``workflow-finish`` once the run's callbacks
+        have run, so the run is read again on that event, or now and then in case
+        the fan-out lost it: reading it on every event cost as much as the step
+        itself. A run stored as settled whose ``workflow-finish`` has not come
+        is given ``_FINISH_GRACE_SECONDS`` for it (its callbacks may be running
+        in the worker that settled it).
         """
+        finished = False
+        settled_at: float | None = None
+        loop = asyncio.get_running_loop()
         while True:
             record = await self.storage.aget_run(run_id)
             if record is None:
                 raise RunNotFoundError(f"Workflow run {run_id!r} not found")
             if record.status not in ("running", "pending"):
-                return str(record.status)
+                settled_at = loop.time() if settled_at is None else settled_at
+                if finished or loop.time() - settled_at >= _FINISH_GRACE_SECONDS:
+                    return str(record.status)
+            finished = False  # a workflow-finish the stored run has not reached yet
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(_SETTLED_CHECK_SECONDS):
-                    while (await live.get()).get("type") != "workflow-finish":
-                        pass
+                    while not finished:
+                        event = await live.get()
+                        self._relay(run_id, event)
+                        finished = event.get("type") == "workflow-finish"
+
+    def _relay(self, run_id: str, event: dict[str, Any]) -> None:
+        """Hand an event that another process committed to this process's hub.
+
+        A stream (``run.astream()``) listens to the hub, which only this
+        process's commits reach; when workers elsewhere run the steps, their
+        events come back through the bus watch that the waiter holds. The
+        echoes of this process's own events, and anything older than what the
+        hub carried, are left out: a stream that then sees a gap reads it from
+        the log.
+        """
+        seq = int(event.get("seq", 0))
+        if not self.bus.local and seq > self._in_hub.get(run_id, seq):
+            self._in_hub[run_id] = seq
+            hub.publish(run_id, event)
 
     async def _await_applied(self, run_id: str) -> None:
         """Wait for this process's changes of a settled run, and so for its async callbacks.
