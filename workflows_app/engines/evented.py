@@ -54,6 +54,7 @@ DEFAULTS: dict[str, Any] = {
 }
 _SETTLED_CHECK_SECONDS = 0.5
 _FINISH_GRACE_SECONDS = 5.0
+_MAY_SETTLE = frozenset({"workflow-finish", "workflow-step-suspended"})
 _APPLY_CHECK_SECONDS = 0.005
 # A task's outcome as GroupCommit carries it: the workflow, the task-done event, the run as the
 # reporting worker last committed it, the claim for the next step.
@@ -301,31 +302,36 @@ class EventedEngine:
     async def _await_settled(self, run_id: str, live: asyncio.Queue[dict[str, Any]]) -> str:
         """The run's status once it settles.
 
-        Every settling commit emits ``workflow-finish`` once the run's callbacks
-        have run, so the run is read again on that event, or now and then in case
-        the fan-out lost it: reading it on every event cost as much as the step
-        itself. A run stored as settled whose ``workflow-finish`` has not come
-        is given ``_FINISH_GRACE_SECONDS`` for it (its callbacks may be running
-        in the worker that settled it).
+        A settling commit's events go out once the run's callbacks have run, so
+        the run is read again when one that may settle it arrives
+        (``workflow-finish``, ``workflow-step-suspended``), or now and then in
+        case the fan-out lost it: reading it on every event cost as much as the
+        step itself. A run stored as ended whose ``workflow-finish`` has not
+        come is given ``_FINISH_GRACE_SECONDS`` for it (its callbacks may still
+        be running in the worker that ended it).
         """
         finished = False
-        settled_at: float | None = None
+        ended_at: float | None = None
         loop = asyncio.get_running_loop()
         while True:
             record = await self.storage.aget_run(run_id)
             if record is None:
                 raise RunNotFoundError(f"Workflow run {run_id!r} not found")
+            if record.status == "suspended":
+                return "suspended"
             if record.status not in ("running", "pending"):
-                settled_at = loop.time() if settled_at is None else settled_at
-                if finished or loop.time() - settled_at >= _FINISH_GRACE_SECONDS:
+                ended_at = loop.time() if ended_at is None else ended_at
+                if finished or loop.time() - ended_at >= _FINISH_GRACE_SECONDS:
                     return str(record.status)
             finished = False  # a workflow-finish the stored run has not reached yet
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(_SETTLED_CHECK_SECONDS):
-                    while not finished:
+                    while True:
                         event = await live.get()
                         self._relay(run_id, event)
-                        finished = event.get("type") == "workflow-finish"
+                        if event.get("type") in _MAY_SETTLE:
+                            finished = event["type"] == "workflow-finish"
+                            break
 
     def _relay(self, run_id: str, event: dict[str, Any]) -> None:
         """Hand an event that another process committed to this process's hub.
