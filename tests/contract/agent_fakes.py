@@ -11,12 +11,14 @@ from pydantic_ai import Agent
 from pydantic_ai.messages import ModelMessage, ModelResponse, TextPart, ToolCallPart, ToolReturnPart
 from pydantic_ai.models.function import AgentInfo, DeltaToolCall, DeltaToolCalls, FunctionModel
 
+from .processes import shared_list
+
 
 class ModelSpy:
     """Records what each model request saw: instructions, settings, prompt."""
 
     def __init__(self) -> None:
-        self.requests: list[dict[str, Any]] = []
+        self.requests: list[dict[str, Any]] = shared_list()
 
     def see(self, messages: list[ModelMessage], info: AgentInfo) -> None:
         self.requests.append(
@@ -105,7 +107,7 @@ class Hanging:
     """A model that never answers; it records being called and being cancelled."""
 
     def __init__(self) -> None:
-        self.seen: list[str] = []
+        self.seen: list[str] = shared_list()
 
     def model(self) -> FunctionModel:
         async def stream(messages: list[ModelMessage], info: AgentInfo) -> AsyncIterator[str]:

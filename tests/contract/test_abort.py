@@ -19,6 +19,7 @@ from workflows_app import AbortSignal, Step, create_step, create_workflow
 from workflows_app.testing import awaituntil
 
 from .conftest import Calls, Harness
+from .processes import shared_list
 
 
 class Value(BaseModel):
@@ -55,7 +56,7 @@ async def work_or_abort(signal: AbortSignal) -> bool:
 
 async def test_should_provide_abort_signal_to_step_execute_function(harness: Harness) -> None:
     """abort #1: should provide abort signal to step execute function."""
-    captured: list[Any] = []
+    captured: list[Any] = shared_list()
 
     async def execute(ctx: Any) -> Any:
         captured.append(ctx.abort_signal)
@@ -71,17 +72,16 @@ async def test_should_provide_abort_signal_to_step_execute_function(harness: Har
 
 async def test_should_provide_abort_function_to_step_execute_function(harness: Harness) -> None:
     """abort #2: should provide abort function to step execute function."""
-    captured: list[Any] = []
+    captured: list[Any] = shared_list()
 
     async def execute(ctx: Any) -> Any:
-        captured.append(ctx.abort)
+        captured.append(callable(ctx.abort))
         return {"result": "success"}
 
     workflow = create_workflow("abort-function-provided").then(create_step("step1", execute=execute)).commit()
     result = await harness.execute(workflow, {})
     assert result.status == "success"
-    assert len(captured) == 1
-    assert callable(captured[0])
+    assert captured == [True]
 
 
 async def test_should_abort_workflow_when_abort_function_is_called(harness: Harness, calls: Calls) -> None:
@@ -139,7 +139,7 @@ async def test_should_provide_abort_signal_that_can_be_listened_to_during_step_e
     run is canceled while step2 listens, so the listener really fires: step2
     sees its signal set, the run ends ``canceled`` and step3 never runs.
     """
-    heard: list[bool] = []
+    heard: list[bool] = shared_list()
 
     async def listening(ctx: Any) -> Any:
         calls.hit("step2")

@@ -21,6 +21,7 @@ from workflows_app.testing import awaituntil
 
 from .agent_fakes import Hanging, ModelSpy, agent, answering, calling, streamed
 from .conftest import Calls, Harness
+from .processes import shared_list
 
 
 class Prompt(BaseModel):
@@ -58,7 +59,7 @@ async def test_should_propagate_abort_signal_to_agent_step_in_nested_workflow_wh
 
 async def test_should_retry_an_agent_step_like_any_step(harness: Harness) -> None:
     """L for agent steps: a failed model call is retried under the step's ``retries``."""
-    attempts: list[int] = []
+    attempts: list[int] = shared_list()
 
     async def flaky(messages: list[ModelMessage], info: AgentInfo) -> Any:
         attempts.append(len(attempts))
@@ -190,7 +191,7 @@ async def test_should_resume_a_suspended_workflow_through_its_agent_tool(
     spy = ModelSpy()
     workflow = draft_and_publish("agent-life-tool-approval", spy, calls)
     tool = workflow.as_tool(engine=harness.engine)
-    run_ids: list[str] = []
+    run_ids: list[str] = shared_list()
 
     async def decide(messages: list[ModelMessage], info: AgentInfo) -> Any:
         answers = [

@@ -13,6 +13,7 @@ from pydantic import BaseModel
 from workflows_app import create_step, create_workflow
 
 from .conftest import Harness
+from .processes import shared_list
 
 
 class Prompt(BaseModel):
@@ -230,7 +231,7 @@ async def test_should_pass_options_through_to_agent_like_step(harness: Harness) 
         maxTokens: int | None = None
         instructions: str | None = None
 
-    received: list[dict[str, Any]] = []
+    received: list[dict[str, Any]] = shared_list()
 
     def execute(ctx: Any) -> Any:
         data = ctx.input_data

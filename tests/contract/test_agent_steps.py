@@ -28,6 +28,7 @@ from workflows_app import (
 
 from .agent_fakes import ModelSpy, agent, structured
 from .conftest import Harness
+from .processes import shared_list
 
 
 class Prompts(BaseModel):
@@ -141,7 +142,7 @@ async def test_should_be_able_to_use_an_agent_in_parallel(harness: Harness) -> N
     nested_1.then(create_step(agent("agent-parallel-1", "Paris"))).commit()
     nested_2 = create_workflow("agent-parallel-nested-2", input_schema=Prompt)
     nested_2.then(create_step(agent("agent-parallel-2", "London"))).commit()
-    seen: list[Any] = []
+    seen: list[Any] = shared_list()
 
     def final(ctx: StepContext) -> Any:
         seen.append(ctx.input_data)
@@ -278,8 +279,8 @@ async def test_should_pass_agent_options_with_callbacks_when_wrapping_agent_with
 ) -> None:
     """streaming #16: should pass agentOptions with callbacks when wrapping agent with createStep."""
     spy = ModelSpy()
-    finished: list[Any] = []
-    chunks: list[dict[str, Any]] = []
+    finished: list[Any] = shared_list()
+    chunks: list[dict[str, Any]] = shared_list()
     wrapped = agent("test-agent-callbacks", "Response", spy=spy, instructions="original instructions")
     step = create_step(
         wrapped,

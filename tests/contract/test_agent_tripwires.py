@@ -19,6 +19,7 @@ from workflows_app.core.processors import Abort
 
 from .agent_fakes import ModelSpy, agent
 from .conftest import Harness
+from .processes import shared_list
 
 
 class Prompt(BaseModel):
@@ -44,7 +45,7 @@ class BlockStream(Processor):
     def __init__(self, id: str, word: str, reason: str, **options: Any) -> None:
         super().__init__(id)
         self.word, self.reason, self.options = word, reason, options
-        self.seen: list[str] = []
+        self.seen: list[str] = shared_list()
 
     async def process_output_stream(self, chunk: dict[str, Any], abort: Abort) -> dict[str, Any] | None:
         self.seen.append(chunk["type"])
@@ -154,7 +155,7 @@ async def test_should_handle_tripwire_from_output_stream_processor_in_agent_with
         agent("agent-tripwire-stream-agent", "This is ", "inappropriate", " text", spy=spy),
         output_processors=[processor],
     )
-    after: list[Any] = []
+    after: list[Any] = shared_list()
     workflow = (
         create_workflow("agent-tripwire-output-stream", input_schema=Prompt)
         .then(step)

@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from workflows_app import create_step, create_workflow, errors
 
 from .conftest import Calls, Harness
+from .processes import shared_list
 
 
 class Empty(BaseModel):
@@ -163,7 +164,7 @@ async def test_should_be_able_to_bail_workflow_execution(harness: Harness, calls
 
 async def test_should_have_run_id_in_the_step_execute_function(harness: Harness) -> None:
     """basic-execution #8: should have runId in the step execute function."""
-    seen: list[Any] = []
+    seen: list[Any] = shared_list()
 
     async def execute(ctx: Any) -> Any:
         seen.append(ctx.run_id)

@@ -23,13 +23,14 @@ from typing import Any
 from workflows_app import create_step, create_workflow
 
 from .conftest import Harness
+from .processes import shared_list
 
 
 class Recorder:
     """Collects what a callback was called with, the way the spec's mocks do."""
 
     def __init__(self) -> None:
-        self.infos: list[Any] = []
+        self.infos: list[Any] = shared_list()
 
     def __call__(self, info: Any) -> None:
         self.infos.append(info)
@@ -116,7 +117,7 @@ async def test_should_call_both_onfinish_and_onerror_when_workflow_fails(harness
 
 async def test_should_support_async_onfinish_callback(harness: Harness) -> None:
     """callbacks #6: should support async onFinish callback (awaited before the run returns)."""
-    done: list[str] = []
+    done: list[str] = shared_list()
 
     async def on_finish(info: Any) -> None:
         await some_async_work()
@@ -130,7 +131,7 @@ async def test_should_support_async_onfinish_callback(harness: Harness) -> None:
 
 async def test_should_support_async_onerror_callback(harness: Harness) -> None:
     """callbacks #7: should support async onError callback (awaited before the run returns)."""
-    done: list[str] = []
+    done: list[str] = shared_list()
 
     async def on_error(info: Any) -> None:
         await some_async_work()

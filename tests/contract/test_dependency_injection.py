@@ -16,6 +16,7 @@ from pydantic import BaseModel
 from workflows_app import create_step, create_workflow
 
 from .conftest import Harness
+from .processes import shared_list
 
 
 class Empty(BaseModel):
@@ -40,7 +41,7 @@ async def resume_value_once(ctx: Any) -> Any:
 async def test_should_provide_request_context_to_step_execute_function(harness: Harness) -> None:
     """dependency-injection #1: should provide requestContext to step execute function (the engine
     supplies an empty one when the caller gives none)."""
-    received: list[Any] = []
+    received: list[Any] = shared_list()
 
     async def execute(ctx: Any) -> Any:
         received.append(ctx.request_context)
@@ -60,7 +61,7 @@ async def test_should_provide_request_context_to_step_execute_function(harness: 
 
 async def test_should_propagate_request_context_values_through_workflow_steps(harness: Harness) -> None:
     """dependency-injection #2: should propagate requestContext values through workflow steps."""
-    seen: list[Any] = []
+    seen: list[Any] = shared_list()
 
     async def step1_execute(ctx: Any) -> Any:
         ctx.request_context["testKey"] = "test-value"
@@ -87,7 +88,7 @@ async def test_should_propagate_request_context_values_through_workflow_steps(ha
 async def test_should_not_show_removed_request_context_values_in_subsequent_steps(harness: Harness) -> None:
     """dependency-injection #3: should not show removed requestContext values in subsequent steps (a key
     deleted by the resumed step is not brought back from the persisted context)."""
-    final_seen: list[Any] = []
+    final_seen: list[Any] = shared_list()
 
     async def increment(ctx: Any) -> Any:
         ctx.request_context["testKey"] = "test-dependency"
@@ -176,7 +177,7 @@ async def test_should_inject_request_context_into_steps_during_resume(harness: H
     class Data(BaseModel):
         data: str
 
-    captured: list[Any] = []
+    captured: list[Any] = shared_list()
 
     async def suspend_resume(ctx: Any) -> Any:
         if ctx.resume_data is None:
@@ -209,7 +210,7 @@ async def test_should_preserve_request_context_values_set_before_suspension_thro
 ) -> None:
     """dependency-injection #6: should preserve requestContext values set before suspension through
     resume."""
-    final_seen: list[Any] = []
+    final_seen: list[Any] = shared_list()
 
     async def increment(ctx: Any) -> Any:
         ctx.request_context["testKey"] = "test-value"

@@ -138,7 +138,7 @@ async def test_should_preserve_custom_error_properties_when_step_throws_error_wi
     assert result.status == "failed"
     step1 = result.steps["step1"]
     assert step1.status == "failed"
-    assert step1.error is error
+    harness.assert_raised(step1.error, error)
     assert step1.error.status_code == 429
     assert step1.error.response_headers == {"retry-after": "60"}
     assert step1.error.is_retryable is True
@@ -260,7 +260,6 @@ async def test_should_persist_error_message_without_stack_trace_in_snapshot(
     run_id = f"err-persist-no-stack-{uuid.uuid4().hex[:12]}"
     result = await harness.execute(workflow, {}, run_id=run_id)
     assert result.status == "failed"
-    assert error.__traceback__ is not None
     record, step1 = await persisted_failure(harness, run_id, "step1")
     assert record.status == "failed"
     assert step1.status == "failed"

@@ -24,6 +24,7 @@ from workflows_app import create_step, create_workflow
 from workflows_app.testing import awaituntil
 
 from .conftest import Calls, Harness
+from .processes import shared_list
 
 
 class Number(BaseModel):
@@ -64,23 +65,29 @@ class ConcurrencyTracker:
     def __init__(self, width: int, total: int) -> None:
         self.width = width
         self.total = total
-        self.running = 0
-        self.started = 0
-        self.peak = 0
-        self.log: list[str] = []
+        self.log: list[str] = shared_list()
+
+    @property
+    def started(self) -> int:
+        return sum(1 for entry in self.log if entry.startswith("start"))
+
+    @property
+    def peak(self) -> int:
+        running = peak = 0
+        for entry in self.log:
+            running += 1 if entry.startswith("start") else -1
+            peak = max(peak, running)
+        return peak
 
     @asynccontextmanager
     async def hold(self, item: int) -> AsyncIterator[None]:
-        self.running += 1
-        self.started += 1
-        self.peak = max(self.peak, self.running)
         self.log.append(f"start {item}")
-        group_end = min(self.total, -(-self.started // self.width) * self.width)
+        position = [entry for entry in self.log if entry.startswith("start")].index(f"start {item}") + 1
+        group_end = min(self.total, -(-position // self.width) * self.width)
         try:
             await awaituntil(lambda: self.started >= group_end)
             yield
         finally:
-            self.running -= 1
             self.log.append(f"end {item}")
 
 

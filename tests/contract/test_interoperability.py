@@ -16,6 +16,7 @@ from pydantic import BaseModel
 from workflows_app import create_step, create_workflow
 
 from .conftest import Calls, Harness
+from .processes import shared_list
 
 
 @dataclass
@@ -59,11 +60,11 @@ async def test_should_be_able_to_use_all_action_types_in_a_workflow(harness: Har
         calls.hit("step1")
         return {"name": "step1"}
 
-    received: list[Any] = []
+    received: list[Any] = shared_list()
 
     async def tool_action(data: Any, context: Any) -> Any:
         calls.hit("tool")
-        received.append((data, context))
+        received.append((data, context is not None))
         return {"name": data["name"]}
 
     random_tool = Tool(
@@ -84,7 +85,7 @@ async def test_should_be_able_to_use_all_action_types_in_a_workflow(harness: Har
     assert result.steps["random-tool"].output == {"name": "step1"}
     assert result.steps["random-tool"].payload == {"name": "step1"}
     assert received[0][0] == {"name": "step1"}
-    assert received[0][1] is not None
+    assert received[0][1] is True
     assert workflow.steps["random-tool"].component == "TOOL"
     assert workflow.steps["random-tool"].description == "random-tool"
 

@@ -15,6 +15,7 @@ from pydantic import BaseModel
 from workflows_app import Step, create_step, create_workflow
 
 from .conftest import Harness
+from .processes import shared_list
 
 
 class Counter(BaseModel):
@@ -109,7 +110,7 @@ async def test_should_exit_loop_immediately_when_condition_is_already_met(harnes
 
     dowhile checks after the body: with count 10 the body still runs once.
     """
-    bodies: list[Any] = []
+    bodies: list[Any] = shared_list()
 
     def step1_fn(ctx: Any) -> dict[str, Any]:
         bodies.append(ctx.input_data)

@@ -1,8 +1,9 @@
 """Restart: continuing a run whose process died while it was running (spec: restart #1-#7).
 
 The spec seeds hand-made "running" snapshots; our equivalent is the crash-recovery
-idiom: run until a step is inside its code, make this process stop driving the run
-without writing anything (``testing.acrash``, as a killed process would), then
+idiom: run until a step is inside its code, stop whatever drives the run without
+writing anything (``harness.acrash``: the worker processes are killed with SIGKILL
+where there are some, else ``testing.acrash`` makes this process let go), then
 call ``arestart()`` on a fresh ``Run`` with fresh engines. Completed steps must not
 run again; the steps that were running run again.
 """
@@ -15,23 +16,23 @@ from typing import Any
 import pytest
 
 from workflows_app import create_step, create_workflow, errors
-from workflows_app.testing import acrash
+from workflows_app.testing import awaituntil
 
 from .conftest import Calls, Harness
+from .processes import shared_list
 
 
 class Gate:
-    """Lets a step block on its first call until the test releases it."""
+    """Lets a step block on its first call; the test then crashes the process running it."""
 
     def __init__(self) -> None:
-        self.entered = asyncio.Event()
-        self.release = asyncio.Event()
+        self.entries: list[bool] = shared_list()
         self.blocking = True
 
     async def hold(self) -> None:
         if self.blocking:
-            self.entered.set()
-            await self.release.wait()
+            self.entries.append(True)
+            await asyncio.Event().wait()
 
 
 def counted(calls: Calls, step_id: str, fn: Any, gate: Gate | None = None) -> Any:
@@ -49,8 +50,8 @@ async def crash_while_running(harness: Harness, workflow: Any, data: Any, gates:
     run = await workflow.acreate_run(engine=harness.engine)
     await run.aenqueue(data)
     for gate in gates:
-        await asyncio.wait_for(gate.entered.wait(), 10)
-    await acrash(run)
+        await awaituntil(lambda gate=gate: bool(gate.entries))
+    await harness.acrash(run)
     for gate in gates:
         gate.blocking = False
     return str(run.run_id)

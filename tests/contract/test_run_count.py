@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from workflows_app import create_step, create_workflow
 
 from .conftest import Calls, Harness
+from .processes import shared_list
 
 
 class Count(BaseModel):
@@ -24,7 +25,7 @@ async def test_retry_count_should_exist_and_equal_zero_for_the_first_run(
     harness: Harness, calls: Calls
 ) -> None:
     """run-count #1: retryCount should exist and equal zero for the first run."""
-    seen: dict[str, list[tuple[int, int]]] = {"step1": [], "step2": []}
+    seen: dict[str, list[tuple[int, int]]] = {"step1": shared_list(), "step2": shared_list()}
 
     def counting(step_id: str) -> Any:
         async def execute(ctx: Any) -> Any:
@@ -46,7 +47,7 @@ async def test_retry_count_should_exist_and_equal_zero_for_the_first_run(
 
 async def test_multiple_steps_should_have_different_run_counts_in_loops(harness: Harness) -> None:
     """run-count #2: multiple steps should have different run counts in loops."""
-    run_counts: dict[str, list[int]] = {"step1": [], "step2": []}
+    run_counts: dict[str, list[int]] = {"step1": shared_list(), "step2": shared_list()}
 
     def incrementing(step_id: str) -> Any:
         async def execute(ctx: Any) -> Any:

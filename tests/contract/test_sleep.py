@@ -13,6 +13,7 @@ from typing import Any
 from workflows_app import WorkflowResult, create_step, create_workflow
 
 from .conftest import Calls, Harness
+from .processes import shared_list
 
 PAUSE_MS = 50
 
@@ -139,7 +140,7 @@ async def test_should_preserve_step_results_across_sleep(harness: Harness, calls
 
 async def test_should_execute_a_sleep_until_step(harness: Harness, calls: Calls) -> None:
     """time-travel #5: should execute a sleepUntil step (the instant comes from a function)."""
-    due: list[datetime] = []
+    due: list[datetime] = shared_list()
 
     async def until(ctx: Any) -> datetime:
         due.append(datetime.now(UTC) + timedelta(milliseconds=PAUSE_MS))
@@ -163,7 +164,7 @@ async def test_should_execute_a_sleep_until_step(harness: Harness, calls: Calls)
 
 async def test_should_execute_a_sleep_until_step_with_fn_parameter(harness: Harness, calls: Calls) -> None:
     """time-travel #6: should execute a sleepUntil step with fn parameter (the delay is step1's output)."""
-    due: list[datetime] = []
+    due: list[datetime] = shared_list()
 
     def until(ctx: Any) -> datetime:
         due.append(datetime.now(UTC) + timedelta(milliseconds=ctx.input_data["value"]))

@@ -16,6 +16,7 @@ from pydantic import BaseModel
 from workflows_app import create_step, create_workflow
 
 from .conftest import Calls, Harness
+from .processes import shared_list
 
 
 class Value(BaseModel):
@@ -99,7 +100,7 @@ async def test_should_preserve_resource_id_when_resuming_a_suspended_workflow(
     harness: Harness, calls: Calls
 ) -> None:
     """storage #4: should preserve resourceId when resuming a suspended workflow."""
-    seen: list[str | None] = []
+    seen: list[str | None] = shared_list()
 
     async def execute(ctx: Any) -> Any:
         seen.append(ctx.resource_id)
@@ -140,7 +141,7 @@ async def test_should_pass_resource_id_in_every_persisted_snapshot_during_loop_e
     read the stored run after each event of the stream (each event is committed with
     the run's change), and check what every loop iteration saw.
     """
-    seen: list[str | None] = []
+    seen: list[str | None] = shared_list()
 
     async def execute(ctx: Any) -> Any:
         seen.append(ctx.resource_id)
@@ -154,7 +155,7 @@ async def test_should_pass_resource_id_in_every_persisted_snapshot_during_loop_e
     )
     run = await workflow.acreate_run(resource_id="user-loop-456", engine=harness.engine)
     stream = run.astream({"value": 0})
-    persisted: list[str | None] = []
+    persisted: list[str | None] = shared_list()
     async for _ in stream:
         stored = await workflow.aget_run(run.run_id, fields=["status"])
         assert stored is not None

@@ -25,6 +25,7 @@ from pydantic import BaseModel
 from workflows_app import Step, Workflow, create_step, create_workflow
 
 from .conftest import Calls, Harness
+from .processes import shared_list
 
 
 class Empty(BaseModel):
@@ -126,7 +127,7 @@ async def test_should_execute_workflow_that_could_be_streamed(harness: Harness, 
 
 async def test_should_track_step_execution_order_in_workflow_result(harness: Harness) -> None:
     """streaming #2: should track step execution order in workflow result."""
-    order: list[str] = []
+    order: list[str] = shared_list()
 
     def recording(step_id: str, output: Any) -> Step:
         def execute(ctx: Any) -> Any:

@@ -20,6 +20,7 @@ from pydantic import BaseModel
 from workflows_app import create_step, create_workflow, errors
 
 from .conftest import Calls, Harness
+from .processes import shared_list
 
 
 class Empty(BaseModel):
@@ -410,7 +411,7 @@ async def test_should_preserve_state_across_suspend_and_resume_cycles(harness: H
     class Proceed(BaseModel):
         proceed: bool
 
-    observed: list[dict[str, Any]] = []
+    observed: list[dict[str, Any]] = shared_list()
 
     async def step1_execute(ctx: Any) -> Any:
         observed.append({"step": "step-1", "state": dict(ctx.state)})

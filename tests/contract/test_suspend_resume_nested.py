@@ -18,6 +18,7 @@ from pydantic import BaseModel, RootModel
 from workflows_app import Step, Workflow, create_step, create_workflow, errors
 
 from .conftest import Calls, Harness
+from .processes import shared_list
 
 # -- schemas (field names as in the spec) -------------------------------------------
 
@@ -529,7 +530,7 @@ async def test_should_handle_basic_suspend_and_resume_in_nested_dountil_workflow
     shows in the request context; our equivalent: the steps see no key the caller
     did not put there.
     """
-    seen: list[tuple[str, Any, dict[str, Any]]] = []
+    seen: list[tuple[str, Any, dict[str, Any]]] = shared_list()
 
     async def increment(ctx: Any) -> Any:
         calls.hit("increment", ctx.input_data)
@@ -791,7 +792,7 @@ async def test_should_preserve_request_context_in_nested_workflows_after_suspend
     The spec's step also checks that the Mastra instance is defined; we have no such
     object, so that check has no equivalent.
     """
-    seen: dict[str, Any] = {}
+    seen: list[dict[str, Any]] = shared_list()
 
     class Setup(BaseModel):
         setup: bool
@@ -817,7 +818,7 @@ async def test_should_preserve_request_context_in_nested_workflows_after_suspend
     async def verify(ctx: Any) -> Any:
         calls.hit("verify-context-step")
         test_data = ctx.request_context.get("test-key")
-        seen.update(test_data=test_data, input=ctx.input_data, init=ctx.get_init_data())
+        seen.append({"test_data": test_data, "input": ctx.input_data, "init": ctx.get_init_data()})
         return {"success": True, "hasTestData": bool(test_data)}
 
     nested = (
@@ -841,7 +842,9 @@ async def test_should_preserve_request_context_in_nested_workflows_after_suspend
     assert result.result["success"] is True
     assert result.result["hasTestData"] is True
     assert calls.inputs["suspend-step"] == ["test-context-value", "test-context-value"]
-    assert seen == {"test_data": "test-context-value", "input": {"resumed": True}, "init": {"resumed": True}}
+    assert seen == [
+        {"test_data": "test-context-value", "input": {"resumed": True}, "init": {"resumed": True}}
+    ]
     assert calls["setup-step"] == 1
 
 
@@ -1062,7 +1065,7 @@ async def test_should_pass_correct_input_data_to_branch_condition_when_resuming_
     The definition is built a second time before the resume, as after a server
     restart; the generated id of the map step is the same both times.
     """
-    conditions: list[Any] = []
+    conditions: list[Any] = shared_list()
     workflow = map_branch_workflow(calls, conditions)
 
     started = await harness.execute(workflow, {"value": 10})

@@ -11,9 +11,10 @@ import pytest
 from pydantic import BaseModel
 
 from workflows_app import create_step, create_workflow, errors
-from workflows_app.testing import acrash
+from workflows_app.testing import awaituntil
 
 from .conftest import Calls, Harness
+from .processes import shared_list
 
 
 def counted(calls: Calls, step_id: str, fn: Any, **options: Any) -> Any:
@@ -237,17 +238,17 @@ async def test_should_throw_error_if_trying_to_time_travel_a_workflow_execution_
     """time-travel #19: a run still running (its process died mid-step) cannot be time travelled."""
     import asyncio
 
-    entered = asyncio.Event()
+    entered: list[bool] = shared_list()
 
     async def hang(ctx: Any) -> Any:
-        entered.set()
+        entered.append(True)
         await asyncio.Event().wait()
 
     workflow = create_workflow("tt-error-running-workflow").then(create_step("step1", execute=hang)).commit()
     run = await workflow.acreate_run(run_id="tt-error-running-test-run-id", engine=harness.engine)
     await run.aenqueue({"value": 0})
-    await asyncio.wait_for(entered.wait(), 10)
-    await acrash(run)
+    await awaituntil(lambda: bool(entered))
+    await harness.acrash(run)
     with pytest.raises(errors.TimeTravelError, match="still running"):
         await travel(harness, workflow, "step1", run_id=run.run_id, input_data={"step1Result": 2})
 

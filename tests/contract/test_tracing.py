@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from workflows_app import StepContext, create_step, create_workflow
 
 from .conftest import Harness
+from .processes import shared_list
 
 
 class In(BaseModel):
@@ -22,7 +23,7 @@ class In(BaseModel):
 
 async def test_should_provide_tracing_context_to_step_execution(harness: Harness) -> None:
     """tracing #1: should provide tracingContext to step execution."""
-    captured: list[Any] = []
+    captured: list[Any] = shared_list()
 
     async def execute(ctx: StepContext) -> Any:
         captured.append(ctx.tracing_context)
@@ -54,7 +55,7 @@ async def test_should_provide_full_type_script_support_for_tracing_context(harne
 
 async def test_should_provide_tracing_context_to_all_steps_in_workflow(harness: Harness) -> None:
     """tracing #3: should provide tracingContext to all steps in workflow."""
-    captured: list[tuple[str, Any]] = []
+    captured: list[tuple[str, Any]] = shared_list()
 
     def capturing(step_id: str) -> Any:
         async def execute(ctx: StepContext) -> Any:

@@ -15,6 +15,7 @@ from pydantic import BaseModel, RootModel
 from workflows_app import create_step, create_workflow, errors, map_variable
 
 from .conftest import Calls, Harness
+from .processes import shared_list
 
 
 def counted(calls: Calls, step_id: str, fn: Any, **options: Any) -> Any:
@@ -74,7 +75,7 @@ async def test_should_provide_access_to_step_results_via_get_step_result_helper(
     harness: Harness, calls: Calls
 ) -> None:
     """variable-resolution #2: should provide access to step results via getStepResult helper."""
-    seen: list[Any] = []
+    seen: list[Any] = shared_list()
     step1 = counted(calls, "step1", lambda ctx: {"value": "step1-result"})
     never_run = constant("non-executed-step", {"value": "never"})
 

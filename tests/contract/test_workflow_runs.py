@@ -9,6 +9,7 @@ from pydantic import BaseModel
 from workflows_app import create_step, create_workflow
 
 from .conftest import Calls, Harness
+from .processes import shared_list
 
 
 def counted(calls: Calls, step_id: str, fn: Any, **options: Any) -> Any:
@@ -48,11 +49,8 @@ async def test_should_execute_multiple_runs_of_a_workflow(harness: Harness, call
     class In(BaseModel):
         input: str
 
-    counter = {"n": 0}
-
     def next_run(ctx: Any) -> Any:
-        counter["n"] += 1
-        return {"runNumber": counter["n"]}
+        return {"runNumber": calls["step1"]}  # counted() has just counted this call
 
     step1 = counted(calls, "step1", next_run, input_schema=In)
     workflow = create_workflow("runs-repeated", input_schema=In).then(step1).commit()
@@ -66,7 +64,7 @@ async def test_should_execute_multiple_runs_of_a_workflow(harness: Harness, call
 
 async def test_should_use_provided_run_id(harness: Harness) -> None:
     """workflow-runs #4: should use provided runId."""
-    seen: list[str] = []
+    seen: list[str] = shared_list()
 
     async def execute(ctx: Any) -> Any:
         seen.append(ctx.run_id)
