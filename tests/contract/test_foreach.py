@@ -44,6 +44,10 @@ class Score(BaseModel):
     score: int
 
 
+class Integers(RootModel[list[int]]):
+    pass
+
+
 class Integer(RootModel[int]):
     pass
 
@@ -490,3 +494,31 @@ async def test_should_run_the_items_of_a_foreach_over_a_nested_workflow_side_by_
     assert sorted(calls.inputs["double"]) == [1, 2, 3, 4, 5]
     assert sorted(calls.inputs["increment"]) == [2, 4, 6, 8, 10]
     assert result.steps["foreach-nested-item"].output == [3, 5, 7, 9, 11]
+
+
+async def test_should_run_a_foreach_inside_a_nested_workflow_that_a_concurrent_foreach_runs(
+    harness: Harness, calls: Calls
+) -> None:
+    """Beyond the spec: a foreach two levels down keeps the items of both levels apart.
+
+    The outer foreach runs a nested workflow per list, at concurrency 2; inside, a
+    foreach doubles each number, also at concurrency 2. Inner item 0 of outer item
+    0 and inner item 0 of outer item 1 are different executions of one step.
+    """
+
+    async def double(ctx: Any) -> Any:
+        calls.hit("double", ctx.input_data)
+        return ctx.input_data * 2
+
+    inner = (
+        create_workflow("foreach-two-levels-inner", input_schema=Integers, output_schema=Integers)
+        .foreach(
+            create_step("double", execute=double, input_schema=Integer, output_schema=Integer), concurrency=2
+        )
+        .commit()
+    )
+    workflow = create_workflow("foreach-two-levels").foreach(inner, concurrency=2).commit()
+    result = await harness.execute(workflow, [[1, 2], [3, 4], [5, 6]])
+    assert result.status == "success"
+    assert result.result == [[2, 4], [6, 8], [10, 12]]
+    assert sorted(calls.inputs["double"]) == [1, 2, 3, 4, 5, 6]

@@ -58,14 +58,28 @@ class Commit:
 
 
 def coordinate_of(task: dict[str, Any]) -> Coordinate:
-    """The key of a task's step row: its foreach item, else the one it runs inside.
+    """The key of a task's step row: its foreach item within the item it runs inside.
 
     Steps inside a nested workflow that a foreach runs per item share their paths
     across items; keying their rows by the enclosing item keeps concurrent items'
     rows (and so their claims on the evented engine) apart.
     """
-    index = task["fe"] if task.get("fe") is not None else task.get("item")
+    index = item_key(task.get("item"), task.get("fe"))
     return (task["path"], index, task.get("iter", 0), task.get("attempt", 0))
+
+
+def item_key(enclosing: int | None, index: int | None) -> int | None:
+    """One number for foreach item ``index`` inside foreach item ``enclosing``.
+
+    Either may be absent. When both are there (a foreach in a nested workflow
+    that another foreach runs per item) they are paired (Cantor), which is one
+    to one: all rows of one path have the same nesting, so keys never mix kinds.
+    """
+    if enclosing is None:
+        return index
+    if index is None:
+        return enclosing
+    return (enclosing + index) * (enclosing + index + 1) // 2 + index
 
 
 def commit_for(state: dict[str, Any], actions: list[dict[str, Any]]) -> Commit:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .commit import item_key
 from .errors import InputValidationError, ValidationError, serialize_error
 from .graph import (
     BranchEntry,
@@ -162,7 +163,7 @@ class NodeMixin:
             fkey,
             iteration=iteration,
             fe=coords.get("fe"),
-            item=coords["fe"] if coords.get("fe") is not None else parent.get("item"),
+            item=item_key(parent.get("item"), coords.get("fe")),
             loop=coords.get("loop", False),
         )
         self.s["frames"][key] = frame
