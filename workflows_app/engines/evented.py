@@ -84,7 +84,8 @@ class EventedEngine:
         self._firing: set[asyncio.Task[None]] = set()
         self._applying: Counter[str] = Counter()
         self._applying_lock = threading.Lock()
-        # Runs waited on here: the highest seq this process's hub has carried (see _relay).
+        # Runs waited on here: how many waiters, the highest seq this process's hub carried (_relay).
+        self._waiting: Counter[str] = Counter()
         self._in_hub: dict[str, int] = {}
         self._outcomes: GroupCommit[_Outcome, Commit | None] = GroupCommit(self._apply_outcomes)
 
@@ -113,12 +114,15 @@ class EventedEngine:
             return
         async with self.bus.watch(run.run_id) as live:
             self._in_hub.setdefault(run.run_id, 0)
+            self._waiting[run.run_id] += 1
             try:
                 await self._astart_callback(run, event)
                 await self._aadvance(run, event, expected_version)
                 run.status = await self._await_settled(run.run_id, live)
             finally:
-                self._in_hub.pop(run.run_id, None)
+                self._waiting[run.run_id] -= 1
+                if not self._waiting[run.run_id]:
+                    del self._waiting[run.run_id], self._in_hub[run.run_id]
         await self._await_applied(run.run_id)
 
     async def _aadvance(self, run: Run, event: dict[str, Any], expected_version: int | None) -> None:
