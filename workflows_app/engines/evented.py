@@ -84,9 +84,6 @@ class EventedEngine:
         self._firing: set[asyncio.Task[None]] = set()
         self._applying: Counter[str] = Counter()
         self._applying_lock = threading.Lock()
-        # Runs waited on here: how many waiters, the highest seq this process's hub carried (_relay).
-        self._waiting: Counter[str] = Counter()
-        self._in_hub: dict[str, int] = {}
         self._outcomes: GroupCommit[_Outcome, Commit | None] = GroupCommit(self._apply_outcomes)
 
     # -- the Engine protocol ------------------------------------------------------
@@ -113,16 +110,9 @@ class EventedEngine:
             await self._aadvance(run, event, expected_version)
             return
         async with self.bus.watch(run.run_id) as live:
-            self._in_hub.setdefault(run.run_id, 0)
-            self._waiting[run.run_id] += 1
-            try:
-                await self._astart_callback(run, event)
-                await self._aadvance(run, event, expected_version)
-                run.status = await self._await_settled(run.run_id, live)
-            finally:
-                self._waiting[run.run_id] -= 1
-                if not self._waiting[run.run_id]:
-                    del self._waiting[run.run_id], self._in_hub[run.run_id]
+            await self._astart_callback(run, event)
+            await self._aadvance(run, event, expected_version)
+            run.status = await self._await_settled(run.run_id, live)
         await self._await_applied(run.run_id)
 
     async def _aadvance(self, run: Run, event: dict[str, Any], expected_version: int | None) -> None:
@@ -258,8 +248,6 @@ class EventedEngine:
 
     async def _apublish(self, run_id: str, events: list[dict[str, Any]], seqs: list[int]) -> None:
         published = [{**event, "seq": seq} for event, seq in zip(events, seqs, strict=True)]
-        if published and run_id in self._in_hub:
-            self._in_hub[run_id] = max(self._in_hub[run_id], published[-1]["seq"])
         for event in published:
             hub.publish(run_id, event)
         if published:
@@ -313,6 +301,12 @@ class EventedEngine:
         step itself. A run stored as ended whose ``workflow-finish`` has not
         come is given ``_FINISH_GRACE_SECONDS`` for it (its callbacks may still
         be running in the worker that ended it).
+
+        Every event that arrives is also handed to this process's hub, where
+        ``run.astream()`` listens: the events of steps run by other processes
+        reach this process only through this watch. Echoes of its own events
+        come twice; hub listeners go by ``seq`` (streams, WebSockets) or take
+        events as a doorbell.
         """
         finished = False
         ended_at: float | None = None
@@ -332,25 +326,11 @@ class EventedEngine:
                 async with asyncio.timeout(_SETTLED_CHECK_SECONDS):
                     while True:
                         event = await live.get()
-                        self._relay(run_id, event)
+                        if not self.bus.local:  # the in-memory bus is the hub itself
+                            hub.publish(run_id, event)
                         if event.get("type") in _MAY_SETTLE:
                             finished = event["type"] == "workflow-finish"
                             break
-
-    def _relay(self, run_id: str, event: dict[str, Any]) -> None:
-        """Hand an event that another process committed to this process's hub.
-
-        A stream (``run.astream()``) listens to the hub, which only this
-        process's commits reach; when workers elsewhere run the steps, their
-        events come back through the bus watch that the waiter holds. The
-        echoes of this process's own events, and anything older than what the
-        hub carried, are left out: a stream that then sees a gap reads it from
-        the log.
-        """
-        seq = int(event.get("seq", 0))
-        if not self.bus.local and seq > self._in_hub.get(run_id, seq):
-            self._in_hub[run_id] = seq
-            hub.publish(run_id, event)
 
     async def _await_applied(self, run_id: str) -> None:
         """Wait for this process's changes of a settled run, and so for its async callbacks.
