@@ -18,6 +18,9 @@ __all__ = [
     "InputValidationError",
     "MultipleSuspendedStepsError",
     "NonRetryableError",
+    "PayloadError",
+    "PayloadTooDeepError",
+    "PayloadTooLargeError",
     "RestoredError",
     "ResumeConflictError",
     "ResumeDataValidationError",
@@ -35,6 +38,7 @@ __all__ = [
     "ToolNotFoundError",
     "TripwireError",
     "UncommittedWorkflowError",
+    "UnsupportedValueError",
     "ValidationError",
     "WorkflowDefinitionError",
     "WorkflowError",
@@ -85,6 +89,22 @@ class StepInputValidationError(ValidationError):
 
 class ResumeDataValidationError(ValidationError):
     """Invalid resume data"""
+
+
+class PayloadError(WorkflowError, ValueError):
+    """A value cannot enter or leave a run: it is not JSON, or too large, or too deep."""
+
+
+class UnsupportedValueError(PayloadError):
+    """The value is not JSON (an object, a set, NaN, infinity or a NUL character)."""
+
+
+class PayloadTooLargeError(PayloadError):
+    """The value is larger than the MAX_PAYLOAD_BYTES setting allows."""
+
+
+class PayloadTooDeepError(PayloadError):
+    """The value is nested deeper than the MAX_PAYLOAD_DEPTH setting allows."""
 
 
 class ResumeError(WorkflowError):
