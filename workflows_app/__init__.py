@@ -4,6 +4,7 @@ Everything here is importable without Django being configured.
 """
 
 from . import errors
+from .core import runtime
 from .core.context import AbortSignal, RequestContext, StepContext
 from .core.errors import TripwireError
 from .core.mapping import map_variable
@@ -13,6 +14,9 @@ from .core.run import Run
 from .core.runtime import get_agent, get_tool, register_agent, register_tool
 from .core.steps import Step, clone_step, create_step, step
 from .core.workflow import RetryConfig, Workflow, clone_workflow, create_workflow
+from .engines import ENGINES as _ENGINES
+
+runtime.configure(engines=_ENGINES)
 
 __version__ = "0.1.0"
 

@@ -11,7 +11,7 @@ from django.core.checks import CheckMessage, Error, Warning, register
 from django.utils.module_loading import import_string
 
 from .conf import workflow_settings
-from .core.runtime import ENGINES
+from .core import runtime
 from .core.storage import Storage
 
 
@@ -22,11 +22,11 @@ def check_workflows_settings(app_configs: Any = None, **kwargs: Any) -> list[Che
 
 def _check_engine() -> list[CheckMessage]:
     engine = workflow_settings.ENGINE
-    if engine not in ENGINES:
+    if engine not in runtime.engine_names():
         return [
             Error(
                 f"WORKFLOWS['ENGINE'] is {engine!r}",
-                hint=f"Use one of {sorted(ENGINES)}.",
+                hint=f"Use one of {runtime.engine_names()}.",
                 id="workflows_app.E001",
             )
         ]

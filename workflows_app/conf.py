@@ -1,7 +1,9 @@
-"""The app's one settings dict, ``settings.WORKFLOWS``, with documented defaults.
+"""The app's one settings dict, ``settings.WORKFLOWS``, with documented defaults, applied to the core.
 
 Read lazily on first use and again after ``setting_changed`` (tests that use
-``override_settings`` see their values).
+``override_settings`` see their values). The engines' tuning keys are the
+engines' own option names in capitals, with the engines' defaults
+(:data:`workflows_app.engines.base.DEFAULT_OPTIONS`): one table, not two.
 """
 
 from __future__ import annotations
@@ -11,6 +13,11 @@ from typing import Any
 from django.conf import settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
+from django.utils.module_loading import import_string
+
+from .core import payloads, runtime
+from .core.payloads import PayloadLimits
+from .engines.base import DEFAULT_OPTIONS as ENGINE_DEFAULTS
 
 DEFAULTS: dict[str, Any] = {
     # "default" runs steps in the process that starts the run; "evented" in workers.
@@ -19,22 +26,12 @@ DEFAULTS: dict[str, Any] = {
     "STORAGE": "workflows_app.storage.DjangoStorage",
     # Extra modules to import at start-up, besides each installed app's workflows.py.
     "MODULES": [],
-    # Steps a worker runs at once (evented engine).
-    "WORKER_CONCURRENCY": 4,
-    # Seconds a worker's claim on a task lasts unless renewed (evented engine).
-    "LEASE_SECONDS": 30,
-    # With no live worker, run a worker inside the calling process instead of failing.
-    "INLINE_WHEN_NO_WORKER": True,
-    # How often each worker's sweeper looks for due timers and lost or expired tasks.
-    "SWEEP_SECONDS": 0.25,
-    # A task no worker claimed for this long is handed out again (its message was lost).
-    "UNCLAIMED_SECONDS": 5.0,
-    # How often a worker records that it is alive.
-    "HEARTBEAT_SECONDS": 2.0,
-    # Hand-outs of one task before it fails as lost (crashing workers, poison steps).
-    "MAX_DELIVERIES": 5,
-    # The CHANNEL_LAYERS alias the evented engine uses.
+    # The CHANNEL_LAYERS alias the engines ring doorbells and fan events out on.
     "CHANNEL_LAYER": "default",
+    # How deep and how large (bytes of JSON) input, resume data, state and request context may be.
+    "MAX_PAYLOAD_DEPTH": PayloadLimits.max_depth,
+    "MAX_PAYLOAD_BYTES": PayloadLimits.max_bytes,
+    **{name.upper(): value for name, value in ENGINE_DEFAULTS.items()},
 }
 
 
@@ -63,10 +60,27 @@ class WorkflowSettings:
 workflow_settings = WorkflowSettings()
 
 
+def configure_runtime() -> None:
+    """Point the core at the ORM storage, the engine, the bus and the limits named in ``WORKFLOWS``."""
+    from .bus import bus_for_settings
+
+    values = workflow_settings.values
+
+    def storage_factory() -> Any:
+        return import_string(values["STORAGE"])()
+
+    options = {name: values[name.upper()] for name in ENGINE_DEFAULTS}
+    runtime.configure(
+        storage_factory=storage_factory,
+        default_engine=values["ENGINE"],
+        engine_options=dict.fromkeys(runtime.engine_names(), options),
+    )
+    runtime.configure_bus(lambda: bus_for_settings(values["CHANNEL_LAYER"]))
+    payloads.configure(PayloadLimits(int(values["MAX_PAYLOAD_DEPTH"]), int(values["MAX_PAYLOAD_BYTES"])))
+
+
 @receiver(setting_changed)
 def _reload(*, setting: str, **kwargs: Any) -> None:
     if setting == "WORKFLOWS":
         workflow_settings.reload()
-        from .apps import configure_runtime
-
         configure_runtime()

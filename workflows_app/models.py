@@ -57,10 +57,6 @@ class WorkflowRunQuerySet(models.QuerySet["WorkflowRun"]):
     def active(self) -> WorkflowRunQuerySet:
         return self.filter(status__in=ACTIVE_STATUSES)
 
-    def due(self, now: Any) -> WorkflowRunQuerySet:
-        """Runs with a timer (sleep, retry delay) due by ``now``."""
-        return self.filter(wake_at__lte=now)
-
 
 def _json(**options: Any) -> models.JSONField[Any, Any]:
     return models.JSONField(encoder=WorkflowJSONEncoder, null=True, blank=True, **options)
@@ -82,7 +78,6 @@ class WorkflowRun(models.Model):
     generation = models.PositiveIntegerField(default=0)
     version = models.PositiveBigIntegerField(default=0)
     last_seq = models.PositiveBigIntegerField(default=0)
-    wake_at = models.DateTimeField(null=True, blank=True)
     parent_run_id = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001 - None: top level
     snapshot = _json()  # the view kept by the workflow's should_persist_snapshot (core/stored_runs.py)
     started_by = models.ForeignKey(
@@ -103,11 +98,6 @@ class WorkflowRun(models.Model):
             # The REST run list: a user's own runs, and one workflow's runs, newest first.
             models.Index(fields=["started_by", "-created_at"], name="wfrun_owner"),
             models.Index(fields=["workflow_id", "-created_at"], name="wfrun_workflow"),
-            models.Index(fields=["wake_at"], name="wfrun_wake_at", condition=models.Q(wake_at__isnull=False)),
-            # The sweeper's look for running runs gone quiet (TaskStorage.aidle_runs).
-            models.Index(
-                fields=["updated_at"], name="wfrun_running_idle", condition=models.Q(status="running")
-            ),
         ]
         permissions = [
             ("start_workflowrun", "Can start a workflow run"),
@@ -137,18 +127,8 @@ class StepAttempt(models.Model):
     suspended_at = models.BigIntegerField(null=True, blank=True)
     resumed_at = models.BigIntegerField(null=True, blank=True)
     metadata = _json()
-    is_task = models.BooleanField(default=False)
-    lease_owner = models.CharField(max_length=200, blank=True, default="")
-    lease_until = models.BigIntegerField(null=True, blank=True)
-    dispatched_at = models.BigIntegerField(null=True, blank=True)
-    deliveries = models.PositiveIntegerField(default=0)
 
     class Meta:
-        indexes = [
-            models.Index(
-                fields=["lease_until"], name="step_running_lease", condition=models.Q(status="running")
-            ),
-        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["run", "path", "foreach_index", "iteration", "attempt"],
@@ -158,6 +138,57 @@ class StepAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.path} ({self.status})"
+
+
+class TaskStatus(models.TextChoices):
+    QUEUED = "queued"
+    RUNNING = "running"
+    CANCELED = "canceled"
+
+
+class WorkflowTask(models.Model):
+    """Work a run is owed: a row of the queue that workers claim (docs/architecture.md).
+
+    Written by the commit that owes the work, claimed by a worker with a lease
+    (``lease`` grows at every claim; renewals and completion must quote it),
+    deleted by the commit that applies its outcome. ``available_at`` and
+    ``lease_until`` are epoch milliseconds on the database's clock.
+    """
+
+    run = models.ForeignKey(WorkflowRun, on_delete=models.CASCADE, related_name="tasks")
+    key = models.CharField(max_length=500)
+    handout = models.PositiveBigIntegerField()
+    kind = models.CharField(max_length=32)
+    queue = models.CharField(max_length=200)
+    status = models.CharField(max_length=16, choices=TaskStatus.choices, default=TaskStatus.QUEUED)
+    available_at = models.BigIntegerField()
+    owner = models.CharField(max_length=200, blank=True, default="")
+    lease = models.PositiveIntegerField(default=0)
+    lease_until = models.BigIntegerField(null=True, blank=True)
+    deliveries = models.PositiveIntegerField(default=0)
+    created_at = models.BigIntegerField()
+
+    class Meta:
+        indexes = [
+            # The claim: a queue's due rows, oldest first.
+            models.Index(
+                fields=["queue", "available_at", "id"],
+                name="wftask_claimable",
+                condition=models.Q(status="queued"),
+            ),
+            # The sweeper: leases that may have expired.
+            models.Index(
+                fields=["queue", "lease_until"],
+                name="wftask_leased",
+                condition=models.Q(status__in=["running", "canceled"]),
+            ),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "key", "handout"], name="workflow_task_handout"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.key} #{self.handout} ({self.status})"
 
 
 class WorkflowEvent(models.Model):

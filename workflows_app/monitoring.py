@@ -1,4 +1,4 @@
-"""What an operator asks of a running system: live workers, queue depth, stuck runs.
+"""What an operator asks of a running system: live workers, the queue, runs that cannot move.
 
 Every figure is one indexed query, so the command and any dashboard built on
 :func:`health` stay cheap on a large table.
@@ -10,33 +10,47 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from asgiref.sync import sync_to_async
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from .conf import workflow_settings
-from .models import RunStatus, StepAttempt, WorkerHeartbeat, WorkflowRun
+from .models import RunStatus, TaskStatus, WorkerHeartbeat, WorkflowRun, WorkflowTask
+
+_ACTIVE = (RunStatus.PENDING, RunStatus.RUNNING, RunStatus.WAITING)
+_LIMIT = 100
 
 
 @dataclass
 class Health:
-    """A snapshot of the evented engine's moving parts."""
+    """A snapshot of the queue and the workers that serve it."""
 
     workers: list[dict[str, Any]] = field(default_factory=list)
-    unclaimed_tasks: int = 0
-    claimed_tasks: int = 0
+    queued_tasks: int = 0
+    running_tasks: int = 0
     expired_leases: int = 0
     overdue_timers: int = 0
     stuck_runs: list[str] = field(default_factory=list)
+    orphaned_runs: list[str] = field(default_factory=list)
 
     @property
     def live_workers(self) -> int:
         return sum(1 for worker in self.workers if worker["alive"])
 
+    @property
+    def healthy(self) -> bool:
+        return not (self.stuck_runs or self.orphaned_runs or self.expired_leases or self.overdue_timers)
 
-def health(*, stuck_after: timedelta = timedelta(minutes=10), now: datetime | None = None) -> Health:
-    """Workers with their last heartbeat; tasks waiting or running; runs that stopped moving.
 
-    A *stuck* run is ``running`` but unchanged for ``stuck_after``: its steps
-    are slower than that, or its work was lost and nothing recovered it.
+def health(*, now: datetime | None = None) -> Health:
+    """Workers with their last heartbeat; the queue; runs that cannot move on by themselves.
+
+    A *stuck* run is pending, running or waiting with nothing owed to it: no task
+    row at all, so nothing will ever move it (the guarantees say this never
+    happens; the report is how an operator would see it if it did). An
+    *orphaned* run has work held in the private queue of a default-engine process
+    that stopped beating: ``run.arestart()`` (or Restart in the admin) hands it to
+    a live process.
     """
     now = now or timezone.now()
     now_ms = int(now.timestamp() * 1000)
@@ -45,21 +59,26 @@ def health(*, stuck_after: timedelta = timedelta(minutes=10), now: datetime | No
         {**row, "alive": row["last_seen"] >= alive_since}
         for row in WorkerHeartbeat.objects.order_by("-last_seen").values()[:200]
     ]
-    running = StepAttempt.objects.filter(status="running", is_task=True, run__status=RunStatus.RUNNING)
+    tasks = WorkflowTask.objects
+    owed = tasks.filter(run=OuterRef("pk"))
+    stuck = WorkflowRun.objects.filter(status__in=_ACTIVE).filter(~Exists(owed)).order_by("updated_at")
+    alive = {worker["worker"] for worker in workers if worker["alive"]}
+    private = tasks.filter(queue__startswith="default:").values_list("queue", "run_id").distinct()
+    orphaned = sorted(
+        {str(run_id) for queue, run_id in private[:1000] if queue.split(":", 1)[1] not in alive}
+    )
     return Health(
         workers=workers,
-        unclaimed_tasks=running.filter(lease_owner="").count(),
-        claimed_tasks=running.exclude(lease_owner="").count(),
-        expired_leases=running.filter(lease_until__lt=now_ms).count(),
-        overdue_timers=WorkflowRun.objects.filter(
-            status=RunStatus.RUNNING, wake_at__lt=now - timedelta(seconds=30)
+        queued_tasks=tasks.filter(status=TaskStatus.QUEUED, available_at__lte=now_ms).count(),
+        running_tasks=tasks.filter(status=TaskStatus.RUNNING).count(),
+        expired_leases=tasks.filter(status=TaskStatus.RUNNING, lease_until__lt=now_ms).count(),
+        overdue_timers=tasks.filter(
+            status=TaskStatus.QUEUED, kind="timer", available_at__lt=now_ms - 30_000
         ).count(),
-        stuck_runs=[
-            str(run_id)
-            for run_id in WorkflowRun.objects.filter(
-                status=RunStatus.RUNNING, updated_at__lt=now - stuck_after
-            )
-            .order_by("updated_at")
-            .values_list("run_id", flat=True)[:100]
-        ],
+        stuck_runs=[str(run_id) for run_id in stuck.values_list("run_id", flat=True)[:_LIMIT]],
+        orphaned_runs=orphaned[:_LIMIT],
     )
+
+
+async def ahealth(*, now: datetime | None = None) -> Health:
+    return await sync_to_async(health)(now=now)

@@ -36,4 +36,4 @@ async def acrash(run: Run) -> None:
     """
     engine = run.engine
     engine.abandon(run.run_id)
-    await awaituntil(lambda: run.run_id not in getattr(engine, "drivers", {}))
+    await awaituntil(lambda: not engine.holds(run.run_id))

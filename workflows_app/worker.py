@@ -19,7 +19,7 @@ def build_worker(concurrency: int | None = None) -> Worker:
     engine = runtime.get_engine("evented")
     if not isinstance(engine, EventedEngine):
         raise TypeError("The evented engine is not an EventedEngine")
-    return Worker(engine, name="worker", concurrency=concurrency)
+    return Worker(engine, name="worker", capacity=concurrency or int(engine.options["worker_concurrency"]))
 
 
 async def arun_worker(concurrency: int | None = None, *, grace_seconds: float = 10.0) -> None:
@@ -30,7 +30,7 @@ async def arun_worker(concurrency: int | None = None, *, grace_seconds: float = 
     for signum in (signal.SIGINT, signal.SIGTERM):
         with suppress(NotImplementedError):
             loop.add_signal_handler(signum, stop.set)
-    logger.info("Workflow worker %s started (concurrency %d)", worker.id, worker.concurrency)
+    logger.info("Workflow worker %s started (concurrency %d)", worker.id, worker.capacity or 0)
     main = asyncio.ensure_future(worker.arun())
     stopper = asyncio.ensure_future(stop.wait())
     await asyncio.wait({main, stopper}, return_when=asyncio.FIRST_COMPLETED)
@@ -40,7 +40,7 @@ async def arun_worker(concurrency: int | None = None, *, grace_seconds: float = 
             "Worker %s stopping; waiting up to %.0f s for %d running steps",
             worker.id,
             grace_seconds,
-            len(worker.running),
+            len(worker.held),
         )
         with suppress(TimeoutError):
             await asyncio.wait_for(worker.adrain(), grace_seconds)

@@ -179,10 +179,14 @@ class Driver:
                 "outcome": self.outcome(action["task"]),
             }
         elif kind == "timer":
-            self.pending[action["key"]] = {"type": "timer", "key": action["key"], "at": action["at"]}
+            self.pending[action["key"]] = {
+                "type": "timer",
+                "key": action["key"],
+                "handout": action["n"],
+                "at": action["at"],
+            }
         elif kind == "cancel-tasks":
-            for key in action["keys"]:
-                self.pending.pop(key, None)
+            self.pending.clear()
 
     def outcome(self, task: dict[str, Any]) -> dict[str, Any]:
         """What the task's user code would return: a function of the task alone."""

@@ -198,8 +198,11 @@ def test_cancel_stops_running_tasks_and_ends_the_run_as_canceled() -> None:
     driver = Driver(Builder().build([("parallel", [("step",), ("step",)])]))
     driver.start({})
     actions = driver.apply({"type": "cancel", "now": driver.tick()})
-    assert actions[0] == {"type": "cancel-tasks", "keys": ["/0:step1", "/0:step2"]}
-    assert types(actions)[1:] == ["workflow-canceled", "workflow-finish", "settle"]
+    canceled = [a["record"] for a in actions if a["type"] == "record"]
+    assert [(row.path, row.status) for row in canceled] == [("step1", "canceled"), ("step2", "canceled")]
+    assert {"type": "cancel-tasks"} in actions
+    assert types(actions)[-3:] == ["workflow-canceled", "workflow-finish", "settle"]
+    assert driver.pending == {}
     assert driver.state["status"] == "canceled"
     assert driver.state["tasks"] == {}
 

@@ -1,8 +1,8 @@
 """The evented engine over a bus that duplicates or drops messages.
 
 The bus is the real Channels Redis layer, wrapped to misbehave. Duplicates must
-change nothing (claims and plan's idempotence); lost messages must only delay
-runs until the sweeper hands the work out again.
+change nothing (claims and plan's idempotence); lost messages (doorbells) must only delay
+runs until a worker polls the queue.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from workflows_app.core import runtime
 pytestmark = pytest.mark.django_db(transaction=True)
 
 REDIS = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
-FAST = {"sweep_seconds": 0.05, "unclaimed_seconds": 0.3, "lease_seconds": 2.0, "heartbeat_seconds": 0.5}
+FAST = {"sweep_seconds": 0.05, "poll_seconds": 0.3, "lease_seconds": 2.0, "heartbeat_seconds": 0.5}
 
 
 def use_layer(backend: str) -> Iterator[None]:
@@ -40,7 +40,7 @@ def use_layer(backend: str) -> Iterator[None]:
         runtime.configure(engine_options={"evented": FAST})
         runtime.configure_bus(lambda: ChannelsBus("faulty"))
         yield
-    from workflows_app.apps import configure_runtime
+    from workflows_app.conf import configure_runtime
 
     configure_runtime()
 
@@ -90,5 +90,5 @@ async def test_messages_delivered_twice_change_nothing(duplicating: None) -> Non
     await run_three_times_checked("bus-duplicating")
 
 
-async def test_messages_dropped_only_delay_runs_until_the_sweeper(lossy: None) -> None:
+async def test_messages_dropped_only_delay_runs_until_a_worker_polls(lossy: None) -> None:
     await run_three_times_checked("bus-lossy")

@@ -44,6 +44,8 @@ _ENGINE_ERRORS: tuple[tuple[type[Exception], int, str], ...] = (
     (errors.RunNotActiveError, 409, "run-not-active"),
     (DefinitionMismatchError, 409, "definition-mismatch"),
     (NoWorkerError, 503, "no-worker"),
+    (errors.PayloadTooLargeError, 413, "payload-too-large"),
+    (errors.PayloadError, 422, "unstorable-value"),
     (errors.WorkflowError, 400, "workflow-error"),
 )
 

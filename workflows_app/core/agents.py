@@ -33,7 +33,6 @@ from .agent_stream import ChunkMaker
 from .errors import InputValidationError, WorkflowDefinitionError
 from .processors import aprocess_chunk, aprocess_input, aprocess_result
 from .steps import COMPONENT_AGENT, COMPONENT_TOOL, Step, signature_model
-from .validation import to_plain
 
 if TYPE_CHECKING:
     from .context import StepContext
@@ -172,7 +171,7 @@ async def arun_agent(agent: AbstractAgent[Any, Any], options: AgentOptions, ctx:
     output = await aprocess_result(options.output_processors, result.output)
     if options.on_finish is not None:
         await _acall(options.on_finish, result)
-    return {"text": output} if isinstance(output, str) else to_plain(output)
+    return {"text": output} if isinstance(output, str) else output  # the runner stores models as JSON
 
 
 def _model_for(model: Any, ctx: StepContext) -> Any:

@@ -1,60 +1,73 @@
-"""What one application of ``plan`` means for storage and for the engine.
+"""What one application of ``plan`` decided, sorted by where each part goes.
 
-Every engine turns ``plan``'s actions into the same storage commit (run fields,
-step rows, events) and the same work to start (tasks to run, timers to arm,
-tasks to cancel); only how that work is carried out differs. This module is that
-shared translation, so the engines cannot drift apart.
+Both engines turn ``plan``'s actions into the same :class:`Decision`: run columns,
+step rows and events to write, tasks to hand out, timers to arm, and whether the
+run's other work is canceled. Only where the tasks go (which queue, claimed by
+whom) differs between engines; that is decided where the decision is written.
 """
 
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
 from typing import Any
 
-from .storage import Coordinate, RunRecord, StepRecord
+from .storage import RunRecord, StepRecord
+
+Coordinate = tuple[str, int | None, int, int]
+SETTLE = "settle"
 
 
 @dataclass
-class Commit:
-    """One plan step, sorted by where each part goes."""
+class Decision:
+    """One plan step: what to write and what work it owes."""
 
+    state: dict[str, Any]
     run: dict[str, Any]
     steps: list[StepRecord] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
     runs: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
-    timers: list[tuple[str, int]] = field(default_factory=list)
-    cancels: list[str] = field(default_factory=list)
-    # Set by the evented engine: the run as this commit left it, and the task
-    # key claimed in it for the worker that applied it.
+    timers: list[tuple[str, int, int]] = field(default_factory=list)  # key, due (epoch ms), number
+    cancels: bool = False
+    # Set once written: the run as this commit left it.
     record: RunRecord | None = None
-    claimed: str | None = None
+
+    @property
+    def status(self) -> str:
+        return str(self.run["status"])
 
     @property
     def settled(self) -> bool:
-        return bool(self.run["status"] != "running")
+        return self.status != "running"
 
-    def lone_step(self) -> str | None:
-        """The key of the one step this commit starts, if it starts nothing else.
 
-        The evented worker that applied the commit runs such a step itself, with
-        no bus hop: it is the next step of a sequence.
-        """
-        steps = [key for key, task in self.runs if task["kind"] == "step"]
-        return steps[0] if len(steps) == 1 == len(self.runs) else None
-
-    def claim(self, worker: str, until: int) -> None:
-        """Write the lone step's row as claimed by ``worker`` (sparing it a claim query)."""
-        key = self.lone_step()
-        if key is None:
-            return
-        task = dict(self.runs)[key]
-        for index, row in enumerate(self.steps):
-            if row.is_task and row.status == "running" and row.coordinate == coordinate_of(task):
-                self.steps[index] = replace(row, claimed_by=worker, claimed_until=until)
-                self.claimed = key
-                return
+def decide(state: dict[str, Any], actions: list[dict[str, Any]]) -> Decision:
+    """Sort ``actions`` and derive the run row's columns from ``state``."""
+    status = state["status"]
+    run: dict[str, Any] = {
+        "status": status,
+        "run_state": state,
+        "state": state["state"],
+        "request_context": state.get("context", {}),
+    }
+    if status == "success":
+        run["result"] = state["result"]
+    elif status == "failed":
+        run["error"] = state["error"]
+    decision = Decision(state=state, run=run)
+    for action in actions:
+        kind = action["type"]
+        if kind == "record":
+            decision.steps.append(action["record"])
+        elif kind == "event":
+            decision.events.append(action["event"])
+        elif kind == "run":
+            decision.runs.append((action["key"], action["task"]))
+        elif kind == "timer":
+            decision.timers.append((action["key"], action["at"], action["n"]))
+        elif kind == "cancel-tasks":
+            decision.cancels = True
+    return decision
 
 
 def coordinate_of(task: dict[str, Any]) -> Coordinate:
@@ -62,7 +75,7 @@ def coordinate_of(task: dict[str, Any]) -> Coordinate:
 
     Steps inside a nested workflow that a foreach runs per item share their paths
     across items; keying their rows by the enclosing item keeps concurrent items'
-    rows (and so their claims on the evented engine) apart.
+    rows apart.
     """
     index = item_key(task.get("item"), task.get("fe"))
     return (task["path"], index, task.get("iter", 0), task.get("attempt", 0))
@@ -80,44 +93,6 @@ def item_key(enclosing: int | None, index: int | None) -> int | None:
     if index is None:
         return enclosing
     return (enclosing + index) * (enclosing + index + 1) // 2 + index
-
-
-def commit_for(state: dict[str, Any], actions: list[dict[str, Any]]) -> Commit:
-    """Sort ``actions`` and derive the run row's columns from ``state``."""
-    status = state["status"]
-    run: dict[str, Any] = {
-        "status": status,
-        "run_state": state,
-        "state": state["state"],
-        "request_context": state.get("context", {}),
-        "wake_at": wake_at(state),
-    }
-    if status == "success":
-        run["result"] = state["result"]
-    elif status == "failed":
-        run["error"] = state["error"]
-    commit = Commit(run=run)
-    for action in actions:
-        kind = action["type"]
-        if kind == "record":
-            commit.steps.append(action["record"])
-        elif kind == "event":
-            commit.events.append(action["event"])
-        elif kind == "run":
-            commit.runs.append((action["key"], action["task"]))
-        elif kind == "timer":
-            commit.timers.append((action["key"], action["at"]))
-        elif kind == "cancel-tasks":
-            commit.cancels.extend(action["keys"])
-    return commit
-
-
-def wake_at(state: dict[str, Any]) -> datetime | None:
-    """When the run's earliest timer is due: the run row's ``wake_at`` column."""
-    timers = state.get("timers") or {}
-    if not timers:
-        return None
-    return datetime.fromtimestamp(min(t["at"] for t in timers.values()) / 1000, tz=UTC)
 
 
 def context_delta(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any] | None:

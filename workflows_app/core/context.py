@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from .errors import WorkflowError
+from .payloads import plain
 
 _MISSING = object()
 
@@ -94,11 +95,12 @@ class Writer:
 
     async def write(self, data: Any) -> None:
         """Emit ``data`` as a ``workflow-step-output`` event from ``USER``."""
+        output = plain(data, what=f"what step {self._step_name!r} writes")
         await self._env.emit(
             {
                 "type": "workflow-step-output",
                 "from": "USER",
-                "payload": {"output": data, "run_id": self._run_id, "step_name": self._step_name},
+                "payload": {"output": output, "run_id": self._run_id, "step_name": self._step_name},
             }
         )
 
@@ -106,7 +108,10 @@ class Writer:
         """Emit a raw event whose type is ``chunk["type"]``."""
         if "type" not in chunk:
             raise WorkflowError("writer.custom() needs a chunk with a 'type'")
-        payload = chunk.get("payload", {k: v for k, v in chunk.items() if k != "type"})
+        payload = plain(
+            chunk.get("payload", {k: v for k, v in chunk.items() if k != "type"}),
+            what=f"what step {self._step_name!r} writes",
+        )
         await self._env.emit({"type": chunk["type"], "from": "USER", "payload": payload})
 
 

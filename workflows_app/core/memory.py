@@ -1,81 +1,150 @@
-"""In-memory implementations of the core protocols, for core tests and scripts.
+"""An in-memory :class:`~workflows_app.core.storage.Storage`, for core tests and scripts.
 
 Records are copied through JSON on the way in and out, like a database would, so
 that nothing a caller keeps can change what is stored, and data that would not
-survive a database does not survive here either.
+survive a database does not survive here either. It serves one process (and one
+event loop): its queue is the same state machine as the database's.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from pydantic_core import to_jsonable_python
-
-from .errors import ResumeConflictError, WorkflowError
-from .storage import RUN_FIELDS, STEP_FIELDS, Change, Coordinate, RunRecord, StaleTask, StepRecord
+from .errors import ResumeConflictError, RunNotFoundError, WorkflowError
+from .storage import (
+    RUN_FIELDS,
+    STEP_FIELDS,
+    TASK_CANCELED,
+    TASK_QUEUED,
+    TASK_RUNNING,
+    Change,
+    Claim,
+    LeaseLost,
+    RunRecord,
+    StepRecord,
+    TaskRow,
+)
 
 _T = TypeVar("_T")
+TaskId = tuple[str, str, int]  # run id, key, handout
+
+
+@dataclass
+class _Task:
+    """One row of the queue."""
+
+    id: int
+    row: TaskRow
+    status: str = TASK_QUEUED
+    available_at: int = 0
+    owner: str = ""
+    lease: int = 0
+    lease_until: int = 0
+    deliveries: int = 0
+
+
+def _wall_clock() -> int:
+    return int(time.time() * 1000)
 
 
 class InMemoryStorage:
-    """A :class:`~workflows_app.core.storage.Storage` held in a dict."""
+    """Runs, steps, events and the task queue held in dicts."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], int] = _wall_clock) -> None:
+        self.clock = clock
         self._runs: dict[str, RunRecord] = {}
         self._steps: dict[str, dict[tuple[str, int | None, int, int], StepRecord]] = {}
         self._events: dict[str, list[dict[str, Any]]] = {}
-        self._leases: dict[tuple[str, Coordinate], dict[str, Any]] = {}
+        self._tasks: dict[TaskId, _Task] = {}
+        self._next_task = 0
         self._workers: dict[str, dict[str, Any]] = {}
 
-    async def acreate_run(self, run: RunRecord) -> None:
-        if run.run_id in self._runs:
-            raise WorkflowError(f"A workflow run with id {run.run_id!r} already exists")
-        now = datetime.now(UTC)
-        stored = _copy(replace(run, created_at=run.created_at or now, updated_at=now))
-        self._runs[run.run_id] = stored
-        self._steps[run.run_id] = {}
-        self._events[run.run_id] = []
-
-    async def aget_run(self, run_id: str) -> RunRecord | None:
-        run = self._runs.get(run_id)
-        return _copy(run) if run else None
-
-    async def acommit(
+    # -- the commit ---------------------------------------------------------------------
+    async def atransact(
         self,
         run_id: str,
+        change: Callable[[RunRecord], Change | None],
         *,
-        run: dict[str, Any] | None = None,
-        steps: Sequence[StepRecord] = (),
-        events: Sequence[dict[str, Any]] = (),
+        known: RunRecord | None = None,
+        create: RunRecord | None = None,
+        fences: Sequence[Claim] = (),
         expected_version: int | None = None,
-    ) -> list[int]:
-        stored = self._runs.get(run_id)
-        if stored is None:
-            raise WorkflowError(f"Workflow run {run_id!r} not found")
-        if expected_version is not None and stored.version != expected_version:
+    ) -> list[int] | None:
+        if create is not None:
+            if run_id in self._runs:
+                raise WorkflowError(f"A workflow run with id {run_id!r} already exists")
+            current = _copy(create)
+        else:
+            stored = self._runs.get(run_id)
+            if stored is None:
+                raise RunNotFoundError(f"Workflow run {run_id!r} not found")
+            current = _copy(stored)
+        if expected_version is not None and current.version != expected_version:
             raise ResumeConflictError()
-        unknown = set(run or ()) - RUN_FIELDS
+        lost = [claim for claim in fences if not self._holds(claim)]
+        if lost:
+            raise LeaseLost(lost)
+        decided = change(current)
+        for claim in fences:
+            self._tasks.pop((claim.run_id, claim.key, claim.handout), None)
+        if decided is None:
+            return None
+        if create is not None:
+            now = datetime.now(UTC)
+            self._runs[run_id] = replace(_copy(create), version=0, created_at=now, updated_at=now)
+            self._steps[run_id] = {}
+            self._events[run_id] = []
+        return self._write(run_id, decided)
+
+    def _write(self, run_id: str, change: Change) -> list[int]:
+        stored = self._runs[run_id]
+        unknown = set(change.run) - RUN_FIELDS
         if unknown:
             raise WorkflowError(f"Unknown run fields: {sorted(unknown)}")
-        for key, value in (run or {}).items():
+        for key, value in change.run.items():
             setattr(stored, key, _json_copy(value) if key in _RUN_JSON else value)
         stored.version += 1
         stored.updated_at = datetime.now(UTC)
         table = self._steps[run_id]
-        for step in steps:
-            table[step.coordinate] = replace(_copy(step), claimed_by="", claimed_until=None)
-            # A new hand-out starts unclaimed, unless the commit claims it for a worker.
-            self._leases.pop((run_id, step.coordinate), None)
-            if step.claimed_by:
-                self._leases[(run_id, step.coordinate)] = {
-                    "deliveries": 0,
-                    "owner": step.claimed_by,
-                    "until": step.claimed_until or 0,
-                }
+        for step in change.steps:
+            table[step.coordinate] = _copy(step)
+        if change.reset is not None:
+            self._reset(run_id, change.reset)
+        now = self.clock()
+        for task in change.tasks:
+            self._insert(run_id, task, now)
+        return self._append(run_id, change.events)
+
+    def _reset(self, run_id: str, reset: str) -> None:
+        for task_id, task in list(self._tasks.items()):
+            if task_id[0] != run_id:
+                continue
+            if reset == "cancel" and task.status == TASK_RUNNING:
+                task.status = TASK_CANCELED
+            else:
+                del self._tasks[task_id]
+
+    def _insert(self, run_id: str, row: TaskRow, now: int) -> None:
+        task_id = (run_id, row.key, row.handout)
+        if task_id in self._tasks:
+            raise WorkflowError(f"Task {row.key!r} #{row.handout} of run {run_id!r} exists already")
+        self._next_task += 1
+        task = _Task(id=self._next_task, row=row, available_at=now + row.delay_ms)
+        if row.owner:
+            task.status, task.owner, task.lease, task.lease_until = (
+                TASK_RUNNING,
+                row.owner,
+                1,
+                now + row.lease_ms,
+            )
+        self._tasks[task_id] = task
+
+    def _append(self, run_id: str, events: Sequence[dict[str, Any]]) -> list[int]:
         log = self._events[run_id]
         seqs = []
         for event in events:
@@ -91,6 +160,26 @@ class InMemoryStorage:
             )
             seqs.append(seq)
         return seqs
+
+    async def acommit(
+        self,
+        run_id: str,
+        *,
+        run: dict[str, Any] | None = None,
+        events: Sequence[dict[str, Any]] = (),
+        expected_version: int | None = None,
+    ) -> list[int]:
+        stored = self._runs.get(run_id)
+        if stored is None:
+            raise RunNotFoundError(f"Workflow run {run_id!r} not found")
+        if expected_version is not None and stored.version != expected_version:
+            raise ResumeConflictError()
+        return self._write(run_id, Change(run=run or {}, events=events))
+
+    # -- reading ------------------------------------------------------------------------
+    async def aget_run(self, run_id: str) -> RunRecord | None:
+        run = self._runs.get(run_id)
+        return _copy(run) if run else None
 
     async def aget_steps(self, run_id: str) -> list[StepRecord]:
         return [_copy(step) for step in self._steps.get(run_id, {}).values()]
@@ -141,82 +230,97 @@ class InMemoryStorage:
         end = None if limit is None else offset + limit
         return [_copy(run) for run in runs[offset:end]], len(runs)
 
-    # -- the evented engine's task queue (TaskStorage) -----------------------------
-    async def atransact(
-        self, run_id: str, change: Callable[[RunRecord], Change | None], *, known: RunRecord | None = None
-    ) -> list[int] | None:
-        stored = self._runs.get(run_id)
-        if stored is None:
-            raise WorkflowError(f"Workflow run {run_id!r} not found")
-        result = change(_copy(stored))
-        if result is None:
-            return None
-        fields, steps, events = result
-        return await self.acommit(run_id, run=fields, steps=steps, events=events)
+    async def adelete_run(self, run_id: str) -> bool:
+        existed = self._runs.pop(run_id, None) is not None
+        self._steps.pop(run_id, None)
+        self._events.pop(run_id, None)
+        for task_id in [task_id for task_id in self._tasks if task_id[0] == run_id]:
+            del self._tasks[task_id]
+        return existed
 
-    async def aclaim(self, run_id: str, coordinate: Coordinate, worker: str, until: int, now: int) -> bool:
-        row = self._steps.get(run_id, {}).get(coordinate)
-        if row is None or row.status != "running":
-            return False
-        lease = self._leases.setdefault((run_id, coordinate), {"deliveries": 0})
-        if lease.get("owner") is not None and lease.get("until", 0) >= now:
-            return False
-        lease.update(owner=worker, until=until)
-        return True
+    # -- the task queue -----------------------------------------------------------------
+    def _holds(self, claim: Claim) -> bool:
+        task = self._tasks.get((claim.run_id, claim.key, claim.handout))
+        return task is not None and task.status == TASK_RUNNING and task.lease == claim.lease
 
-    async def arenew(self, run_id: str, coordinate: Coordinate, worker: str, until: int) -> bool:
-        row = self._steps.get(run_id, {}).get(coordinate)
-        lease = self._leases.get((run_id, coordinate))
-        if row is None or row.status != "running" or lease is None or lease.get("owner") != worker:
-            return False
-        lease["until"] = until
-        return True
-
-    async def astale_tasks(self, now: int, unclaimed_for: int, limit: int = 100) -> list[StaleTask]:
-        stale: list[StaleTask] = []
-        for run_id, rows in self._steps.items():
-            run = self._runs.get(run_id)
-            if run is None or run.status != "running":
-                continue
-            for coordinate, row in rows.items():
-                if row.status != "running" or not row.is_task or len(stale) >= limit:
-                    continue
-                lease = self._leases.get((run_id, coordinate), {})
-                handed_out = max(row.started_at or 0, row.resumed_at or 0, lease.get("dispatched", 0))
-                expired = lease.get("owner") is not None and lease.get("until", 0) < now
-                lost = lease.get("owner") is None and handed_out < now - unclaimed_for
-                if expired or lost:
-                    stale.append(StaleTask(run_id, coordinate, lease.get("deliveries", 0)))
-        return stale
-
-    async def aredeliver(self, run_id: str, coordinate: Coordinate, now: int) -> int:
-        lease = self._leases.setdefault((run_id, coordinate), {"deliveries": 0})
-        lease.update(owner=None, until=0, dispatched=now, deliveries=lease.get("deliveries", 0) + 1)
-        return int(lease["deliveries"])
-
-    async def adue_runs(self, now: datetime, limit: int = 100) -> list[str]:
-        due = [r.run_id for r in self._runs.values() if r.wake_at is not None and r.wake_at <= now]
-        return due[:limit]
-
-    async def aidle_runs(self, before: datetime, limit: int = 100) -> list[str]:
-        idle = [
-            r.run_id
-            for r in self._runs.values()
-            if r.status == "running" and r.updated_at is not None and r.updated_at < before
+    async def aclaim(self, queues: Sequence[str], owner: str, limit: int, lease_ms: int) -> list[Claim]:
+        now = self.clock()
+        due = [
+            (task.available_at, task.id, task_id, task)
+            for task_id, task in self._tasks.items()
+            if task.status == TASK_QUEUED and task.row.queue in queues and task.available_at <= now
         ]
-        return idle[:limit]
+        claims = []
+        for _, _, (run_id, key, handout), task in sorted(due)[:limit]:
+            task.status, task.owner, task.lease_until = TASK_RUNNING, owner, now + lease_ms
+            task.lease += 1
+            claims.append(Claim(run_id, key, handout, task.row.kind, task.lease, task.deliveries))
+        return claims
+
+    async def arenew(self, claims: Sequence[Claim], lease_ms: int) -> set[tuple[str, str, int, int]]:
+        held = set()
+        for claim in claims:
+            if self._holds(claim):
+                self._tasks[(claim.run_id, claim.key, claim.handout)].lease_until = self.clock() + lease_ms
+                held.add(claim.fence)
+        return held
+
+    async def arelease(self, claim: Claim, delay_ms: int) -> bool:
+        if not self._holds(claim):
+            return False
+        task = self._tasks[(claim.run_id, claim.key, claim.handout)]
+        task.status, task.owner, task.available_at = TASK_QUEUED, "", self.clock() + delay_ms
+        return True
+
+    async def adrop(self, claims: Sequence[Claim]) -> None:
+        for claim in claims:
+            task = self._tasks.get((claim.run_id, claim.key, claim.handout))
+            if task is not None and task.status != TASK_QUEUED and task.lease == claim.lease:
+                del self._tasks[(claim.run_id, claim.key, claim.handout)]
+
+    async def asweep(self, queues: Sequence[str]) -> int:
+        now = self.clock()
+        taken = 0
+        for task_id, task in list(self._tasks.items()):
+            if task.row.queue not in queues or task.status == TASK_QUEUED or task.lease_until >= now:
+                continue
+            if task.status == TASK_CANCELED:
+                del self._tasks[task_id]
+                continue
+            task.status, task.owner, task.available_at = TASK_QUEUED, "", now
+            task.deliveries += 1
+            taken += 1
+        return taken
+
+    async def aheld(self, run_id: str) -> bool:
+        now = self.clock()
+        return any(
+            task_id[0] == run_id and task.status != TASK_QUEUED and task.lease_until >= now
+            for task_id, task in self._tasks.items()
+        )
+
+    async def aowes(self, run_id: str, kinds: Sequence[str]) -> bool:
+        return any(task_id[0] == run_id and task.row.kind in kinds for task_id, task in self._tasks.items())
+
+    def tasks_of(self, run_id: str) -> list[dict[str, Any]]:
+        """The run's task rows, for tests and the status report."""
+        return [
+            {
+                "key": key,
+                "handout": handout,
+                "kind": task.row.kind,
+                "status": task.status,
+                "lease": task.lease,
+            }
+            for (rid, key, handout), task in self._tasks.items()
+            if rid == run_id
+        ]
 
     async def aheartbeat(self, worker: str, info: dict[str, Any]) -> None:
         self._workers[worker] = {**info, "worker": worker, "last_seen": datetime.now(UTC)}
 
     async def alive_workers(self, since: datetime) -> list[dict[str, Any]]:
         return [dict(w) for w in self._workers.values() if w["last_seen"] >= since]
-
-    async def adelete_run(self, run_id: str) -> bool:
-        existed = self._runs.pop(run_id, None) is not None
-        self._steps.pop(run_id, None)
-        self._events.pop(run_id, None)
-        return existed
 
 
 def _copy(record: _T) -> _T:
@@ -232,7 +336,7 @@ def _copy(record: _T) -> _T:
 
 
 def _json_copy(value: Any) -> Any:
-    return json.loads(json.dumps(value, default=to_jsonable_python))
+    return json.loads(json.dumps(value))
 
 
 _RUN_JSON = ("input", "run_state", "request_context", "state", "result", "error", "snapshot")

@@ -6,7 +6,7 @@ PostgreSQL or in memory. :func:`plain` turns a value into the exact JSON form it
 will have once stored, or refuses it at once with an error that says where and
 why, so that:
 
-- a value JSON cannot hold (an object, a set, a datetime) never becomes its
+- a value JSON cannot hold (an object, a set) never becomes its
   ``str()`` in the database while the next step in the same process gets the live
   object: the next step always receives the stored form, on every engine;
 - NaN, infinities and NUL characters, which PostgreSQL refuses and SQLite keeps,
@@ -14,18 +14,28 @@ why, so that:
 - input that is nested or large enough to hurt (a 5,000-level document, 100 MB of
   text) is refused where it enters, not in a worker later.
 
-The walk is iterative: a hostile document cannot exhaust Python's recursion.
+Datetimes, UUIDs, decimals and enums become the text pydantic gives them in
+JSON. The walk is iterative: a hostile document cannot exhaust Python's
+recursion.
 """
 
 from __future__ import annotations
 
+import datetime
+import decimal
+import enum
 import math
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel
+from pydantic_core import to_jsonable_python
 
 from .errors import PayloadTooDeepError, PayloadTooLargeError, UnsupportedValueError
+
+# Values JSON has no type for but a well-known text form: kept as that text, as pydantic does.
+_AS_TEXT = (datetime.date, datetime.time, datetime.timedelta, uuid.UUID, decimal.Decimal, enum.Enum)
 
 
 @dataclass(frozen=True)
@@ -103,6 +113,8 @@ def _convert(item: Any, what: str, where: str) -> tuple[Any, list[tuple[Any, Any
         return [None] * len(item), [(i, child, f"[{i}]") for i, child in enumerate(item)]
     if isinstance(item, BaseModel):
         return _convert(item.model_dump(mode="json"), what, where)
+    if isinstance(item, _AS_TEXT):
+        return to_jsonable_python(item), []  # as pydantic writes them in JSON: ISO 8601, text
     raise UnsupportedValueError(
         f"{_capital(what)} holds a value of type {type(item).__name__} at {_at(where)}, which is not JSON "
         "(use dicts, lists, strings, numbers, booleans, None or pydantic models)"

@@ -78,7 +78,7 @@ class Planner(TaskMixin, NodeMixin, ForeachMixin, TravelMixin):
             self.s.setdefault("context", {}).update(event.get("context") or {})
             self.on_resume(event["keys"], event.get("data"))
         elif kind == "timer":
-            self.on_timer(event["key"])
+            self.on_timer(event["key"], event.get("handout"))
         elif kind == "cancel":
             self.on_cancel()
         elif kind == "restart":
@@ -100,22 +100,23 @@ class Planner(TaskMixin, NodeMixin, ForeachMixin, TravelMixin):
     def on_cancel(self) -> None:
         if self.s["status"] not in ("running", "suspended", "waiting", "pending", "paused"):
             return
-        running = [key for key, task in self.s["tasks"].items() if task["status"] in ACTIVE]
-        if running:
-            self.actions.append({"type": "cancel-tasks", "keys": running})
-        self.s["tasks"].clear()
-        self.s["timers"].clear()
+        self.stop_everything()
         self.emit("workflow-canceled", {})
         self.finish("canceled")
 
     def on_restart(self) -> None:
-        """Run again whatever was running when the process that ran it died."""
+        """Hand out again whatever was owed when the process that held it died.
+
+        The restart's commit drops the run's old task rows; each running task and
+        armed timer gets a new number, so a late report from the dead holder of
+        an old one changes nothing.
+        """
         self.s["status"] = "running"
         for key, task in self.s["tasks"].items():
             if task["status"] == "running":
-                self.actions.append({"type": "run", "key": key, "task": task})
-        for key, due in self.s["timers"].items():
-            self.actions.append({"type": "timer", "key": key, "at": due})
+                self.hand_out(key, task)
+        for key, timer in list(self.s["timers"].items()):
+            self.arm_timer(key, timer["frame"], timer["at"])
 
     # -- run-level settling -----------------------------------------------------
     def settle(self) -> None:

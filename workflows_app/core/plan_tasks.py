@@ -129,7 +129,6 @@ class TaskMixin:
             resume_payload=task.get("resume_payload"),
             resumed_at=task.get("resumed_at"),
             metadata=metadata,
-            is_task="kind" in task,
             **fields,
         )
         self.actions.append({"type": "record", "record": row})
@@ -176,9 +175,17 @@ class TaskMixin:
             self.s["state"].update(delta)
 
     def flush_state(self, node: dict[str, Any], keys: list[str] | None = None) -> None:
-        """Merge the staged changes of ``keys`` (all, in graph order, by default)."""
+        """Merge the staged changes of ``keys`` (all of them by default), in graph order.
+
+        Graph order is the order of a parallel's (or a branch's) children, and
+        item order in a foreach: the same at a join and when the run suspends
+        before the join, whichever child finished first.
+        """
         deltas = node.get("deltas") or {}
-        for key in sorted(deltas, key=_graph_order) if keys is None else keys:
+        children = node.get("children") or []
+        if keys is None:
+            keys = sorted(deltas, key=lambda key: _graph_order(key, children))
+        for key in keys:
             self.s["state"].update(deltas.pop(key, None) or {})
 
     def step_succeeded(self, key: str, task: dict[str, Any], outcome: dict[str, Any]) -> None:
@@ -249,9 +256,17 @@ class TaskMixin:
         self.finish("tripwire", tripwire=outcome.get("tripwire"))
 
     def stop_everything(self) -> None:
-        running = [k for k, t in self.s["tasks"].items() if t["status"] in ("running", "waiting")]
-        if running:
-            self.actions.append({"type": "cancel-tasks", "keys": running})
+        """End every piece of work in flight: its rows say canceled, its workers see their abort signal."""
+        for task in self.s["tasks"].values():
+            if task["kind"] == "step":
+                self.record(task, "canceled", ended_at=self.now)
+        for frame in self.s["frames"].values():
+            node = frame["node"]
+            if node is not None and node["kind"] in ("sleep", "foreach") and "row" in node:
+                self.record(node["row"], "canceled", ended_at=self.now)
+            if frame["parent"] is not None:
+                self.record_frame(frame, "canceled", ended_at=self.now)
+        self.actions.append({"type": "cancel-tasks"})
         self.s["tasks"].clear()
         self.s["timers"].clear()
 
@@ -287,13 +302,18 @@ class TaskMixin:
             self.hand_out(key, task)
 
     def arm_timer(self, key: str, fkey: str, due: int) -> None:
-        self.s["timers"][key] = {"at": due, "frame": fkey}
-        self.actions.append({"type": "timer", "key": key, "at": due})
+        """Arm a timer under a new number, which its firing quotes (like a task's hand-out)."""
+        timer = {"at": due, "frame": fkey, "n": self.next_order()}
+        self.s["timers"][key] = timer
+        self.actions.append({"type": "timer", "key": key, "at": due, "n": timer["n"]})
 
-    def on_timer(self, key: str) -> None:
-        timer = self.s["timers"].pop(key, None)
+    def on_timer(self, key: str, number: int | None = None) -> None:
+        timer = self.s["timers"].get(key)
         if timer is None or self.s["status"] != "running":
             return
+        if number is not None and timer.get("n") != number:
+            return  # an earlier arming of this key (a retry delay, a loop's sleep) fired late
+        del self.s["timers"][key]
         task = self.s["tasks"].get(key)
         if task is not None:
             task["status"] = "running"
@@ -358,7 +378,8 @@ class TaskMixin:
         return int(self.workflow_of(task).retry_config.attempts)
 
 
-def _graph_order(key: str) -> tuple[str, int]:
-    """Sort foreach item keys by index (``#10`` after ``#9``); other keys keep their text."""
+def _graph_order(key: str, children: list[str]) -> tuple[int, str, int]:
+    """Where a staged child comes in graph order: its place among the children, then its item index."""
+    place = children.index(key) if key in children else len(children)
     base, _, index = key.rpartition("#")
-    return (base, int(index)) if base and index.isdigit() else (key, -1)
+    return (place, base, int(index)) if base and index.isdigit() else (place, key, -1)

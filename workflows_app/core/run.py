@@ -8,14 +8,14 @@ their actions (see :class:`Engine`).
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import AsyncIterator, Callable
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from asgiref.sync import async_to_sync
 
 from . import runtime
+from .clock import now_ms
 from .errors import (
     InputValidationError,
     ResumeDataValidationError,
@@ -25,6 +25,7 @@ from .errors import (
 )
 from .follow import afollow
 from .hub import hub
+from .payloads import plain
 from .plan import new_state
 from .results import WorkflowResult, build_result
 from .storage import RunRecord, Storage
@@ -39,19 +40,24 @@ if TYPE_CHECKING:
 TERMINAL = frozenset({"success", "failed", "canceled", "tripwire"})
 
 
-def now_ms() -> int:
-    return int(time.time() * 1000)
-
-
 class Engine(Protocol):
     """How an engine carries out ``plan``: the only part that differs between engines."""
 
     name: str
 
     async def aexecute(
-        self, run: Run, event: dict[str, Any], *, expected_version: int | None = None, wait: bool = True
+        self,
+        run: Run,
+        event: dict[str, Any],
+        *,
+        create: RunRecord | None = None,
+        fresh: dict[str, Any] | None = None,
+        reset: Literal["cancel", "drop"] | None = None,
+        expected_version: int | None = None,
+        wait: bool = True,
     ) -> None:
-        """Apply ``event`` to the stored run; with ``wait``, return once the run has settled."""
+        """Apply ``event`` to the stored run (created in the same commit with ``create``);
+        with ``wait``, return once the run has settled."""
 
     async def acancel(self, run: Run) -> None:
         """Cancel the run, reaching steps that are running now."""
@@ -62,8 +68,8 @@ class Engine(Protocol):
     def abandon(self, run_id: str) -> None:
         """Stop working on the run here without writing anything more (crash tests)."""
 
-    async def aready(self) -> None:
-        """Raise if runs cannot make progress now (no worker alive); start one if allowed."""
+    def holds(self, run_id: str) -> bool:
+        """Whether this process is working on the run."""
 
 
 class Run:
@@ -76,11 +82,14 @@ class Run:
         run_id: str | None = None,
         resource_id: str | None = None,
         engine: str | None = None,
+        owner: Any = None,
     ) -> None:
         self.workflow = workflow
         self.run_id = run_id or str(uuid.uuid4())
         self.resource_id = resource_id
+        self.owner = owner
         self.engine_name = engine or runtime.get_default_engine()
+        self._engine_chosen = engine is not None
         self.status = "pending"
         self.request_context: dict[str, Any] | None = None
 
@@ -97,19 +106,26 @@ class Run:
         return runtime.get_storage()
 
     # -- start ------------------------------------------------------------------
-    async def _acreate(
+    def _new_record(
         self, input_data: Any, initial_state: Any, request_context: Any, per_step: bool
-    ) -> dict[str, Any]:
-        """Validate, then store the run as pending; returns the ``start`` event."""
+    ) -> tuple[RunRecord, dict[str, Any]]:
+        """Validate what the run starts with; the run to create and its ``start`` event.
+
+        Nothing is stored yet: the run is created by the commit that starts it.
+        """
         workflow = self.workflow
         workflow.check_runnable()
-        data = (
-            validate(workflow.input_schema, input_data, InputValidationError)
-            if workflow.validate_inputs
-            else input_data
+        data = plain(input_data, what="the input data")
+        if workflow.validate_inputs:
+            data = _stored(validate(workflow.input_schema, data, InputValidationError))
+        state = _stored(
+            validate(
+                workflow.state_schema,
+                plain(initial_state or {}, what="the initial state"),
+                InputValidationError,
+            )
         )
-        state = validate(workflow.state_schema, initial_state or {}, InputValidationError)
-        context = dict(request_context or {})
+        context = dict(plain(request_context or {}, what="the request context"))
         record = RunRecord(
             run_id=self.run_id,
             workflow_id=workflow.id,
@@ -120,9 +136,10 @@ class Run:
             state=state,
             definition_hash=workflow.definition_hash,
             engine=self.engine_name,
+            owner=self.owner,
         )
-        await self.storage.acreate_run(record)
-        return {"type": "start", "input": data, "state": state, "context": context, "now": now_ms()}
+        event = {"type": "start", "input": data, "state": state, "context": context, "now": now_ms()}
+        return record, event
 
     async def astart(
         self,
@@ -133,19 +150,18 @@ class Run:
         per_step: bool = False,
         include_state: bool = False,
     ) -> WorkflowResult:
-        """Run the workflow and return its result once it settles."""
-        await self.engine.aready()
-        event = await self._acreate(input_data, initial_state, request_context, per_step)
-        await self.engine.aexecute(self, event)
+        """Create and start the run in one commit; return its result once it settles."""
+        record, event = self._new_record(input_data, initial_state, request_context, per_step)
+        await self.engine.aexecute(self, event, create=record)
         return await self.aresult(include_state=include_state)
 
     async def aenqueue(
         self, input_data: Any = None, *, initial_state: Any = None, request_context: Any = None
     ) -> str:
-        """Start the run without waiting for it; returns the run id."""
-        await self.engine.aready()
-        event = await self._acreate(input_data, initial_state, request_context, False)
-        await self.engine.aexecute(self, event, wait=False)
+        """Create and start the run in one commit without waiting for it; returns the run id."""
+        record, event = self._new_record(input_data, initial_state, request_context, False)
+        await self.engine.aexecute(self, event, create=record, wait=False)
+        self.status = "running"
         return self.run_id
 
     def astream(
@@ -187,12 +203,13 @@ class Run:
         keys = find_resume_targets(record.run_state, step=step, label=label, for_each_index=for_each_index)
         task = record.run_state["tasks"][keys[0]]
         component = _component(self.workflow, record.run_state, task)
-        data = validate(component.resume_schema, resume_data, ResumeDataValidationError)
+        data = plain(resume_data, what="the resume data")
+        data = _stored(validate(component.resume_schema, data, ResumeDataValidationError))
         event = {
             "type": "resume",
             "keys": keys,
             "data": data,
-            "context": dict(request_context or {}),
+            "context": dict(plain(request_context or {}, what="the request context")),
             "now": now_ms(),
         }
         version = await akeep_snapshot(self.workflow, self.storage, record)
@@ -224,7 +241,7 @@ class Run:
         if record is None or record.status != "running":
             raise RunNotActiveError()
         await self.engine.aexecute(
-            self, {"type": "restart", "now": now_ms()}, expected_version=record.version
+            self, {"type": "restart", "now": now_ms()}, expected_version=record.version, reset="drop"
         )
         return await self.aresult(include_state=include_state)
 
@@ -244,11 +261,20 @@ class Run:
 
     # -- reading ----------------------------------------------------------------
     async def _aload(self) -> RunRecord:
-        record = await self.storage.aget_run(self.run_id)
+        record = await self.arefresh()
         if record is None:
             raise RunNotFoundError(f"Workflow run {self.run_id!r} not found")
-        self.resource_id = record.resource_id
-        self.status = record.status
+        return record
+
+    async def arefresh(self) -> RunRecord | None:
+        """Read the stored run, if there is one, and take its status and resource id."""
+        record = await self.storage.aget_run(self.run_id)
+        if record is not None:
+            self.resource_id = record.resource_id
+            self.status = record.status
+            self.owner = record.owner
+            if not self._engine_chosen:
+                self.engine_name = record.engine
         return record
 
     async def aresult(self, *, include_state: bool = False) -> WorkflowResult:
@@ -298,6 +324,11 @@ class Run:
 
     def result(self, **options: Any) -> WorkflowResult:
         return async_to_sync(self.aresult)(**options)
+
+
+def _stored(validated: Any) -> Any:
+    """Data a schema validated, in the JSON form it is stored in (datetimes as text, as pydantic has it)."""
+    return plain(validated, what="the validated data", limited=False)
 
 
 def _component(workflow: Workflow, run_state: dict[str, Any], task: dict[str, Any]) -> Any:

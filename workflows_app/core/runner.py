@@ -19,13 +19,15 @@ from .commit import context_delta
 from .context import AbortSignal, RequestContext, StepContext, StepEnvironment
 from .errors import (
     NonRetryableError,
+    PayloadError,
     StepInputValidationError,
     TripwireError,
     ValidationError,
     serialize_error,
 )
 from .graph import BranchEntry, LoopEntry, SleepEntry, entry_components, expect
-from .validation import to_plain, validate
+from .payloads import plain
+from .validation import validate
 
 if TYPE_CHECKING:
     from .workflow import Workflow
@@ -88,7 +90,8 @@ async def run_task(
             return await _run_helper(entry, task, ctx)
         step = next(c for c in entry_components(entry) if c.id == task["step"])
         outcome = await _run_step(step, task, ctx, validate_input=level.validate_inputs)
-        outcome["context_delta"] = context_delta(before, scope.request_context.to_dict())
+        after = plain(scope.request_context.to_dict(), what=f"the request context set by step {step.id!r}")
+        outcome["context_delta"] = context_delta(before, after)
         return outcome
     except TripwireError as exc:  # a processor stopped the step: the run ends as a tripwire, not a failure
         return {
@@ -129,23 +132,35 @@ async def _run_step(
     ctx.retry_count = task["attempt"]
     ctx.run_count = task.get("run_count", 0)
     ctx.iteration_count = task.get("iter", 0)
-    output = to_plain(await _call(step.execute, ctx))
-    return _step_outcome(ctx, payload, output)
+    returned = await _call(step.execute, ctx)
+    try:
+        return _step_outcome(ctx, step.id, payload, returned)
+    except PayloadError as exc:  # what the step gave cannot be stored: fail now, not at the commit
+        return {"status": "failed", "error": serialize_error(exc), "exception": exc, "non_retryable": True}
 
 
-def _step_outcome(ctx: StepContext, payload: Any, output: Any) -> dict[str, Any]:
+def _step_outcome(ctx: StepContext, step_id: str, payload: Any, returned: Any) -> dict[str, Any]:
+    """What the step did, every value in the JSON form it is stored in (and the next step gets)."""
     requests = ctx.requests
-    outcome: dict[str, Any] = {"payload": payload, "state_delta": requests.state_delta}
+
+    def stored(value: Any, what: str) -> Any:
+        return plain(value, what=f"{what} of step {step_id!r}", limited=False)
+
+    output = stored(returned, "the output")
+    outcome: dict[str, Any] = {
+        "payload": stored(payload, "the input"),
+        "state_delta": stored(requests.state_delta, "the state set by"),
+    }
     if requests.usage:
         outcome["usage"] = requests.usage
     if requests.aborted:
         outcome.update(status="aborted", output=output)
     elif requests.bailed:
-        outcome.update(status="bailed", output=to_plain(requests.bail_value))
+        outcome.update(status="bailed", output=stored(requests.bail_value, "the bail value"))
     elif requests.suspended:
         outcome.update(status="suspended", label=requests.label, output=output)
         if requests.has_suspend_payload:
-            outcome["suspend_payload"] = to_plain(requests.suspend_payload)
+            outcome["suspend_payload"] = stored(requests.suspend_payload, "the suspend payload")
     else:
         outcome.update(status="success", output=output)
     return outcome

@@ -9,8 +9,7 @@ settings instead.
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from .errors import AgentNotFoundError, ToolNotFoundError, WorkflowError, WorkflowNotFoundError
@@ -20,6 +19,7 @@ if TYPE_CHECKING:
     from .workflow import Workflow
 
 StorageFactory = Callable[[], "Storage"]
+EngineFactory = Callable[..., Any]  # (storage, bus, **options) -> an engine
 
 _storage_factory: StorageFactory | None = None
 _storage: Storage | None = None
@@ -31,11 +31,7 @@ _tools: dict[str, Any] = {}
 _engines: dict[str, Any] = {}
 _bus_factory: Callable[[], Any] | None = None
 _bus: Any = None
-
-ENGINES = {
-    "default": "workflows_app.engines.default.DefaultEngine",
-    "evented": "workflows_app.engines.evented.EventedEngine",
-}
+_engine_factories: dict[str, EngineFactory] = {}
 
 
 def configure(
@@ -43,9 +39,17 @@ def configure(
     storage_factory: StorageFactory | None = None,
     default_engine: str | None = None,
     engine_options: dict[str, Any] | None = None,
+    engines: Mapping[str, EngineFactory] | None = None,
 ) -> None:
-    """Choose how runs are stored and executed; later calls replace earlier ones."""
+    """Choose how runs are stored and executed; later calls replace earlier ones.
+
+    ``engines`` names the engine classes runs may choose: the package gives the
+    core its engines (``workflows_app/__init__.py``), the core never imports them.
+    """
     global _storage_factory, _storage, _default_engine, _engine_options
+    if engines is not None:
+        _engine_factories.update(engines)
+        _engines.clear()
     if storage_factory is not None:
         _storage_factory = storage_factory
         _storage = None
@@ -102,12 +106,16 @@ def get_engine(name: str | None = None) -> Any:
     """The engine instance called ``name`` (``None``: the configured default), cached."""
     name = name or _default_engine
     if name not in _engines:
-        if name not in ENGINES:
-            raise WorkflowError(f"Unknown workflow engine {name!r}; choose one of {sorted(ENGINES)}")
-        module_name, _, class_name = ENGINES[name].rpartition(".")
-        engine_class = getattr(importlib.import_module(module_name), class_name)
-        _engines[name] = engine_class(get_storage(), **_engine_options.get(name, {}))
+        if name not in _engine_factories:
+            raise WorkflowError(
+                f"Unknown workflow engine {name!r}; choose one of {sorted(_engine_factories)}"
+            )
+        _engines[name] = _engine_factories[name](get_storage(), get_bus(), **_engine_options.get(name, {}))
     return _engines[name]
+
+
+def engine_names() -> list[str]:
+    return sorted(_engine_factories)
 
 
 def get_default_engine() -> str:

@@ -1,16 +1,23 @@
-"""What an engine needs from persistence, as a protocol with plain records.
+"""What the engines need from persistence, as a protocol with plain records.
 
 Invariants every implementation keeps:
 
-- A run is one row; ``run_state`` is the small JSON state of :mod:`plan`, never
-  the step outputs, so a commit costs the same at step 10 and at step 10,000.
+- A run is one row; ``run_state`` is the small JSON state of :mod:`plan`.
 - A step attempt is one row keyed by its coordinate ``(path, foreach_index,
-  iteration, attempt)``; :meth:`Storage.acommit` upserts on that key.
+  iteration, attempt)``; a commit upserts on that key.
 - Events get a per-run ``seq`` that grows by one with no gap, assigned inside the
   same atomic commit that changed the run.
-- ``acommit`` is atomic. With ``expected_version`` it is a compare-and-set: it
-  raises :class:`~workflows_app.core.errors.ResumeConflictError` when the run row
-  changed since it was read, and writes nothing.
+- The database is the queue: everything a run is owed (a step, a condition to
+  evaluate, a timer, callbacks to call) is a task row written in the commit that
+  owes it. A task row is ``queued`` until a worker claims it (``running``, with a
+  lease number that grows at every claim and a lease end), and is deleted by the
+  commit that applies its outcome. Every transition is conditional, and a lost
+  race writes nothing: a claim takes only queued, due rows; renewing, completing
+  and dropping a claim require the same lease number; the sweeper takes back only
+  leases that expired, counting one more delivery; a cancel marks the run's
+  running rows ``canceled`` so that their workers' renewals fail.
+- Times of the queue (due times, lease ends) are the database's clock, never a
+  worker's; an implementation may be given a clock instead, for tests.
 """
 
 from __future__ import annotations
@@ -18,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 STEP_FIELDS = (
     "status",
@@ -33,8 +40,11 @@ STEP_FIELDS = (
     "suspended_at",
     "resumed_at",
     "metadata",
-    "is_task",
 )
+
+TASK_QUEUED = "queued"
+TASK_RUNNING = "running"
+TASK_CANCELED = "canceled"
 
 
 @dataclass
@@ -55,9 +65,9 @@ class RunRecord:
     engine: str = "default"
     generation: int = 0
     version: int = 0
-    wake_at: datetime | None = None
     parent_run_id: str | None = None
     snapshot: dict[str, Any] | None = None  # the view kept by should_persist_snapshot (stored_runs.py)
+    owner: Any = None  # who started the run, opaque to the core (the Django app stores a user's pk)
     created_at: datetime | None = None
     updated_at: datetime | None = None
 
@@ -88,44 +98,124 @@ class StepRecord:
     suspended_at: int | None = None
     resumed_at: int | None = None
     metadata: dict[str, Any] | None = None
-    is_task: bool = False
-    # Written with the row, not part of the step: the worker that will run the
-    # task, claimed in the commit that decided it (an evented worker running the
-    # next step itself), and until when (epoch ms).
-    claimed_by: str = ""
-    claimed_until: int | None = None
 
     @property
     def coordinate(self) -> tuple[str, int | None, int, int]:
         return (self.path, self.foreach_index, self.iteration, self.attempt)
 
 
-RUN_FIELDS = frozenset(RunRecord.__dataclass_fields__) - {"run_id", "created_at"}
+RUN_FIELDS = frozenset(RunRecord.__dataclass_fields__) - {"run_id", "created_at", "updated_at"}
+
+
+@dataclass(frozen=True)
+class TaskRow:
+    """A task row a commit writes: work the run is owed from that commit on.
+
+    ``handout`` tells two hand-outs of one key apart (a loop iteration, a retry,
+    a resume). The row is due ``delay_ms`` after the commit, on the database's
+    clock. With ``owner`` set, the commit claims it for that worker at once
+    (lease number 1): the worker that applied the commit runs it next, with no
+    claim query and no doorbell.
+    """
+
+    key: str
+    handout: int
+    kind: str
+    queue: str
+    delay_ms: int = 0
+    owner: str = ""
+    lease_ms: int = 0
+
+    def claimed(self, run_id: str) -> Claim:
+        return Claim(run_id=run_id, key=self.key, handout=self.handout, kind=self.kind, lease=1)
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A task row a worker holds. Its lease number fences everything it does with the row."""
+
+    run_id: str
+    key: str
+    handout: int
+    kind: str
+    lease: int
+    deliveries: int = 0
+
+    @property
+    def fence(self) -> tuple[str, str, int, int]:
+        return (self.run_id, self.key, self.handout, self.lease)
+
+
+Reset = Literal["cancel", "drop"]
+
+
+@dataclass
+class Change:
+    """What one commit writes to a run: columns, step rows, events, task rows.
+
+    ``reset`` applies to the run's task rows already there (not those of this
+    commit): ``"cancel"`` marks the running ones canceled and deletes the queued
+    ones (a cancel, a bail); ``"drop"`` deletes them all (a restart or a time
+    travel hands the work out anew).
+    """
+
+    run: dict[str, Any]
+    steps: Sequence[StepRecord] = ()
+    events: Sequence[dict[str, Any]] = ()
+    tasks: Sequence[TaskRow] = ()
+    reset: Reset | None = None
+
+
+class LeaseLost(Exception):  # noqa: N818 - a condition the engine handles, not an error users see
+    """Some claims a commit completes are no longer held: nothing was written."""
+
+    def __init__(self, lost: Sequence[Claim]) -> None:
+        super().__init__(f"{len(lost)} claim(s) lost")
+        self.lost = list(lost)
 
 
 @runtime_checkable
 class Storage(Protocol):
-    """Persistence of runs, step attempts and the event log."""
+    """Persistence of runs, step attempts, the event log and the task queue."""
 
-    async def acreate_run(self, run: RunRecord) -> None:
-        """Insert a new run; raises ``WorkflowError`` if ``run_id`` exists."""
+    async def atransact(
+        self,
+        run_id: str,
+        change: Callable[[RunRecord], Change | None],
+        *,
+        known: RunRecord | None = None,
+        create: RunRecord | None = None,
+        fences: Sequence[Claim] = (),
+        expected_version: int | None = None,
+    ) -> list[int] | None:
+        """Run ``change(run)`` on the run as committed and write what it returns, atomically.
 
-    async def aget_run(self, run_id: str) -> RunRecord | None:
-        """The stored run, or ``None``."""
+        ``change`` may be called again (with a newer run) when another commit came
+        first, so it must not act on the world. ``known`` is the run as the
+        caller believes it committed: a storage may start from it instead of
+        reading, as long as the version still matches when it writes. With
+        ``create``, the run does not exist yet: ``change(create)`` is applied to
+        it and the run is inserted in the same transaction (``WorkflowError`` if
+        the id exists). ``fences`` are the claims this commit completes: their
+        rows are deleted with it, and if one is no longer held nothing is written
+        and :class:`LeaseLost` is raised. ``expected_version`` makes it a
+        compare-and-set (``ResumeConflictError``). Returns the seqs of the
+        events, or ``None`` when ``change`` wrote nothing (the fenced rows are
+        deleted all the same).
+        """
 
     async def acommit(
         self,
         run_id: str,
         *,
         run: dict[str, Any] | None = None,
-        steps: Sequence[StepRecord] = (),
         events: Sequence[dict[str, Any]] = (),
         expected_version: int | None = None,
     ) -> list[int]:
-        """Apply run field changes, step upserts and new events atomically.
+        """Change run columns and append events without ``plan`` (snapshots, a step's own events)."""
 
-        Returns the ``seq`` given to each event, in order. Bumps ``version``.
-        """
+    async def aget_run(self, run_id: str) -> RunRecord | None:
+        """The stored run, or ``None``."""
 
     async def aget_steps(self, run_id: str) -> list[StepRecord]:
         """Every step attempt row of the run."""
@@ -152,67 +242,32 @@ class Storage(Protocol):
         """Runs matching every given filter, newest first, and their total count."""
 
     async def adelete_run(self, run_id: str) -> bool:
-        """Delete the run with its steps and events; ``False`` if it did not exist."""
+        """Delete the run with its steps, events and tasks; ``False`` if it did not exist."""
 
+    # -- the task queue ---------------------------------------------------------------
+    async def aclaim(self, queues: Sequence[str], owner: str, limit: int, lease_ms: int) -> list[Claim]:
+        """Claim up to ``limit`` queued, due rows of ``queues``, oldest first, each with a new lease."""
 
-Coordinate = tuple[str, int | None, int, int]
-Change = tuple[dict[str, Any], Sequence[StepRecord], Sequence[dict[str, Any]]]
+    async def arenew(self, claims: Sequence[Claim], lease_ms: int) -> set[tuple[str, str, int, int]]:
+        """Extend the leases still held (running, same lease number); returns their fences."""
 
+    async def arelease(self, claim: Claim, delay_ms: int) -> bool:
+        """Give a held row back to the queue, due after ``delay_ms``, without counting a delivery."""
 
-@dataclass
-class StaleTask:
-    """A task row still ``running`` whose worker lease ran out, or that no worker claimed."""
+    async def adrop(self, claims: Sequence[Claim]) -> None:
+        """Delete the rows of claims still held: work that turned out stale, or a canceled step that ended."""
 
-    run_id: str
-    coordinate: Coordinate
-    deliveries: int
+    async def asweep(self, queues: Sequence[str]) -> int:
+        """Take back the expired leases of ``queues`` (one more delivery each); forget canceled rows.
 
-
-@runtime_checkable
-class TaskStorage(Storage, Protocol):
-    """What the evented engine needs on top of :class:`Storage`: leases, timers, workers.
-
-    A task row is claimed with a lease (``lease_until``, epoch ms) that its worker
-    renews while the step runs; ``deliveries`` counts how often the task was handed
-    out, apart from the step's own retries, so recovery can give up cleanly.
-    """
-
-    async def atransact(
-        self, run_id: str, change: Callable[[RunRecord], Change | None], *, known: RunRecord | None = None
-    ) -> list[int] | None:
-        """Run ``change(run)`` on the run as committed and apply what it returns, atomically.
-
-        ``change`` returns the run field changes, step upserts and events to write,
-        or ``None`` to write nothing; it may be called again (with a newer run)
-        when another commit came first, so it must not act on the world. ``known``
-        is the run as the caller believes it committed: a storage may start from
-        it instead of reading, as long as it checks the version when it writes.
-        Returns the seqs of the events, or ``None`` when nothing was written.
-        Exceptions roll back.
+        Returns how many leases were taken back.
         """
 
-    async def aclaim(self, run_id: str, coordinate: Coordinate, worker: str, until: int, now: int) -> bool:
-        """Take the task row if it is running and unclaimed or its lease expired."""
+    async def aheld(self, run_id: str) -> bool:
+        """Whether a lease that has not expired holds some task of the run (someone is working on it)."""
 
-    async def arenew(self, run_id: str, coordinate: Coordinate, worker: str, until: int) -> bool:
-        """Extend our lease; ``False`` if the row is no longer ours or no longer running."""
-
-    async def astale_tasks(self, now: int, unclaimed_for: int, limit: int = 100) -> list[StaleTask]:
-        """Running task rows of running runs whose lease expired, or never claimed for ``unclaimed_for`` ms.
-
-        Rows of runs that ended (a cancel leaves its running steps' rows as they
-        were) are not stale: nothing will claim them, and returning them would
-        crowd real work out of the ``limit``.
-        """
-
-    async def aredeliver(self, run_id: str, coordinate: Coordinate, now: int) -> int:
-        """Count one more delivery and clear the lease; returns the delivery count."""
-
-    async def adue_runs(self, now: datetime, limit: int = 100) -> list[str]:
-        """Ids of active runs whose earliest timer is due."""
-
-    async def aidle_runs(self, before: datetime, limit: int = 100) -> list[str]:
-        """Ids of ``running`` runs not changed since ``before`` (work may have been lost)."""
+    async def aowes(self, run_id: str, kinds: Sequence[str]) -> bool:
+        """Whether the run has task rows of these kinds (owed work, done or not yet)."""
 
     async def aheartbeat(self, worker: str, info: dict[str, Any]) -> None:
         """Record that a worker is alive, with what it says about itself."""

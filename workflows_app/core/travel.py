@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .clock import now_ms
 from .errors import StepInputValidationError, StepNotFoundError, TimeTravelError
+from .graph import ParallelEntry, entry_components, entry_ids
+from .payloads import plain
 from .plan import new_state
 from .plan_travel import find_target
 from .storage import RunRecord, latest_steps
@@ -20,6 +23,7 @@ from .validation import validate
 if TYPE_CHECKING:
     from .results import WorkflowResult
     from .run import Run
+    from .workflow import Workflow
 
 _ACTIVE = frozenset({"running", "waiting"})
 
@@ -35,8 +39,6 @@ async def atime_travel(
     per_step: bool = False,
     include_state: bool = False,
 ) -> WorkflowResult:
-    from .run import now_ms
-
     workflow = run.workflow
     workflow.check_runnable()
     target = target_path(step)
@@ -45,31 +47,95 @@ async def atime_travel(
         raise StepNotFoundError(
             f"Time travel target step {'.'.join(target)!r} was not found in workflow {workflow.id!r}"
         )
+    context = plain(context, what="the time travel context")
+    nested_steps_context = plain(nested_steps_context, what="the nested steps context")
+    resume_data = plain(resume_data, what="the resume data")
+    input_data = plain(input_data, what="the input data")
     if input_data is not None and workflow.validate_inputs:
-        input_data = validate(component.input_schema, input_data, StepInputValidationError)
+        validated = validate(component.input_schema, input_data, StepInputValidationError)
+        input_data = plain(validated, what="the input data", limited=False)
     record = await run.storage.aget_run(run.run_id)
     if record is not None and record.status in _ACTIVE:
         raise TimeTravelError("This workflow run is still running and cannot be time traveled")
-    if record is not None:
-        await akeep_snapshot(workflow, run.storage, record)
     history = await _history(run, record)
-    history.update(_flatten(context, nested_steps_context))
-    record = await _reset(run, record, per_step)
+    if input_data is not None:
+        _synthesize(history, workflow, target, input_data, siblings=not per_step)
+    given = _flatten(context, nested_steps_context)
+    history.update(given)
+    state = new_state(run.run_id, per_step=per_step)
     event: dict[str, Any] = {
         "type": "time-travel",
         "target": target,
         "context": {path: row for path, row in history.items() if row.get("status") == "success"},
         "resume": resume_data,
         "resume_paths": [path for path, row in history.items() if row.get("status") == "suspended"],
-        "state": record.state,
-        "context_values": record.request_context,
-        "run_input": record.input,
+        "state": record.state if record is not None else {},
+        "context_values": record.request_context if record is not None else {},
+        "run_input": _run_input(record, given),
         "now": now_ms(),
     }
     if input_data is not None:
         event["input"] = input_data
-    await run.engine.aexecute(run, event, expected_version=record.version)
+    if record is None:  # a run that was never stored starts here, created by the travel's commit
+        created = RunRecord(
+            run_id=run.run_id,
+            workflow_id=workflow.id,
+            resource_id=run.resource_id,
+            input=event["run_input"],
+            run_state=state,
+            definition_hash=workflow.definition_hash,
+            engine=run.engine_name,
+            owner=run.owner,
+        )
+        await run.engine.aexecute(run, event, create=created)
+    else:  # the run's state starts afresh and its old work is dropped, in the travel's commit
+        fresh = {"run_state": state, "generation": record.generation + 1, "result": None, "error": None}
+        version = await akeep_snapshot(workflow, run.storage, record)
+        await run.engine.aexecute(run, event, fresh=fresh, reset="drop", expected_version=version)
     return await run.aresult(include_state=include_state)
+
+
+def _run_input(record: RunRecord | None, given: dict[str, dict[str, Any]]) -> Any:
+    """The run's input: the stored run's, else the first given step's payload, else ``{}``."""
+    if record is not None:
+        return record.input
+    first = next(iter(given.values()), None)
+    return first.get("payload", {}) if first is not None else {}
+
+
+def _synthesize(
+    history: dict[str, dict[str, Any]], workflow: Workflow, target: list[str], data: Any, *, siblings: bool
+) -> None:
+    """History made up for a time travel given only the target's input (spec T, rule 2).
+
+    Every entry before the target, at each level down to it, succeeded with
+    ``{}`` unless the stored run says otherwise; the step just before the target
+    gets ``data`` as its output (keeping a stored payload); the target's
+    parallel siblings succeeded with ``{}`` from the same input.
+    """
+    level: Any = workflow
+    scope = ""
+    for depth, step_id in enumerate(target):
+        entries = level.entries
+        index = next(n for n, entry in enumerate(entries) if step_id in entry_ids(entry))
+        for entry in entries[:index]:
+            for sid in entry_ids(entry):
+                history.setdefault(_join(scope, sid), {"status": "success", "payload": {}, "output": {}})
+        last = depth == len(target) - 1
+        before = entry_ids(entries[index - 1]) if index > 0 else ()
+        if last and len(before) == 1:
+            history[_join(scope, before[0])] = {**history[_join(scope, before[0])], "output": data}
+        if last and siblings and isinstance(entries[index], ParallelEntry):
+            sibling = {"status": "success", "payload": data, "output": {}}
+            for sid in entry_ids(entries[index]):
+                if sid != step_id:
+                    history.setdefault(_join(scope, sid), dict(sibling))
+        level = next(c for c in entry_components(entries[index]) if c.id == step_id)
+        scope = _join(scope, step_id)
+
+
+def _join(scope: str, step_id: str) -> str:
+    return f"{scope}.{step_id}" if scope else step_id
 
 
 async def _history(run: Run, record: RunRecord | None) -> dict[str, dict[str, Any]]:
@@ -98,33 +164,3 @@ def _flatten(
     for row in flat.values():
         row.setdefault("status", "success")
     return flat
-
-
-async def _reset(run: Run, record: RunRecord | None, per_step: bool) -> RunRecord:
-    """The run row to travel in: a new one, or the stored one with a fresh run state."""
-    state = new_state(run.run_id, per_step=per_step)
-    if record is None:
-        record = RunRecord(
-            run_id=run.run_id,
-            workflow_id=run.workflow.id,
-            resource_id=run.resource_id,
-            run_state=state,
-            definition_hash=run.workflow.definition_hash,
-            engine=run.engine_name,
-        )
-        await run.storage.acreate_run(record)
-        return record
-    await run.storage.acommit(
-        run.run_id,
-        run={
-            "run_state": state,
-            "status": "pending",
-            "generation": record.generation + 1,
-            "result": None,
-            "error": None,
-        },
-        expected_version=record.version,
-    )
-    record.version += 1
-    record.run_state = state
-    return record

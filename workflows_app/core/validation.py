@@ -45,10 +45,3 @@ def issues_of(exc: pydantic.ValidationError) -> list[dict[str, Any]]:
 
 def _is_object(schema: type[BaseModel]) -> bool:
     return not issubclass(schema, pydantic.RootModel)
-
-
-def to_plain(value: Any) -> Any:
-    """A step's return value as plain data: a model instance becomes its dict."""
-    if isinstance(value, BaseModel):
-        return value.model_dump(mode="python")
-    return value

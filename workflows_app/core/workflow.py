@@ -213,20 +213,36 @@ class Workflow:
 
     # -- runs (see run.py) --------------------------------------------------
     async def acreate_run(
-        self, run_id: str | None = None, resource_id: str | None = None, engine: str | None = None
+        self,
+        run_id: str | None = None,
+        resource_id: str | None = None,
+        engine: str | None = None,
+        owner: Any = None,
     ) -> Run:
+        """A run of this workflow; with the ``run_id`` of a stored run, that run as stored.
+
+        ``owner`` is who starts it, stored with it (the Django app passes a user's pk).
+        """
         from .run import Run
 
         self.check_runnable()
-        return Run(self, run_id=run_id, resource_id=resource_id, engine=engine)
+        run = Run(self, run_id=run_id, resource_id=resource_id, engine=engine, owner=owner)
+        if run_id is not None:
+            await run.arefresh()
+        return run
 
     def create_run(
-        self, run_id: str | None = None, resource_id: str | None = None, engine: str | None = None
+        self,
+        run_id: str | None = None,
+        resource_id: str | None = None,
+        engine: str | None = None,
+        owner: Any = None,
     ) -> Run:
+        """A run of this workflow, without reading storage (``acreate_run`` reads a stored run)."""
         from .run import Run
 
         self.check_runnable()
-        return Run(self, run_id=run_id, resource_id=resource_id, engine=engine)
+        return Run(self, run_id=run_id, resource_id=resource_id, engine=engine, owner=owner)
 
     async def aget_run(
         self, run_id: str, fields: Sequence[str] | None = None, with_nested_workflows: bool = True

@@ -1,139 +1,205 @@
-"""A worker of the evented engine: claims tasks, runs them, commits what follows.
+"""A worker: claims task rows of its queues when it has room, runs them, commits what follows.
 
 Invariants:
 
-- A step runs only under a claim: the task row is ``running`` and its lease
-  (renewed while the step runs) is ours. Results are committed through
-  ``EventedEngine.apply``, under the run-row lock; a report that arrives twice
-  finds the task gone and changes nothing. Steps run at least once; their
-  results are committed exactly once.
-- A worker that finishes a step runs the single next step itself (its row is
-  written first, so a crash still recovers); fan-out goes through the bus.
-- The sweeper, in every worker, fires due timers and hands out again the tasks
-  whose lease expired or whose message was lost, up to ``max_deliveries``; then
-  the task fails with a clear error instead of being retried for ever.
+- Work is taken only by claiming its row (a conditional UPDATE: queued and due),
+  or in the commit that creates it (the worker that applied that commit runs the
+  next step itself, with no claim query and no doorbell). Doorbells and the
+  idle poll only say "look": backlog is never a lost delivery.
+- A step runs under its lease, renewed while it runs. A renewal that fails (the
+  lease expired and was taken back, the run was canceled or restarted) sets the
+  step's abort signal; the step gets ``cancel_grace_seconds`` to finish, then it
+  is cancelled. Its result is dropped: the commit that would apply it is fenced by
+  the lease number and writes nothing.
+- The sweeper takes back the expired leases of the worker's queues, one more
+  delivery each; a task delivered more than ``max_deliveries`` times fails with
+  :class:`TaskLostError` instead of running again.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
+import random
 import socket
 import uuid
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..core import runtime
-from ..core.commit import coordinate_of
+from ..core.clock import now_ms
+from ..core.context import AbortSignal
 from ..core.errors import WorkflowError, serialize_error
-from ..core.run import now_ms
 from ..core.runner import TaskScope, run_task
+from ..core.storage import Claim, LeaseLost
+from .base import CALLBACKS, TIMER
 from .faults import crash_point
 
 if TYPE_CHECKING:
-    from ..core.commit import Commit
-    from ..core.storage import Coordinate, RunRecord
+    from ..core.storage import RunRecord
     from ..core.workflow import Workflow
-    from .evented import EventedEngine
+    from .base import Committed, Engine
 
 logger = logging.getLogger(__name__)
-_BUS_RETRY_SECONDS = 0.5
+_RETRY_SECONDS = 0.5
+_RELEASE_MS = 5_000
+_UNBOUNDED_BATCH = 64
+
+
+class TaskLostError(WorkflowError):
+    """A step was handed to workers too many times without one finishing it."""
+
+
+@dataclass
+class _Held:
+    """A claim this worker holds: the asyncio task working on it and the step's abort signal."""
+
+    claim: Claim
+    job: asyncio.Task[None]
+    signal: AbortSignal | None = None
+    lost: bool = False
 
 
 class Worker:
-    """Runs tasks of the evented engine, at most ``concurrency`` at once."""
+    """Runs tasks of one engine, at most ``capacity`` at once (``None``: no limit)."""
 
-    def __init__(
-        self, engine: EventedEngine, *, name: str = "worker", concurrency: int | None = None
-    ) -> None:
+    def __init__(self, engine: Engine, *, name: str = "worker", capacity: int | None = None) -> None:
         self.engine = engine
         self.storage = engine.storage
         self.bus = engine.bus
         self.options = engine.options
-        self.id = f"{name}-{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
-        self.concurrency = int(concurrency or self.options["concurrency"])
-        self.running: dict[tuple[str, str], asyncio.Task[Any]] = {}
-        self.signals: dict[tuple[str, str], Any] = {}
-        self._slots = asyncio.Semaphore(self.concurrency)
-        self._children: set[asyncio.Task[Any]] = set()
-        self._receiver: asyncio.Task[Any] | None = None
+        self.id = f"{name}-{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self.capacity = capacity
+        self.queues = engine.worker_queues(self)
+        self.held: dict[tuple[str, str, int, int], _Held] = {}
+        self._wake = asyncio.Event()
         self._stopped = False
-        self._revived_at = 0
+        self._draining = False
+        self._abandoned: set[str] = set()
 
-    async def arun(self) -> None:
-        """Receive, sweep and beat until cancelled."""
-        loops = [self._areceive(), self._alisten(), self._asweep(), self._abeat()]
+    def __repr__(self) -> str:
+        return f"<Worker {self.id} of {self.engine.name}>"
+
+    # -- the loops ------------------------------------------------------------------------------
+    async def arun(self, *, doorbell: bool = True) -> None:
+        """Claim, renew, sweep, beat and listen until cancelled."""
+        loops = [self._aclaim_loop(), self._arenew_loop(), self._asweep_loop(), self._abeat_loop()]
+        loops.append(self._alisten_loop())
+        if doorbell:
+            loops.append(self._adoorbell_loop())
         tasks = [asyncio.ensure_future(loop) for loop in loops]
-        self._receiver = tasks[0]
         try:
             await asyncio.gather(*tasks)
         finally:
             self._stopped = True  # a loop whose cancellation was hidden (see _reraise_cancel) ends too
-            for task in [*tasks, *self._children, *self.running.values()]:
+            for task in tasks:
                 task.cancel()
+            for held in list(self.held.values()):
+                held.job.cancel()
 
     async def adrain(self) -> None:
-        """Stop taking new tasks and wait for the running ones (graceful shutdown)."""
-        if self._receiver is not None:
-            self._receiver.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._receiver
-        for _ in range(self.concurrency):
-            await self._slots.acquire()
+        """Stop claiming and wait for the tasks held now (graceful shutdown)."""
+        self._draining = True
+        while self.held:
+            await asyncio.wait([held.job for held in self.held.values()])
 
-    def abandon(self, run_id: str) -> None:
-        """Drop the run's tasks here without writing, as a killed worker would."""
-        for (task_run, _), task in list(self.running.items()):
-            if task_run == run_id:
-                task.cancel()
+    def claimable(self) -> int | None:
+        if self._draining:
+            return 0
+        return None if self.capacity is None else max(0, self.capacity - len(self.held))
 
-    # -- receiving ------------------------------------------------------------------
-    async def _areceive(self) -> None:
+    def wake(self) -> None:
+        self._wake.set()
+
+    def wake_in(self, delay_ms: int) -> None:
+        """Look for work again in ``delay_ms`` (a timer this process armed)."""
+        if delay_ms <= 0:
+            self.wake()
+        else:
+            asyncio.get_running_loop().call_later(delay_ms / 1000, self.wake)
+
+    async def _aclaim_loop(self) -> None:
+        poll = float(self.options["poll_seconds"])
         while True:
-            await self._slots.acquire()
+            self._wake.clear()
+            room = self.claimable()
+            if room != 0:
+                try:
+                    claims = await self.storage.aclaim(
+                        self.queues, self.id, room or _UNBOUNDED_BATCH, self.engine.lease_ms
+                    )
+                except Exception:
+                    self._reraise_cancel()
+                    logger.exception("Worker %s cannot claim work; trying again", self.id)
+                    claims = []
+                self.adopt(claims, None)
+                if claims and len(claims) == (room or _UNBOUNDED_BATCH):
+                    continue  # there may be more
+            with contextlib.suppress(TimeoutError):
+                # Jittered, so that workers started together do not poll together.
+                async with asyncio.timeout(poll * random.uniform(0.8, 1.2)):  # noqa: S311
+                    await self._wake.wait()
+
+    async def _adoorbell_loop(self) -> None:
+        """Doorbells of the bus: any message means "look now"."""
+        while True:
             try:
-                message = await self.bus.areceive()
+                await self.bus.areceive()
             except asyncio.CancelledError:
-                self._slots.release()
                 raise
-            except Exception:  # the bus is down: keep trying; the sweeper recovers what was lost
-                self._slots.release()
+            except Exception:  # the bus is down: polling still finds the work
                 self._reraise_cancel()
-                logger.exception("Worker %s cannot receive; retrying", self.id)
-                await asyncio.sleep(_BUS_RETRY_SECONDS)
+                logger.warning("Worker %s cannot hear doorbells; polling meanwhile", self.id)
+                await asyncio.sleep(_RETRY_SECONDS)
                 continue
-            self._spawn(self._ahandle(message))
+            self.wake()
 
-    def _spawn(self, coroutine: Any) -> None:
-        task = asyncio.ensure_future(coroutine)
-        self._children.add(task)
-        task.add_done_callback(self._children.discard)
-
-    async def _ahandle(self, message: dict[str, Any]) -> None:
-        try:
-            if message.get("type") == "task":
-                await self.arun_task(str(message["run_id"]), str(message["key"]))
-        except Exception:
-            logger.exception("Worker %s failed on %s", self.id, message)
-        finally:
-            self._slots.release()
-
-    async def _alisten(self) -> None:
+    async def _alisten_loop(self) -> None:
+        """Broadcasts: a run was canceled; check its leases now instead of at the next renewal."""
         while True:
             try:
                 async with self.bus.listen() as broadcasts:
                     async for message in broadcasts:
                         if message.get("type") == "cancel":
-                            for key in message.get("keys", ()):
-                                self._stop((str(message["run_id"]), str(key)))
+                            self.on_cancel(str(message["run_id"]))
             except asyncio.CancelledError:
                 raise
-            except Exception:  # cancellations still arrive through the lease check
+            except Exception:  # cancellations still arrive through the renewals
                 self._reraise_cancel()
-                logger.exception("Worker %s lost its broadcast channel; listening again", self.id)
-                await asyncio.sleep(_BUS_RETRY_SECONDS)
+                logger.warning("Worker %s lost its broadcast channel; listening again", self.id)
+                await asyncio.sleep(_RETRY_SECONDS)
+
+    async def _arenew_loop(self) -> None:
+        while True:
+            await asyncio.sleep(float(self.options["lease_seconds"]) / 3)
+            try:
+                await self.arenew()
+            except Exception:
+                self._reraise_cancel()
+                logger.exception("Worker %s could not renew its leases", self.id)
+
+    async def _asweep_loop(self) -> None:
+        while True:
+            await asyncio.sleep(float(self.options["sweep_seconds"]))
+            try:
+                if await self.storage.asweep(self.queues):
+                    self.wake()
+            except Exception:
+                self._reraise_cancel()
+                logger.exception("Sweep of worker %s failed", self.id)
+
+    async def _abeat_loop(self) -> None:
+        info = {"host": socket.gethostname(), "pid": os.getpid(), "concurrency": self.capacity or 0}
+        while True:
+            try:
+                await self.storage.aheartbeat(self.id, {**info, "running": len(self.held)})
+            except Exception:
+                self._reraise_cancel()
+                logger.warning("Worker %s could not record its heartbeat", self.id)
+            await asyncio.sleep(float(self.options["heartbeat_seconds"]))
 
     def _reraise_cancel(self) -> None:
         """Raise the cancellation an exception hid, instead of retrying.
@@ -146,67 +212,137 @@ class Worker:
         if self._stopped or _cancelling():
             raise asyncio.CancelledError
 
-    def _stop(self, job_key: tuple[str, str]) -> None:
-        """Tell a running step it is cancelled (its abort signal), then stop it."""
-        signal = self.signals.get(job_key)
-        if signal is not None:
-            signal.set()
-        task = self.running.get(job_key)
-        if task is not None:
-            task.cancel()
+    # -- leases ---------------------------------------------------------------------------------
+    async def arenew(self, run_id: str | None = None) -> None:
+        """Renew the leases held (of one run, or all); a step whose lease is gone is told to stop."""
+        held = [h for h in self.held.values() if not h.lost and (run_id is None or h.claim.run_id == run_id)]
+        if not held:
+            return
+        kept = await self.storage.arenew([h.claim for h in held], self.engine.lease_ms)
+        for h in held:
+            if h.claim.fence not in kept:
+                self._lose(h)
 
-    # -- running a task -------------------------------------------------------------
-    async def arun_task(self, run_id: str, key: str | None) -> None:
-        """Run the task and then, here, whatever single task follows it.
+    def on_cancel(self, run_id: str) -> None:
+        if any(h.claim.run_id == run_id for h in self.held.values()):
+            task = asyncio.ensure_future(self.arenew(run_id))
+            task.add_done_callback(_log_failure)
 
-        The task that follows is claimed for this worker by the commit that
-        decided it, and read from that commit, not from the database again: no
-        query and no bus hop between two sequential steps but the commit.
-        """
-        known: RunRecord | None = None
-        claimed = False
-        while key is not None:
-            key, known, claimed = await self._arun_one(run_id, key, known, claimed)
+    def _lose(self, held: _Held) -> None:
+        """The lease is gone: abort signal now, cancellation after the grace period."""
+        held.lost = True
+        logger.info(
+            "Worker %s lost its lease on %s of run %s; stopping it",
+            self.id,
+            held.claim.key,
+            held.claim.run_id,
+        )
+        if held.signal is not None:
+            held.signal.set()
+        grace = float(self.options["cancel_grace_seconds"])
+        asyncio.get_running_loop().call_later(grace, held.job.cancel)
 
-    async def _arun_one(
-        self, run_id: str, key: str, known: RunRecord | None, claimed: bool
-    ) -> tuple[str | None, RunRecord | None, bool]:
-        record = known or await self.storage.aget_run(run_id)
-        task = record.run_state["tasks"].get(key) if record is not None else None
-        if record is None or task is None or task["status"] != "running" or record.status != "running":
-            return None, None, False
-        workflow = self._workflow_for(record)
-        if workflow is None:
-            return None, None, False
-        if task["kind"] == "step":
-            if not claimed and not await self.storage.aclaim(
-                run_id, coordinate_of(task), self.id, self._lease_end(), now_ms()
-            ):
-                return None, None, False
-            crash_point("after-claim", task["path"])
-        outcome = await self._aexecute(workflow, record, key, task)
+    def abandon(self, run_id: str) -> None:
+        """Drop the run's tasks here without writing anything, as a killed worker would."""
+        self._abandoned.add(run_id)
+        for held in list(self.held.values()):
+            if held.claim.run_id == run_id:
+                held.job.cancel()
+
+    # -- running claims -------------------------------------------------------------------------------
+    def adopt(self, claims: list[Claim], known: RunRecord | None) -> None:
+        """Run claimed tasks (claimed by a query, or in the commit this worker applied)."""
+        for claim in claims:
+            self._abandoned.discard(claim.run_id)
+            job = asyncio.ensure_future(self._arun_claim(claim, known))
+            self.held[claim.fence] = _Held(claim, job)
+            job.add_done_callback(functools.partial(self._release, claim.fence))
+
+    def _release(self, fence: tuple[str, str, int, int], job: asyncio.Task[None]) -> None:
+        self.held.pop(fence, None)
+        self.wake()  # a slot is free
+
+    async def _arun_claim(self, claim: Claim, known: RunRecord | None) -> None:
+        try:
+            record = known if known is not None else await self.storage.aget_run(claim.run_id)
+            if record is None:
+                await self.storage.adrop([claim])
+                return
+            workflow = self._workflow_for(record)
+            if workflow is None:
+                await self.storage.arelease(claim, _RELEASE_MS)
+                return
+            committed = await self._awork(workflow, record, claim)
+            for following in await self.engine.afollow(workflow, committed, self):
+                self.adopt([following], committed.decision.record if committed else None)
+        except asyncio.CancelledError:
+            if claim.run_id in self._abandoned or self._stopped:
+                return  # as a killed worker: nothing written
+            raise
+        except LeaseLost as lost:
+            logger.info("Worker %s lost its lease on %s of run %s", self.id, claim.key, claim.run_id)
+            await self.storage.adrop(lost.lost)
+        except Exception:
+            logger.exception("Worker %s failed on %s of run %s", self.id, claim.key, claim.run_id)
+
+    async def _awork(self, workflow: Workflow, record: RunRecord, claim: Claim) -> Committed | None:
+        """Do what the claimed row owes and commit its outcome (``None``: nothing to commit)."""
+        if claim.kind == CALLBACKS:
+            await self.engine.arun_callbacks(workflow, claim, record)
+            return None
+        if claim.kind == TIMER:
+            event = {"type": "timer", "key": claim.key, "handout": claim.handout, "now": now_ms()}
+            return await self.engine.acommit(
+                workflow, claim.run_id, [event], committer=self, fences=[claim], known=record
+            )
+        task = record.run_state.get("tasks", {}).get(claim.key)
+        if record.status != "running" or task is None or task.get("handout") != claim.handout:
+            await self.storage.adrop([claim])  # stale: the run moved on since this row was written
+            return None
+        outcome = await self._aoutcome(workflow, record, claim, task)
         if outcome is None:
-            return None, None, False
+            return None
         crash_point("after-step", task.get("path", ""))
         event = {
             "type": "task-done",
-            "key": key,
-            "handout": task.get("handout"),
+            "key": claim.key,
+            "handout": claim.handout,
             "outcome": outcome,
             "now": now_ms(),
         }
-        # The run as our last commit left it is still current in a sequence; a run
-        # read before the step ran is likely stale by now (its siblings committed).
-        commit = await self.engine.apply_outcome(
-            workflow, run_id, event, known=known, claim=(self.id, self._lease_end())
-        )
-        following = await self._afollow(workflow, run_id, commit)
-        if following is None or commit is None:
-            return None, None, False
-        return following, commit.record, following == commit.claimed
+        return await self.engine.acommit_outcome(workflow, claim, event, known=record, committer=self)
 
-    def _lease_end(self) -> int:
-        return now_ms() + int(float(self.options["lease_seconds"]) * 1000)
+    async def _aoutcome(
+        self, workflow: Workflow, record: RunRecord, claim: Claim, task: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        """The task's outcome; ``None`` if it was stopped (its row is dropped then)."""
+        if claim.deliveries > int(self.options["max_deliveries"]):
+            lost = TaskLostError(
+                f"Step {task.get('path', claim.key)!r} was handed to workers {claim.deliveries} times "
+                "without one finishing it (each time its worker stopped renewing its lease)"
+            )
+            return {"status": "failed", "error": serialize_error(lost), "non_retryable": True}
+        crash_point("after-claim", task.get("path", ""))
+        scope = TaskScope.of(
+            record.run_state, run_id=record.run_id, workflow_id=workflow.id, resource_id=record.resource_id
+        )
+        held = self.held.get(claim.fence)
+        if held is not None:
+            held.signal = scope.abort_signal
+        step = asyncio.ensure_future(
+            run_task(workflow, record.run_state, task, scope, _Environment(self.engine, record.run_id))
+        )
+        try:
+            outcome = await step
+        except asyncio.CancelledError:
+            if step.cancelled() and not _cancelling():
+                await self.storage.adrop([claim])
+                return None
+            raise
+        error = outcome.pop("exception", None)
+        if error is not None and task["kind"] == "step":
+            self.engine.errors.keep(record.run_id, task["path"], error)
+        return outcome
 
     def _workflow_for(self, record: RunRecord) -> Workflow | None:
         try:
@@ -228,160 +364,11 @@ class Worker:
             return None
         return workflow
 
-    async def _aexecute(
-        self, workflow: Workflow, record: RunRecord, key: str, task: dict[str, Any]
-    ) -> dict[str, Any] | None:
-        """The task's outcome, or ``None`` if it was cancelled or lost its claim."""
-        scope = TaskScope.of(
-            record.run_state, run_id=record.run_id, workflow_id=workflow.id, resource_id=record.resource_id
-        )
-        env = _Environment(self.engine, record.run_id)
-        job = asyncio.ensure_future(run_task(workflow, record.run_state, task, scope, env))
-        self.running[(record.run_id, key)] = job
-        self.signals[(record.run_id, key)] = scope.abort_signal
-        keeper = (
-            asyncio.ensure_future(self._akeep_lease(record.run_id, task, job))
-            if task["kind"] == "step"
-            else None
-        )
-        try:
-            outcome = await job
-        except asyncio.CancelledError:
-            if job.cancelled() and not _cancelling():
-                return None
-            raise
-        finally:
-            self.running.pop((record.run_id, key), None)
-            self.signals.pop((record.run_id, key), None)
-            if keeper is not None:
-                keeper.cancel()
-        error = outcome.pop("exception", None)
-        if error is not None and task["kind"] == "step":
-            self.engine.errors.keep(record.run_id, task["path"], error)
-        return outcome
-
-    async def _akeep_lease(self, run_id: str, task: dict[str, Any], job: asyncio.Task[Any]) -> None:
-        """Renew the claim while the step runs; stop the step if the claim is gone."""
-        lease = float(self.options["lease_seconds"])
-        while True:
-            await asyncio.sleep(lease / 3)
-            until = now_ms() + int(lease * 1000)
-            if not await self.storage.arenew(run_id, coordinate_of(task), self.id, until):
-                logger.info(
-                    "Worker %s lost the claim on %s of run %s; stopping it", self.id, task["path"], run_id
-                )
-                for job_key, running in list(self.running.items()):
-                    if running is job:
-                        self._stop(job_key)
-                return
-
-    async def _afollow(self, workflow: Workflow, run_id: str, commit: Commit | None) -> str | None:
-        """Announce what follows; keep one task to run here when that saves a bus hop."""
-        if commit is None:
-            return None
-        local = [key for key, task in commit.runs if task["kind"] != "step"]
-        keep = commit.lone_step()
-        for key in local[1:]:
-            self._spawn_follow(run_id, key)
-        commit.runs = [(key, task) for key, task in commit.runs if task["kind"] == "step" and key != keep]
-        await self.engine.afollow(workflow, run_id, commit)
-        return local[0] if local else keep
-
-    def _spawn_follow(self, run_id: str, key: str) -> None:
-        self._spawn(self.arun_task(run_id, key))
-
-    # -- sweeping and heartbeats ------------------------------------------------------
-    async def _asweep(self) -> None:
-        while True:
-            await asyncio.sleep(float(self.options["sweep_seconds"]))
-            try:
-                await self.asweep_once()
-            except Exception:
-                self._reraise_cancel()
-                logger.exception("Sweep of worker %s failed", self.id)
-
-    async def asweep_once(self) -> None:
-        """Fire due timers; hand out again tasks whose lease expired or message was lost."""
-        for run_id in await self.storage.adue_runs(datetime.now(UTC)):
-            await self._afire_due(run_id)
-        unclaimed = int(float(self.options["unclaimed_seconds"]) * 1000)
-        for stale in await self.storage.astale_tasks(now_ms(), unclaimed):
-            await self._aredeliver(stale.run_id, stale.coordinate)
-        if now_ms() - self._revived_at >= unclaimed:  # quiet runs are rare: look less often
-            self._revived_at = now_ms()
-            idle_since = datetime.now(UTC) - timedelta(milliseconds=unclaimed)
-            for run_id in await self.storage.aidle_runs(idle_since):
-                await self._arevive_helpers(run_id)
-
-    async def _arevive_helpers(self, run_id: str) -> None:
-        """Run again the flow decisions (conditions, sleep functions) of a run gone quiet.
-
-        They have no task row to lease: if the process deciding one died, or its
-        message was lost, the run would wait for ever. Deciding twice is harmless:
-        plan takes the first answer.
-        """
-        record = await self.storage.aget_run(run_id)
-        if record is None or record.status != "running":
-            return
-        for key, task in record.run_state["tasks"].items():
-            if task["kind"] != "step" and task["status"] == "running":
-                self._spawn_follow(run_id, key)
-
-    async def _afire_due(self, run_id: str) -> None:
-        record = await self.storage.aget_run(run_id)
-        workflow = self._workflow_for(record) if record is not None else None
-        if record is None or workflow is None:
-            return
-        for key, timer in list(record.run_state.get("timers", {}).items()):
-            if timer["at"] <= now_ms():
-                await self.engine.afire_timer(workflow, run_id, key, timer["at"])
-
-    async def _aredeliver(self, run_id: str, coordinate: Coordinate) -> None:
-        record = await self.storage.aget_run(run_id)
-        if record is None or record.status != "running":
-            return
-        found = [(k, t) for k, t in record.run_state["tasks"].items() if coordinate_of(t) == coordinate]
-        deliveries = await self.storage.aredeliver(run_id, coordinate, now_ms())
-        if not found or (workflow := self._workflow_for(record)) is None:
-            return
-        key, task = found[0]
-        if deliveries <= int(self.options["max_deliveries"]):
-            logger.info("Handing out %s of run %s again (delivery %d)", key, run_id, deliveries)
-            await self.bus.asend({"type": "task", "run_id": run_id, "key": key})
-            return
-        lost = TaskLostError(
-            f"Step {task['path']!r} was handed to workers {deliveries} times without finishing"
-        )
-        outcome = {"status": "failed", "error": serialize_error(lost), "non_retryable": True}
-        commit = await self.engine.apply(
-            workflow,
-            run_id,
-            {
-                "type": "task-done",
-                "key": key,
-                "handout": task.get("handout"),
-                "outcome": outcome,
-                "now": now_ms(),
-            },
-        )
-        await self.engine.afollow(workflow, run_id, commit)
-
-    async def _abeat(self) -> None:
-        info = {"host": socket.gethostname(), "pid": os.getpid(), "concurrency": self.concurrency}
-        while True:
-            with contextlib.suppress(Exception):
-                await self.storage.aheartbeat(self.id, {**info, "running": len(self.running)})
-            await asyncio.sleep(float(self.options["heartbeat_seconds"]))
-
-
-class TaskLostError(WorkflowError):
-    """A step was handed out too many times without a worker finishing it."""
-
 
 class _Environment:
-    """The engine side of a step running in a worker: storage reads and the event log."""
+    """The engine side of a running step: step outputs and the run's event log."""
 
-    def __init__(self, engine: EventedEngine, run_id: str) -> None:
+    def __init__(self, engine: Engine, run_id: str) -> None:
         self.engine = engine
         self.run_id = run_id
 
@@ -396,3 +383,8 @@ class _Environment:
 def _cancelling() -> bool:
     task = asyncio.current_task()
     return bool(task is not None and task.cancelling())
+
+
+def _log_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        logger.error("Checking leases failed", exc_info=task.exception())

@@ -1,0 +1,146 @@
+"""The task queue in the database: claims, leases, the sweeper, heartbeats.
+
+Every transition is one conditional statement whose result says who won
+(docs/architecture.md has the table): a claim takes queued, due rows (on
+PostgreSQL with ``FOR UPDATE SKIP LOCKED``, so concurrent claimers take disjoint
+rows without waiting; SQLite has one writer at a time); renewing, releasing and
+dropping a claim require its lease number; the sweeper takes back only leases
+that expired, and two sweepers cannot both take one back (the second finds the
+row queued). Times are the database's clock unless the storage was given one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from functools import cache
+from typing import Any
+
+from django.db import connection
+from django.utils import timezone
+
+from ..core.storage import Claim
+from ..models import WorkerHeartbeat
+from ._commit import fence_match
+from ._sql import TASK_CLAIM, TASKS, now_sql, q, table
+
+
+def claim(queues: Sequence[str], owner: str, limit: int, lease_ms: int, now: int | None) -> list[Claim]:
+    """Claim up to ``limit`` due rows of ``queues``, oldest first, each with a new lease number."""
+    if not queues or limit <= 0:
+        return []
+    sql = _claim_sql(connection.vendor, len(queues))
+    sets, due = [owner, now, lease_ms], [*queues, now, limit]
+    params = [*due, *sets] if connection.vendor == "postgresql" else [*sets, *due]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = sorted(cursor.fetchall(), key=lambda r: (r[-2], r[-1]))  # RETURNING keeps no order
+    return [Claim(str(r[0]), str(r[1]), int(r[2]), str(r[3]), int(r[4]), int(r[5])) for r in rows]
+
+
+@cache
+def _claim_sql(vendor: str, queues: int) -> str:
+    now = now_sql(vendor)
+    due = (
+        f"SELECT {q('id')} FROM {table(TASKS)} WHERE {q('queue')} IN ({', '.join(['%s'] * queues)}) "
+        f"AND {q('status')} = 'queued' AND {q('available_at')} <= {now} "
+        f"ORDER BY {q('available_at')}, {q('id')} LIMIT %s"
+    )
+    sets = (
+        f"{q('status')} = 'running', {q('owner')} = %s, {q('lease')} = {q('lease')} + 1, "
+        f"{q('lease_until')} = {now} + %s"
+    )
+    columns = (*TASK_CLAIM, "available_at", "id")
+    returning = ", ".join(q(c) for c in columns)
+    if vendor == "postgresql":
+        return (
+            f"WITH _due AS ({due} FOR UPDATE SKIP LOCKED) UPDATE {table(TASKS)} SET {sets} "
+            f"FROM _due WHERE {table(TASKS)}.{q('id')} = _due.{q('id')} RETURNING "
+            + ", ".join(f"{table(TASKS)}.{q(c)}" for c in columns)
+        )
+    return (
+        f"UPDATE {table(TASKS)} SET {sets} WHERE {q('id')} IN ({due}) AND {q('status')} = 'queued' "
+        f"RETURNING {returning}"
+    )
+
+
+def renew(claims: Sequence[Claim], lease_ms: int, now: int | None) -> set[tuple[str, str, int, int]]:
+    """Extend the leases still held; the fences of those."""
+    kept: set[tuple[str, str, int, int]] = set()
+    for start in range(0, len(claims), 200):
+        chunk = claims[start : start + 200]
+        where, params = fence_match(chunk)
+        sql = (
+            f"UPDATE {table(TASKS)} SET {q('lease_until')} = {now_sql(connection.vendor)} + %s "
+            f"WHERE {q('status')} = 'running' AND ({where}) "
+            f"RETURNING {q('run_id', 'key', 'handout', 'lease')}"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [now, lease_ms, *params])
+            kept |= {(str(r[0]), str(r[1]), int(r[2]), int(r[3])) for r in cursor.fetchall()}
+    return kept
+
+
+def release(held: Claim, delay_ms: int, now: int | None) -> bool:
+    """Give a held row back to the queue without counting a delivery."""
+    where, params = fence_match([held])
+    sql = (
+        f"UPDATE {table(TASKS)} SET {q('status')} = 'queued', {q('owner')} = '', "
+        f"{q('available_at')} = {now_sql(connection.vendor)} + %s "
+        f"WHERE {q('status')} = 'running' AND ({where})"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [now, delay_ms, *params])
+        return bool(cursor.rowcount == 1)
+
+
+def sweep(queues: Sequence[str], now: int | None) -> int:
+    """Take back expired leases (one more delivery each); delete canceled rows whose lease ended."""
+    if not queues:
+        return 0
+    vendor = connection.vendor
+    names = ", ".join(["%s"] * len(queues))
+    expired = f"{q('queue')} IN ({names}) AND {q('lease_until')} < {now_sql(vendor)}"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table(TASKS)} SET {q('status')} = 'queued', {q('owner')} = '', "
+            f"{q('deliveries')} = {q('deliveries')} + 1, {q('available_at')} = {now_sql(vendor)} "
+            f"WHERE {q('status')} = 'running' AND {expired}",
+            [now, *queues, now],
+        )
+        taken = int(cursor.rowcount)
+        cursor.execute(
+            f"DELETE FROM {table(TASKS)} WHERE {q('status')} = 'canceled' AND {expired}", [*queues, now]
+        )
+    return taken
+
+
+def is_held(run_id: str, now: int | None) -> bool:
+    sql = (
+        f"SELECT 1 FROM {table(TASKS)} WHERE {q('run_id')} = %s AND {q('status')} <> 'queued' "
+        f"AND {q('lease_until')} >= {now_sql(connection.vendor)} LIMIT 1"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [run_id, now])
+        return cursor.fetchone() is not None
+
+
+def owes(run_id: str, kinds: Sequence[str]) -> bool:
+    sql = (
+        f"SELECT 1 FROM {table(TASKS)} WHERE {q('run_id')} = %s "
+        f"AND {q('kind')} IN ({', '.join(['%s'] * len(kinds))}) LIMIT 1"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [run_id, *kinds])
+        return cursor.fetchone() is not None
+
+
+def heartbeat(worker: str, info: dict[str, Any]) -> None:
+    fields: dict[str, Any] = {
+        key: info[key] for key in ("host", "pid", "concurrency", "running") if key in info
+    }
+    WorkerHeartbeat.objects.update_or_create(worker=worker, defaults={**fields, "last_seen": timezone.now()})
+
+
+def live_workers(since: datetime) -> list[dict[str, Any]]:
+    return [dict(row) for row in WorkerHeartbeat.objects.filter(last_seen__gte=since).values()]
