@@ -1,0 +1,231 @@
+"""Beyond the spec: what a durable run owes its callers (durability issue, items 5 and 6).
+
+Every test runs on both engines, with steps in forked worker processes on the
+PostgreSQL + Redis leg.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from workflows_app import create_step, create_workflow, errors
+from workflows_app.core import runtime
+from workflows_app.testing import awaituntil
+
+from .conftest import Calls, Harness
+from .processes import shared_list
+
+
+def returning(calls: Calls, step_id: str, value: Any) -> Any:
+    async def execute(ctx: Any) -> Any:
+        calls.hit(step_id, ctx.input_data)
+        return value
+
+    return create_step(step_id, execute=execute)
+
+
+# -- a run created with the id of a stored run is that run ----------------------------------------------
+async def test_a_run_made_with_a_stored_id_carries_its_status_and_resource(harness: Harness) -> None:
+    async def asks(ctx: Any) -> Any:
+        if ctx.resume_data is None:
+            return await ctx.suspend({"q": "?"})
+        return {"answer": ctx.resume_data["a"]}
+
+    workflow = create_workflow("durable-stored-id").then(create_step("ask", execute=asks)).commit()
+    first = await workflow.acreate_run(resource_id="user-7", engine=harness.engine)
+    assert (await first.astart({})).status == "suspended"
+    harness.fresh_process()
+
+    again = await workflow.acreate_run(run_id=first.run_id, engine=harness.engine)
+    assert (again.status, again.resource_id) == ("suspended", "user-7")
+    assert (await again.aresume({"a": 1})).result == {"answer": 1}
+    with pytest.raises(errors.RunNotSuspendedError, match="This workflow run was not suspended"):
+        await again.aresume({"a": 2})
+    later = await workflow.acreate_run(run_id=first.run_id, engine=harness.engine)
+    assert later.status == "success"
+    await later.acancel()  # a finished run stays as it is
+    stored = await workflow.aget_run(first.run_id)
+    assert stored is not None and stored.status == "success"
+
+
+# -- cancel: cooperative first, then hard after a grace period ----------------------------------------------
+@pytest.fixture
+def short_grace() -> Any:
+    saved = runtime.get_engine_options()
+    runtime.configure(
+        engine_options={
+            name: {**saved.get(name, {}), "cancel_grace_seconds": 0.5} for name in ("default", "evented")
+        }
+    )
+    runtime.reset_storage()
+    yield
+    runtime.configure(engine_options=saved)
+    runtime.reset_storage()
+
+
+async def test_a_canceled_step_that_listens_finishes_and_one_that_does_not_is_stopped(
+    short_grace: Any, harness: Harness
+) -> None:
+    seen: list[str] = shared_list()
+
+    async def polite(ctx: Any) -> Any:
+        seen.append("polite started")
+        await ctx.abort_signal
+        await asyncio.sleep(0.05)  # cleaning up after itself, within the grace period
+        seen.append("polite finished")
+        return {"done": True}
+
+    async def stubborn(ctx: Any) -> Any:
+        seen.append("stubborn started")
+        try:
+            await asyncio.Event().wait()  # never looks at its abort signal
+        except asyncio.CancelledError:
+            seen.append("stubborn cancelled")
+            raise
+
+    after = create_step("after", execute=lambda ctx: {"never": True})
+    workflow = (
+        create_workflow("durable-cancel-grace")
+        .parallel([create_step("polite", execute=polite), create_step("stubborn", execute=stubborn)])
+        .then(after)
+        .commit()
+    )
+    run = await workflow.acreate_run(engine=harness.engine)
+    await run.aenqueue({})
+    await awaituntil(lambda: {"polite started", "stubborn started"} <= set(seen))
+    await run.acancel()
+    await awaituntil(lambda: {"polite finished", "stubborn cancelled"} <= set(seen))
+    result = await run.aresult()
+    assert result.status == "canceled"
+    assert result.steps["polite"].status == "canceled"  # what it returned after the cancel is not kept
+    assert result.steps["stubborn"].status == "canceled"
+    assert "after" not in result.steps
+
+
+# -- values at the boundary -------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ({"tags": {"a", "b"}}, "holds a value of type set at ['tags']"),
+        ({"when": object()}, "holds a value of type object at ['when']"),
+        ({"x": math.nan}, "holds nan at ['x'], which JSON cannot store"),
+        ({"text": "a\x00b"}, "contains a NUL character at ['text']"),
+    ],
+)
+async def test_a_step_output_that_cannot_be_stored_fails_the_step_at_once(
+    harness: Harness, calls: Calls, value: Any, message: str
+) -> None:
+    workflow = (
+        create_workflow("durable-unstorable")
+        .then(returning(calls, "bad", value))
+        .then(returning(calls, "next", {"never": True}))
+        .commit()
+    )
+    result = await harness.execute(workflow, {})
+    assert result.status == "failed"
+    assert result.error is not None
+    assert result.error["name"] == "UnsupportedValueError"
+    assert result.error["message"].startswith(f"The output of step 'bad' {message}")
+    assert calls["bad"] == 1  # refused at once: not retried, not stored as text
+    assert calls["next"] == 0
+
+
+async def test_the_next_step_gets_the_stored_form_of_what_a_step_returned(harness: Harness) -> None:
+    received: list[Any] = shared_list()
+
+    async def next_step(ctx: Any) -> Any:
+        received.append(ctx.input_data)
+        return ctx.input_data
+
+    when = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    first = create_step("first", execute=lambda ctx: {"pair": (1, 2), "when": when, 3: "three"})
+    workflow = (
+        create_workflow("durable-stored-form")
+        .then(first)
+        .then(create_step("next", execute=next_step))
+        .commit()
+    )
+    result = await harness.execute(workflow, {})
+    stored = {"pair": [1, 2], "when": "2026-01-02T03:04:05Z", "3": "three"}
+    assert list(received) == [stored]
+    assert result.steps["first"].output == stored
+    assert result.result == stored
+
+
+async def test_input_too_deep_or_not_json_is_refused_at_once_and_nothing_is_stored(harness: Harness) -> None:
+    workflow = (
+        create_workflow("durable-refused-input").then(create_step("s", execute=lambda ctx: {})).commit()
+    )
+    deep: Any = {}
+    for _ in range(600):
+        deep = {"d": deep}
+    for options, error in [
+        ({"request_context": deep}, errors.PayloadTooDeepError),
+        ({"input_data": {"n": math.inf}}, errors.UnsupportedValueError),
+        ({"initial_state": {"s": {1, 2}}}, errors.UnsupportedValueError),
+    ]:
+        run = await workflow.acreate_run(engine=harness.engine)
+        with pytest.raises(error):
+            await run.astart(**options)
+        assert await workflow.aget_run(run.run_id) is None
+
+
+# -- set_state: graph order at a join and at a suspend -------------------------------------------------------
+@pytest.mark.parametrize("suspends", [False, True])
+async def test_state_changes_merge_in_graph_order_whether_or_not_a_branch_suspends(
+    harness: Harness, suspends: bool
+) -> None:
+    async def z(ctx: Any) -> Any:
+        await ctx.set_state({"who": "z", "z": True})
+        return {}
+
+    async def a(ctx: Any) -> Any:
+        if ctx.resume_data is None:
+            await ctx.set_state({"who": "a", "a": True})
+            if suspends:
+                return await ctx.suspend({})
+        return {}
+
+    workflow = (
+        create_workflow(f"durable-state-order-{suspends}")
+        .parallel([create_step("z", execute=z), create_step("a", execute=a)])
+        .commit()
+    )
+    run = await workflow.acreate_run(engine=harness.engine)
+    result = await run.astart({}, include_state=True)
+    assert result.status == ("suspended" if suspends else "success")
+    assert result.state == {"who": "a", "z": True, "a": True}  # a comes after z in the graph
+
+
+# -- time travel with only input data --------------------------------------------------------------------
+async def test_time_travel_with_only_input_data_records_the_step_before_as_its_output(
+    harness: Harness, calls: Calls
+) -> None:
+    step1 = returning(calls, "step1", {"never": True})
+    step0 = returning(calls, "step0", {"never": True})
+
+    async def add(ctx: Any) -> Any:
+        calls.hit("step2")
+        return {"total": ctx.input_data["step1Result"] + 1}
+
+    workflow = (
+        create_workflow("durable-travel-input")
+        .then(step0)
+        .then(step1)
+        .then(create_step("step2", execute=add))
+        .commit()
+    )
+    run = await workflow.acreate_run(engine=harness.engine)
+    result = await run.atime_travel("step2", input_data={"step1Result": 4})
+    assert result.status == "success"
+    assert result.result == {"total": 5}
+    assert (calls["step0"], calls["step1"], calls["step2"]) == (0, 0, 1)
+    assert (result.steps["step1"].status, result.steps["step1"].payload) == ("success", {})
+    assert result.steps["step1"].output == {"step1Result": 4}
+    assert result.steps["step0"].output == {}
+    assert result.input == {}
