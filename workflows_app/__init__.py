@@ -12,6 +12,7 @@ from .core.processors import Processor
 from .core.results import StepResult, WorkflowResult
 from .core.run import Run
 from .core.runtime import get_agent, get_tool, register_agent, register_tool
+from .core.schedules import Schedule
 from .core.steps import Step, clone_step, create_step, step
 from .core.workflow import RetryConfig, Workflow, clone_workflow, create_workflow
 from .engines import ENGINES as _ENGINES
@@ -26,6 +27,7 @@ __all__ = [
     "RequestContext",
     "RetryConfig",
     "Run",
+    "Schedule",
     "Step",
     "StepContext",
     "StepResult",

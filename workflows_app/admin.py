@@ -196,4 +196,5 @@ def _top_level_steps(workflow_id: str) -> int | None:
     return sum(len(entry_ids(entry)) for entry in workflow.entries)
 
 
+from . import admin_schedules as _admin_schedules  # noqa: E402, F401 - registers the schedules' admin
 from .api import admin as _api_admin  # noqa: E402, F401 - registers the REST API's token admin

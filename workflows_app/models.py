@@ -221,6 +221,80 @@ class WorkerHeartbeat(models.Model):
         return f"{self.worker} ({self.last_seen:%Y-%m-%d %H:%M:%S})"
 
 
+class CatchUp(models.TextChoices):
+    """What a schedule does with ticks missed while nothing fired them (``core/schedules.py``)."""
+
+    NONE = "none", "none: skip missed ticks"
+    ONE = "one", "one: one run for all missed ticks"
+    ALL = "all", "all: one run per missed tick"
+
+
+class WorkflowScheduleQuerySet(models.QuerySet["WorkflowSchedule"]):
+    def active(self) -> WorkflowScheduleQuerySet:
+        return self.filter(paused=False)
+
+    def due(self, now: Any) -> WorkflowScheduleQuerySet:
+        """Schedules with a tick at or before ``now`` that no sweep dealt with yet."""
+        return self.active().filter(next_fire_at__lte=now)
+
+
+class WorkflowSchedule(models.Model):
+    """A cron schedule that starts runs of a workflow, one per tick, whatever the number of workers.
+
+    ``last_tick`` is the last tick a sweep dealt with (fired, or dropped by the
+    catch-up policy); it only moves forward. ``next_fire_at`` is the tick after
+    it, kept so that finding the due schedules is one indexed query. Rows come
+    from the workflows' code (``declared``, synced when a worker starts) or from
+    the admin and the REST API.
+    """
+
+    name = models.CharField(max_length=200, unique=True)
+    workflow_id = models.CharField(max_length=200)
+    cron = models.CharField(max_length=200)
+    timezone = models.CharField(max_length=64, default="UTC")
+    input = _json()
+    catch_up = models.CharField(max_length=8, choices=CatchUp.choices, default=CatchUp.NONE)
+    paused = models.BooleanField(default=False)
+    declared = models.BooleanField(default=False, help_text="Declared in the workflow's code.")
+    last_tick = models.DateTimeField()
+    next_fire_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = WorkflowScheduleQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+        indexes = [
+            models.Index(fields=["next_fire_at"], name="wfschedule_due", condition=models.Q(paused=False)),
+            models.Index(fields=["workflow_id"], name="wfschedule_workflow"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.cron} {self.timezone})"
+
+
+class WorkflowScheduleTick(models.Model):
+    """A tick of a schedule that fired, and the run it started: written in the run's own transaction.
+
+    The unique (schedule, tick) is what makes a tick start one run however many
+    workers fire it at once: the losers' inserts fail and their transactions,
+    run included, roll back.
+    """
+
+    schedule = models.ForeignKey(WorkflowSchedule, on_delete=models.CASCADE, related_name="ticks")
+    tick = models.DateTimeField()
+    run_id = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-tick"]
+        constraints = [models.UniqueConstraint(fields=["schedule", "tick"], name="workflow_schedule_tick")]
+
+    def __str__(self) -> str:
+        return f"{self.schedule_id} @ {self.tick:%Y-%m-%d %H:%M} -> {self.run_id}"
+
+
 class ApiTokenQuerySet(models.QuerySet["ApiToken"]):
     def for_secret(self, secret: str) -> ApiTokenQuerySet:
         return self.filter(digest=ApiToken.digest_of(secret))

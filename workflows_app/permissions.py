@@ -20,6 +20,11 @@ ACTIONS = {
     "resume": "workflows_app.resume_workflowrun",
     "cancel": "workflows_app.cancel_workflowrun",
     "restart": "workflows_app.resume_workflowrun",
+    # Schedules: Django's model permissions of WorkflowSchedule.
+    "view_schedule": "workflows_app.view_workflowschedule",
+    "add_schedule": "workflows_app.add_workflowschedule",
+    "change_schedule": "workflows_app.change_workflowschedule",
+    "delete_schedule": "workflows_app.delete_workflowschedule",
 }
 
 

@@ -40,6 +40,13 @@ def test_openapi_document_describes_every_endpoint() -> None:
         "restart_run",
         "list_events",
         "stream_events",
+        "list_schedules",
+        "create_schedule",
+        "get_schedule",
+        "change_schedule",
+        "pause_schedule",
+        "resume_schedule",
+        "delete_schedule",
     }
     start = document["paths"][f"{API}/workflows/{{workflow_id}}/runs"]["post"]
     assert "application/problem+json" in start["responses"]["422"]["content"]

@@ -7,7 +7,7 @@ so they say what a value means, not how it is computed.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from ninja import Field, Schema
 
@@ -136,6 +136,48 @@ class RunOut(RunSummaryOut):
 class RunPageOut(Schema):
     items: list[RunSummaryOut]
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last.")
+
+
+# -- schedules ----------------------------------------------------------------------
+
+
+class ScheduleIn(Schema):
+    name: str = Field(
+        min_length=1,
+        max_length=200,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$",
+        description="Unique name: letters, digits and `_.:-`.",
+    )
+    workflow_id: str = Field(description="The registered workflow each tick starts a run of.")
+    cron: str = Field(description="A five-field cron expression, e.g. `0 9 * * 1-5`.")
+    timezone: str = Field("UTC", description="The IANA time zone the cron expression is read in.")
+    input: Any = Field(None, description="The input of every run, checked against the workflow's schema.")
+    catch_up: Literal["none", "one", "all"] = Field(
+        "none", description="Ticks missed while nothing fired: skip them, one run for all, or one each."
+    )
+    paused: bool = False
+
+
+class ScheduleChangeIn(Schema):
+    cron: str | None = None
+    timezone: str | None = None
+    input: Any = None
+    catch_up: Literal["none", "one", "all"] | None = None
+
+
+class ScheduleOut(Schema):
+    name: str
+    workflow_id: str
+    cron: str
+    timezone: str
+    input: Any = None
+    catch_up: str
+    paused: bool
+    declared: bool = Field(description="Declared in the workflow's code: change it there, not here.")
+    last_tick: datetime = Field(description="The last tick dealt with (fired, or skipped by catch-up).")
+    next_fire_times: list[datetime] = Field(description="The next ticks it will fire (empty while paused).")
+    created_at: datetime
+    updated_at: datetime
 
 
 # -- events -------------------------------------------------------------------------

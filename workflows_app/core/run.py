@@ -141,6 +141,17 @@ class Run:
         event = {"type": "start", "input": data, "state": state, "context": context, "now": now_ms()}
         return record, event
 
+    def start_event(
+        self, input_data: Any = None, *, request_context: Any = None
+    ) -> tuple[RunRecord, dict[str, Any]]:
+        """The run to create and its ``start`` event, validated; nothing is stored.
+
+        For a caller that writes the start inside a larger transaction of its
+        own (a schedule writes its tick's row with it): ``engine.acommit(...,
+        create=record)`` there, ``engine.afollow`` once it committed.
+        """
+        return self._new_record(input_data, None, request_context, False)
+
     async def astart(
         self,
         input_data: Any = None,

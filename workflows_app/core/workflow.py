@@ -16,6 +16,7 @@ from pydantic import BaseModel
 from . import runtime
 from .errors import (
     ExecutionFlowNotDefinedError,
+    InputValidationError,
     UncommittedWorkflowError,
     WorkflowDefinitionError,
 )
@@ -35,7 +36,9 @@ from .graph import (
     entry_ids,
 )
 from .mapping import mapping_step, stable_id
+from .schedules import Schedule
 from .steps import Step, tool_step
+from .validation import validate
 
 if TYPE_CHECKING:
     from .run import Run
@@ -76,6 +79,7 @@ class Workflow:
         validate_inputs: bool = True,
         should_persist_snapshot: Callable[[dict[str, Any]], bool] | None = None,
         steps: Sequence[Step] = (),
+        schedule: Schedule | None = None,
     ) -> None:
         if not id:
             raise WorkflowDefinitionError("A workflow needs a non-empty id")
@@ -91,6 +95,9 @@ class Workflow:
         self.validate_inputs = validate_inputs
         self.should_persist_snapshot = should_persist_snapshot
         self.declared_steps = tuple(steps)
+        if schedule is not None and not isinstance(schedule, Schedule):
+            raise WorkflowDefinitionError("schedule= takes a Schedule(cron=..., timezone=..., ...)")
+        self.schedule = schedule
         self.entries: tuple[Entry, ...] = ()
         self._draft: list[Entry] = []
         self._dirty = False
@@ -159,12 +166,23 @@ class Workflow:
         """Freeze the draft into the definition and register the workflow by id."""
         entries = tuple(self._draft) if self._dirty else self.entries
         _check_unique_ids(self.id, entries)
+        self._check_schedule()
         self.entries = entries
         self._dirty = False
         self._nested = self._steps = None
         self.definition_hash = definition_hash(entries, {"id": self.id})
         runtime.register_workflow(self)
         return self
+
+    def _check_schedule(self) -> None:
+        """A declared schedule's input must be valid input: found now, not at its first tick."""
+        if self.schedule is not None and self.validate_inputs:
+            try:
+                validate(self.input_schema, self.schedule.input, InputValidationError)
+            except InputValidationError as exc:
+                raise WorkflowDefinitionError(
+                    f"The schedule of workflow {self.id!r} has invalid input: {exc}"
+                ) from None
 
     # -- introspection ------------------------------------------------------
     @property

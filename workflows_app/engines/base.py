@@ -99,6 +99,20 @@ class Caller:
 
 
 @dataclass
+class Deferred:
+    """A committer for a commit written inside a larger transaction: it takes none of its tasks.
+
+    Nothing may run before that transaction commits, so the tasks wait in the
+    queue they would have gone to; ``afollow`` rings for them afterwards.
+    """
+
+    id: str
+
+    def claimable(self) -> int | None:
+        return 0
+
+
+@dataclass
 class Committed:
     """A written commit: what it decided, the seqs of its events, the task rows it wrote."""
 
@@ -153,6 +167,10 @@ class Engine:
 
     def worker_queues(self, worker: Worker) -> list[str]:
         return [self.shared_queue]
+
+    def deferred_committer(self) -> Committer:
+        """The committer of a commit inside a larger transaction (see :class:`Deferred`)."""
+        return Deferred(self.committer().id)
 
     async def aready(self) -> None:
         """Make sure some worker will take the work, or say clearly that none will."""

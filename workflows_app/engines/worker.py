@@ -190,6 +190,12 @@ class Worker:
             except Exception:
                 self._reraise_cancel()
                 logger.exception("Sweep of worker %s failed", self.id)
+            for duty in runtime.sweep_duties():  # the app's own (due schedules)
+                try:
+                    await duty()
+                except Exception:
+                    self._reraise_cancel()
+                    logger.exception("Sweep duty %r of worker %s failed", duty, self.id)
 
     async def _abeat_loop(self) -> None:
         info = {"host": socket.gethostname(), "pid": os.getpid(), "concurrency": self.capacity or 0}
