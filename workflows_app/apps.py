@@ -17,10 +17,10 @@ class WorkflowsAppConfig(AppConfig):
         from . import checks  # noqa: F401 - registers the system checks
         from .conf import configure_runtime, workflow_settings
         from .core import runtime
-        from .schedules import ScheduleSweeper
+        from .schedules import asweep_schedules
 
         configure_runtime()
-        runtime.configure(sweep_duties=[ScheduleSweeper()])
+        runtime.configure(sweep_duties=[asweep_schedules])
         autodiscover_modules("workflows")
         for module in workflow_settings.MODULES:
             importlib.import_module(module)

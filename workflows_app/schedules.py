@@ -56,8 +56,8 @@ _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,199}")
 
 __all__ = [
     "ScheduleError",
-    "ScheduleSweeper",
     "afire_due",
+    "asweep_schedules",
     "create_schedule",
     "delete_schedule",
     "get_schedule",
@@ -329,19 +329,13 @@ def _advance(row: WorkflowSchedule, cursor: datetime) -> None:
     )
 
 
-class ScheduleSweeper:
-    """A worker's sweep duty: sync the declared schedules (once per process), then fire due ticks."""
-
-    def __init__(self) -> None:
-        self._synced = False
-
-    async def __call__(self) -> None:
-        if not workflow_settings.FIRE_SCHEDULES:
-            return
-        if not self._synced:
-            await sync_to_async(sync_declared)()
-            self._synced = True
-        await afire_due()
+async def asweep_schedules(first: bool) -> None:
+    """A worker's sweep duty: sync the declared schedules when the worker starts, then fire due ticks."""
+    if not workflow_settings.FIRE_SCHEDULES:
+        return
+    if first:
+        await sync_to_async(sync_declared)()
+    await afire_due()
 
 
 def _next(cron: str, tz: str, after: datetime) -> datetime | None:

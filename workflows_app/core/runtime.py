@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 StorageFactory = Callable[[], "Storage"]
 EngineFactory = Callable[..., Any]  # (storage, bus, **options) -> an engine
-SweepDuty = Callable[[], Awaitable[Any]]
+SweepDuty = Callable[[bool], Awaitable[Any]]  # called with True at a worker's first sweep
 
 _storage_factory: StorageFactory | None = None
 _storage: Storage | None = None

@@ -182,6 +182,7 @@ class Worker:
                 logger.exception("Worker %s could not renew its leases", self.id)
 
     async def _asweep_loop(self) -> None:
+        first = True
         while True:
             await asyncio.sleep(float(self.options["sweep_seconds"]))
             try:
@@ -192,10 +193,11 @@ class Worker:
                 logger.exception("Sweep of worker %s failed", self.id)
             for duty in runtime.sweep_duties():  # the app's own (due schedules)
                 try:
-                    await duty()
+                    await duty(first)
                 except Exception:
                     self._reraise_cancel()
                     logger.exception("Sweep duty %r of worker %s failed", duty, self.id)
+            first = False
 
     async def _abeat_loop(self) -> None:
         info = {"host": socket.gethostname(), "pid": os.getpid(), "concurrency": self.capacity or 0}
