@@ -16,10 +16,12 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html_join
+from django.utils.safestring import mark_safe
 
 from . import schedules
 from .core import runtime
 from .core.errors import InputValidationError
+from .core.schedules import zone_of
 from .models import WorkflowSchedule
 
 
@@ -69,14 +71,15 @@ class WorkflowScheduleAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def state(self, row: WorkflowSchedule) -> str:
         return "paused" if row.paused else "active"
 
-    @admin.display(description="next fire times (UTC)")
+    @admin.display(description="next fire times")
     def next_fire_times(self, row: WorkflowSchedule) -> str:
+        """In the schedule's own time zone, as its cron expression reads; UTC in the markup."""
         upcoming = schedules.next_fire_times(row, 3) if row.pk else []
         if not upcoming:
             return "-"
-        return format_html_join(
-            ", ", '<time datetime="{}">{}</time>', ((t.isoformat(), f"{t:%Y-%m-%d %H:%M}") for t in upcoming)
-        )
+        zone = zone_of(row.timezone)
+        shown = ((t.isoformat(), f"{t.astimezone(zone):%a %Y-%m-%d %H:%M %Z}") for t in upcoming)
+        return format_html_join(mark_safe("<br>"), '<time datetime="{}">{}</time>', shown)
 
     @admin.display(description="recent ticks")
     def recent_ticks(self, row: WorkflowSchedule) -> str:
