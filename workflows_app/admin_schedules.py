@@ -105,6 +105,8 @@ class WorkflowScheduleAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         return super().has_delete_permission(request, obj) and not (obj is not None and obj.declared)
 
     def save_model(self, request: HttpRequest, obj: WorkflowSchedule, form: Any, change: bool) -> None:
+        if change and obj.declared:
+            return  # every field is read-only: nothing to save
         if change:
             schedules.update_schedule(obj)
             return
@@ -112,6 +114,7 @@ class WorkflowScheduleAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         obj.pk = schedules.create_schedule(**fields).pk
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[WorkflowSchedule]) -> None:
+        """Bulk delete; declared rows never get here (no delete permission on them: Django answers 403)."""
         for row in queryset:
             schedules.delete_schedule(row)
 

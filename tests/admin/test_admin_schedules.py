@@ -102,3 +102,17 @@ def test_a_declared_schedule_is_read_only_and_cannot_be_deleted(admin_client: Cl
     )
     assert deleted.status_code == 403
     assert WorkflowSchedule.objects.filter(pk=row.pk).exists()
+
+
+def test_saving_a_declared_schedule_or_deleting_it_in_bulk_changes_nothing(admin_client: Client) -> None:
+    row = create_schedule(
+        name="declared", workflow_id="admin-reports", cron="0 * * * *", input={"kind": "x"}, declared=True
+    )
+    other = create_schedule(name="made", workflow_id="admin-reports", cron="0 * * * *", input={"kind": "x"})
+    saved = admin_client.post(reverse("admin:workflows_app_workflowschedule_change", args=[row.pk]), {})
+    assert saved.status_code == 302
+    action = {"_selected_action": [row.pk, other.pk], "action": "delete_selected", "post": "yes"}
+    assert admin_client.post(reverse(LIST), action).status_code == 403
+    assert WorkflowSchedule.objects.count() == 2
+    admin_client.post(reverse(LIST), {**action, "_selected_action": [other.pk]})
+    assert list(WorkflowSchedule.objects.values_list("name", flat=True)) == ["declared"]
