@@ -27,6 +27,7 @@ from workflows_app.schedules import (
 from .conftest import Calls, Harness
 
 MONDAY = datetime(2031, 1, 6, tzinfo=UTC)  # far from the real clock: only the test fires these ticks
+LEAP_DAY = datetime(2032, 2, 29, tzinfo=UTC)
 
 
 class Digest(BaseModel):
@@ -56,29 +57,33 @@ async def fire(harness: Harness, now: datetime) -> list[str]:
 async def test_a_declared_schedule_starts_one_run_per_tick_in_its_time_zone(
     harness: Harness, calls: Calls
 ) -> None:
-    schedule = Schedule(cron="0 9 * * 1-5", timezone="Europe/Paris", input={"kind": "daily"}, catch_up="one")
+    # Only on 29 February, so that the workers' own sweepers (on the real clock) never fire it.
+    schedule = Schedule(cron="0 9 29 2 *", timezone="Europe/Paris", input={"kind": "daily"}, catch_up="one")
     workflow = digest_workflow(calls, "digest", schedule)
-    synced = await sync_to_async(sync_declared)({workflow.id: workflow}, now=MONDAY)
+    synced = await sync_to_async(sync_declared)({workflow.id: workflow}, now=LEAP_DAY)
     assert synced == 1
-    assert await sync_to_async(sync_declared)({workflow.id: workflow}, now=MONDAY) == 0  # idempotent
+    assert await sync_to_async(sync_declared)({workflow.id: workflow}, now=LEAP_DAY) == 0  # idempotent
     row = await WorkflowSchedule.objects.aget(name="digest")
-    assert (row.declared, row.next_fire_at) == (True, MONDAY.replace(hour=8))  # 09:00 in Paris, winter
+    assert (row.declared, row.next_fire_at) == (True, LEAP_DAY.replace(hour=8))  # 09:00 in Paris, winter
 
-    assert await fire(harness, MONDAY.replace(hour=7, minute=59)) == []
-    (run_id,) = await fire(harness, MONDAY.replace(hour=8, second=5))
-    assert await fire(harness, MONDAY.replace(hour=8, second=30)) == []  # that tick fired already
+    assert await fire(harness, LEAP_DAY.replace(hour=7, minute=59)) == []
+    (run_id,) = await fire(harness, LEAP_DAY.replace(hour=8, second=5))
+    assert await fire(harness, LEAP_DAY.replace(hour=8, second=30)) == []  # that tick fired already
 
     run = await workflow.acreate_run(run_id=run_id)
     result = await run.aresult()
     assert result.status == "success"
     assert result.result == {"sent": "daily"}
     assert calls.inputs["send"] == [
-        {"kind": "daily", "schedule": {"name": "digest", "tick": "2031-01-06T08:00:00+00:00"}}
+        {"kind": "daily", "schedule": {"name": "digest", "tick": "2032-02-29T08:00:00+00:00"}}
     ]
     tick = await WorkflowScheduleTick.objects.aget(schedule=row)
-    assert (tick.tick, tick.run_id) == (MONDAY.replace(hour=8), run_id)
+    assert (tick.tick, tick.run_id) == (LEAP_DAY.replace(hour=8), run_id)
     row = await WorkflowSchedule.objects.aget(name="digest")
-    assert (row.last_tick, row.next_fire_at) == (MONDAY.replace(hour=8), MONDAY.replace(day=7, hour=8))
+    assert (row.last_tick, row.next_fire_at) == (
+        LEAP_DAY.replace(hour=8),
+        datetime(2036, 2, 29, 8, tzinfo=UTC),
+    )
 
 
 @pytest.mark.parametrize(

@@ -20,9 +20,11 @@ from workflows_app.storage import DjangoStorage
 pytestmark = pytest.mark.django_db(transaction=True)
 
 FAR = datetime(2031, 1, 6, 8, tzinfo=UTC)  # only the test fires ticks this far ahead
+# Declared schedules of test workflows fire only on 29 February: workers' sweepers sync them into
+# every test's database, and must never fire them on the real clock in the middle of another test.
 
 nightly = (
-    create_workflow("nightly", schedule=Schedule(cron="0 2 * * *", timezone="Europe/Berlin"))
+    create_workflow("nightly", schedule=Schedule(cron="0 2 29 2 *", timezone="Europe/Berlin"))
     .then(create_step("work", execute=lambda ctx: {"done": True}))
     .commit()
 )
@@ -67,7 +69,7 @@ async def test_a_tick_fired_elsewhere_writes_no_second_run() -> None:
 def test_syncing_declared_schedules_is_idempotent_and_keeps_an_operators_pause() -> None:
     assert sync_declared({"nightly": nightly}, now=FAR) == 1
     row = WorkflowSchedule.objects.get(name="nightly")
-    assert (row.declared, row.next_fire_at) == (True, datetime(2031, 1, 7, 1, tzinfo=UTC))  # 02:00 Berlin
+    assert (row.declared, row.next_fire_at) == (True, datetime(2032, 2, 29, 1, tzinfo=UTC))  # 02:00 Berlin
     pause_schedule(row)
     assert sync_declared({"nightly": nightly}, now=FAR) == 0
     assert WorkflowSchedule.objects.get(name="nightly").paused is True
@@ -94,3 +96,11 @@ async def test_the_workers_sweeper_syncs_and_fires_due_schedules() -> None:
     tick = await WorkflowScheduleTick.objects.aget()
     assert await WorkflowRun.objects.filter(pk=tick.run_id).aexists()
     assert await WorkflowSchedule.objects.filter(name="nightly", declared=True).aexists()  # synced too
+
+
+def test_a_declared_schedule_never_takes_over_a_row_made_by_people(caplog: pytest.LogCaptureFixture) -> None:
+    create_schedule(name="nightly", workflow_id="unscheduled", cron="0 * * * *", now=FAR)
+    assert sync_declared({"nightly": nightly}, now=FAR) == 0
+    row = WorkflowSchedule.objects.get(name="nightly")
+    assert (row.workflow_id, row.declared) == ("unscheduled", False)
+    assert "is not synced until it is renamed" in caplog.text
