@@ -44,6 +44,7 @@ from .core.schedules import (
 )
 from .core.validation import validate
 from .models import WorkflowSchedule, WorkflowScheduleTick
+from .storage import DjangoStorage
 
 if TYPE_CHECKING:
     from .core.workflow import Workflow
@@ -336,8 +337,12 @@ def _advance(row: WorkflowSchedule, cursor: datetime) -> None:
 
 
 async def asweep_schedules(first: bool) -> None:
-    """A worker's sweep duty: sync the declared schedules when the worker starts, then fire due ticks."""
-    if not workflow_settings.FIRE_SCHEDULES:
+    """A worker's sweep duty: sync the declared schedules when the worker starts, then fire due ticks.
+
+    Only where runs are stored in the database: schedules are rows there, and a
+    process on another storage (``testing.use_memory_storage()``) has none to fire.
+    """
+    if not workflow_settings.FIRE_SCHEDULES or not isinstance(runtime.get_storage(), DjangoStorage):
         return
     if first:
         await sync_to_async(sync_declared)()
