@@ -255,7 +255,8 @@ async def afire_due(
     ``now`` is the clock (tests move it); ``engine`` the engine of the runs
     (``None``: the ``ENGINE`` setting). Ticks another sweeper fired first are
     skipped. A schedule whose workflow this process does not have is left for a
-    process that has it.
+    process that has it; one that fails (the database refused its run) is logged
+    and tried again at the next sweep, its tick not lost.
     """
     moment = now or _now()
     rows = [row async for row in WorkflowSchedule.objects.due(moment).order_by("next_fire_at")]
@@ -266,7 +267,10 @@ async def afire_due(
         except WorkflowError:
             logger.debug("No workflow %r here for schedule %s; leaving it", row.workflow_id, row.name)
             continue
-        started += await _afire_schedule(workflow, row, moment, runtime.get_engine(engine), batch)
+        try:
+            started += await _afire_schedule(workflow, row, moment, runtime.get_engine(engine), batch)
+        except Exception:  # one schedule's trouble must not keep the others from firing
+            logger.exception("Schedule %s could not fire; trying again at the next sweep", row.name)
     return started
 
 
