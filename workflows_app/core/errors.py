@@ -25,6 +25,7 @@ __all__ = [
     "ResumeConflictError",
     "ResumeDataValidationError",
     "ResumeError",
+    "RunHeldError",
     "RunNotActiveError",
     "RunNotFoundError",
     "RunNotSuspendedError",
@@ -129,6 +130,10 @@ class ResumeConflictError(ResumeError):
 
 class RunNotActiveError(WorkflowError):
     """This workflow run was not active"""
+
+
+class RunHeldError(WorkflowError):
+    """A live worker still holds this run: restarting it now would run its steps twice."""
 
 
 class TimeTravelError(WorkflowError):
