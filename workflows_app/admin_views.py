@@ -26,7 +26,7 @@ from .core import runtime
 from .core.errors import ResumeDataValidationError, ValidationError, WorkflowError
 from .core.graph import describe_entry
 from .core.hub import hub
-from .core.plan_travel import find_target
+from .core.plan import find_target
 from .core.storage import latest_steps
 from .forms import SchemaForm
 from .models import WorkflowRun

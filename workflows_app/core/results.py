@@ -13,8 +13,8 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from .errors import restore_error
+from .plan import suspended_paths
 from .storage import RunRecord, StepRecord, latest_steps
-from .targets import suspended_paths
 
 _STEP_KEYS = (
     "status",

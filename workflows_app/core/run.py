@@ -26,12 +26,11 @@ from .errors import (
 from .follow import afollow
 from .hub import hub
 from .payloads import plain
-from .plan import new_state
+from .plan import find_resume_targets, new_state
 from .results import WorkflowResult, build_result
 from .storage import RunRecord, Storage
 from .stored_runs import RunList, StoredRun, akeep_snapshot
 from .stream import RunStream
-from .targets import find_resume_targets
 from .validation import validate
 
 if TYPE_CHECKING:

@@ -2,7 +2,7 @@
 
 This module checks the request and gathers the history (the given ``context``,
 ``nested_steps_context`` and, for a run that exists, its stored rows); the walk
-itself is ``plan``'s ``time-travel`` event (see :mod:`plan_travel`).
+itself is ``plan``'s ``time-travel`` event (see :mod:`plan._travel`).
 """
 
 from __future__ import annotations
@@ -13,11 +13,9 @@ from .clock import now_ms
 from .errors import StepInputValidationError, StepNotFoundError, TimeTravelError
 from .graph import ParallelEntry, entry_components, entry_ids
 from .payloads import plain
-from .plan import new_state
-from .plan_travel import find_target
+from .plan import find_target, new_state, target_path
 from .storage import RunRecord, latest_steps
 from .stored_runs import akeep_snapshot
-from .targets import target_path
 from .validation import validate
 
 if TYPE_CHECKING:

@@ -23,13 +23,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .plan_foreach import ForeachMixin
-from .plan_nodes import NodeMixin
-from .plan_tasks import TaskMixin
-from .plan_travel import TravelMixin
+from ._foreach import ForeachMixin
+from ._nodes import NodeMixin
+from ._tasks import TaskMixin
+from ._travel import TravelMixin
 
 if TYPE_CHECKING:
-    from .workflow import Workflow
+    from ..workflow import Workflow
 
 STATE_VERSION = 1
 ACTIVE = ("running", "waiting")

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .commit import apply_context_delta, coordinate_of
-from .graph import entry_components
-from .storage import StepRecord
+from ..commit import apply_context_delta, coordinate_of
+from ..graph import entry_components
+from ..storage import StepRecord
 
 if TYPE_CHECKING:
-    from .steps import Step
-    from .workflow import Workflow
+    from ..steps import Step
+    from ..workflow import Workflow
 
 
 class TaskMixin:

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .errors import serialize_error
-from .graph import ForeachEntry, expect
+from ..errors import serialize_error
+from ..graph import ForeachEntry, expect
 
 if TYPE_CHECKING:
-    from .workflow import Workflow
+    from ..workflow import Workflow
 
 
 class ForeachMixin:

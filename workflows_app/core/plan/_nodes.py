@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .commit import item_key
-from .errors import InputValidationError, ValidationError, serialize_error
-from .graph import (
+from ..commit import item_key
+from ..errors import InputValidationError, ValidationError, serialize_error
+from ..graph import (
     BranchEntry,
     Entry,
     ForeachEntry,
@@ -19,10 +19,10 @@ from .graph import (
     StepEntry,
     expect,
 )
-from .validation import validate
+from ..validation import validate
 
 if TYPE_CHECKING:
-    from .workflow import Workflow
+    from ..workflow import Workflow
 
 
 class NodeMixin:
@@ -145,7 +145,7 @@ class NodeMixin:
         return f"{fkey}/{i}:{component_id}" + (f"#{fe}" if fe is not None else "")
 
     def start_child(self, fkey: str, i: int, component: Any, data: Any, **coords: Any) -> str | None:
-        from .workflow import Workflow
+        from ..workflow import Workflow
 
         key = self.child_key(fkey, i, component.id, coords.get("fe"))
         if self.s["budget"] == 0:

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .graph import BranchEntry, ParallelEntry, entry_components, entry_ids
+from ..graph import BranchEntry, ParallelEntry, entry_components, entry_ids
 
 if TYPE_CHECKING:
-    from .workflow import Workflow
+    from ..workflow import Workflow
 
 _NO_INPUT = "__no_input__"
 
