@@ -26,7 +26,7 @@ from .core import runtime
 from .core.errors import ResumeDataValidationError, ValidationError, WorkflowError
 from .core.graph import describe_entry
 from .core.hub import hub
-from .core.plan import find_target
+from .core.plan import OPEN, find_target
 from .core.storage import latest_steps
 from .forms import SchemaForm
 from .models import WorkflowRun
@@ -105,7 +105,7 @@ def run_page_context(request: HttpRequest, run: WorkflowRun) -> dict[str, Any]:
         ],
         "can_resume": can_act(request.user, "resume", run.started_by_id),
         "can_cancel": can_act(request.user, "cancel", run.started_by_id),
-        "active": run.status in ("running", "pending", "suspended", "waiting"),
+        "active": run.status in OPEN,
         "pretty": {
             "input": json.dumps(run.input, indent=2, default=str),
             "result": json.dumps(run.result, indent=2, default=str),

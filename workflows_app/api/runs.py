@@ -18,7 +18,7 @@ from django.utils import timezone
 from ninja import Body, Router
 from ninja.params import HeaderEx, P, QueryEx
 
-from ..core.run import TERMINAL
+from ..core.plan import TERMINAL
 from ..models import RunStatus, WorkflowRun
 from . import events, operations
 from .auth import acheck_visible, arequire, avisible_runs, caller

@@ -26,7 +26,7 @@ from .errors import (
 from .follow import afollow
 from .hub import hub
 from .payloads import plain
-from .plan import find_resume_targets, new_state
+from .plan import TERMINAL, find_resume_targets, new_state, task_component
 from .results import WorkflowResult, build_result
 from .storage import RunRecord, Storage
 from .stored_runs import RunList, StoredRun, akeep_snapshot
@@ -35,8 +35,6 @@ from .validation import validate
 
 if TYPE_CHECKING:
     from .workflow import Workflow
-
-TERMINAL = frozenset({"success", "failed", "canceled", "tripwire"})
 
 
 class Engine(Protocol):
@@ -201,7 +199,7 @@ class Run:
         record = await self._aload()
         keys = find_resume_targets(record.run_state, step=step, label=label, for_each_index=for_each_index)
         task = record.run_state["tasks"][keys[0]]
-        component = _component(self.workflow, record.run_state, task)
+        component = task_component(self.workflow.nested_workflows(), record.run_state, task)
         data = plain(resume_data, what="the resume data")
         data = _stored(validate(component.resume_schema, data, ResumeDataValidationError))
         event = {
@@ -328,14 +326,6 @@ class Run:
 def _stored(validated: Any) -> Any:
     """Data a schema validated, in the JSON form it is stored in (datetimes as text, as pydantic has it)."""
     return plain(validated, what="the validated data", limited=False)
-
-
-def _component(workflow: Workflow, run_state: dict[str, Any], task: dict[str, Any]) -> Any:
-    from .graph import entry_components
-
-    frame = run_state["frames"][task["frame"]]
-    entry = workflow.nested_workflows()[frame["wf"]].entries[task["entry"]]
-    return next(c for c in entry_components(entry) if c.id == task["step"])
 
 
 __all__ = ["Run", "RunList", "StoredRun", "WorkflowError", "now_ms"]

@@ -24,12 +24,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from . import runtime
+from .plan import SETTLED
 from .storage import RunRecord, StepRecord, Storage, latest_steps
 
 if TYPE_CHECKING:
     from .workflow import Workflow
 
-SETTLED = frozenset({"suspended", "paused", "success", "failed", "canceled", "tripwire"})
 VIEW_FIELDS = ("status", "steps", "result", "error", "input")
 
 

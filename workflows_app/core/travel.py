@@ -13,7 +13,7 @@ from .clock import now_ms
 from .errors import StepInputValidationError, StepNotFoundError, TimeTravelError
 from .graph import ParallelEntry, entry_components, entry_ids
 from .payloads import plain
-from .plan import find_target, new_state, target_path
+from .plan import BUSY, find_target, new_state, target_path
 from .storage import RunRecord, latest_steps
 from .stored_runs import akeep_snapshot
 from .validation import validate
@@ -22,8 +22,6 @@ if TYPE_CHECKING:
     from .results import WorkflowResult
     from .run import Run
     from .workflow import Workflow
-
-_ACTIVE = frozenset({"running", "waiting"})
 
 
 async def atime_travel(
@@ -53,7 +51,7 @@ async def atime_travel(
         validated = validate(component.input_schema, input_data, StepInputValidationError)
         input_data = plain(validated, what="the input data", limited=False)
     record = await run.storage.aget_run(run.run_id)
-    if record is not None and record.status in _ACTIVE:
+    if record is not None and record.status in BUSY:
         raise TimeTravelError("This workflow run is still running and cannot be time traveled")
     history = await _history(run, record)
     if input_data is not None:

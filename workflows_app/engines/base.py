@@ -33,7 +33,7 @@ from ..core.clock import now_ms
 from ..core.commit import Decision, decide
 from ..core.errors import RunNotFoundError, WorkflowError
 from ..core.hub import hub
-from ..core.plan import plan
+from ..core.plan import ACTIVE, plan
 from ..core.results import build_result
 from ..core.storage import Change, Claim, LeaseLost, RunRecord, TaskRow
 from .batching import GroupCommit
@@ -484,9 +484,7 @@ class Engine:
             record = await self.storage.aget_run(run_id)
             if record is None:
                 raise RunNotFoundError(f"Workflow run {run_id!r} not found")
-            if record.status not in ("running", "pending", "waiting") and not await self.storage.aowes(
-                run_id, (CALLBACKS,)
-            ):
+            if record.status not in ACTIVE and not await self.storage.aowes(run_id, (CALLBACKS,)):
                 return record.status
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(_SETTLED_CHECK_SECONDS):
