@@ -21,6 +21,7 @@ from django.utils.html import format_html
 
 from . import admin_views
 from .core import runtime
+from .core.graph import entry_ids
 from .core.plan import ACTIVE
 from .models import StepAttempt, WorkflowRun
 from .permissions import visible_runs
@@ -192,8 +193,6 @@ def _top_level_steps(workflow_id: str) -> int | None:
         workflow = runtime.get_workflow(workflow_id)
     except LookupError:
         return None
-    from .core.graph import entry_ids
-
     return sum(len(entry_ids(entry)) for entry in workflow.entries)
 
 

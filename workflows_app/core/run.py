@@ -31,6 +31,7 @@ from .results import WorkflowResult, build_result
 from .storage import RunRecord, Storage
 from .stored_runs import RunList, StoredRun, akeep_snapshot
 from .stream import RunStream
+from .travel import atime_travel
 from .validation import validate
 
 if TYPE_CHECKING:
@@ -244,8 +245,6 @@ class Run:
 
     async def atime_travel(self, step: Any, **options: Any) -> WorkflowResult:
         """Run the workflow again from ``step``, with the history given or stored (see travel.py)."""
-        from .travel import atime_travel
-
         return await atime_travel(self, step=step, **options)
 
     def atime_travel_stream(self, step: Any, **options: Any) -> RunStream:

@@ -35,15 +35,15 @@ from ..core.errors import RunNotFoundError, WorkflowError
 from ..core.hub import hub
 from ..core.plan import ACTIVE, plan
 from ..core.results import build_result
-from ..core.storage import Change, Claim, LeaseLost, RunRecord, TaskRow
+from ..core.storage import CALLBACKS, TIMER, Change, Claim, LeaseLost, RunRecord, TaskRow
 from .batching import GroupCommit
 from .live import LiveErrors
+from .worker import Worker
 
 if TYPE_CHECKING:
     from ..core.run import Run
     from ..core.storage import Reset, Storage
     from ..core.workflow import Workflow
-    from .worker import Worker
 
 logger = logging.getLogger(__name__)
 
@@ -66,8 +66,6 @@ DEFAULT_OPTIONS: dict[str, Any] = {
     # With no live worker, run a worker inside the calling process instead of failing (evented).
     "inline_when_no_worker": True,
 }
-CALLBACKS = "callbacks"
-TIMER = "timer"
 SETTLING_EVENTS = frozenset(
     {"workflow-finish", "workflow-step-suspended", "workflow-paused", "workflow-canceled"}
 )
@@ -498,8 +496,6 @@ class Engine:
     # -- workers of this process -----------------------------------------------------------------
     def local_worker(self, *, name: str, capacity: int | None, doorbell: bool) -> Worker:
         """This process's worker for the running event loop, started on first need."""
-        from .worker import Worker
-
         loop = asyncio.get_running_loop()
         for stale in [other for other in self._workers if other.is_closed()]:
             del self._workers[stale]

@@ -34,8 +34,7 @@ from ..core.clock import now_ms
 from ..core.context import AbortSignal
 from ..core.errors import WorkflowError, serialize_error
 from ..core.runner import TaskScope, run_task
-from ..core.storage import Claim, LeaseLost
-from .base import CALLBACKS, TIMER
+from ..core.storage import CALLBACKS, TIMER, Claim, LeaseLost
 from .faults import crash_point
 
 if TYPE_CHECKING:

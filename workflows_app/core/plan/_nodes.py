@@ -17,6 +17,7 @@ from ..graph import (
     SleepEntry,
     StepEntry,
     expect,
+    is_workflow,
 )
 from ..validation import validate
 from ._state import child_key, helper_key, item_key, sleep_key, step_path
@@ -142,12 +143,10 @@ class NodeMixin:
             self.start_sleep(fkey, frame, entry)
 
     def start_child(self, fkey: str, i: int, component: Any, data: Any, **coords: Any) -> str | None:
-        from ..workflow import Workflow
-
         key = child_key(fkey, i, component.id, coords.get("fe"))
         if self.s["budget"] == 0:
             return None
-        if not isinstance(component, Workflow):
+        if not is_workflow(component):
             self.schedule_step(key, fkey, i, component, data, **coords)
             return key
         parent = self.s["frames"][fkey]
