@@ -162,3 +162,32 @@ async def until(predicate: Callable[[], Awaitable[bool]], timeout: float = 20.0)
         if time.monotonic() > deadline:
             raise TimeoutError(f"Condition not met within {timeout} s")
         await asyncio.sleep(0.02)
+
+
+async def test_a_foreach_item_waits_for_its_own_retry(harness: Harness, calls: Calls) -> None:
+    async def double(ctx: Any) -> Any:
+        calls.hit("double", (ctx.input_data, ctx.retry_count))
+        if ctx.input_data == 1 and ctx.retry_count == 0:
+            raise RuntimeError("item 1 failed once")
+        return ctx.input_data * 2
+
+    step = create_step("double", execute=double, retries=RetryPolicy(attempts=1, delay=0.02))
+    workflow = create_workflow("retry-policy-foreach").foreach(step, concurrency=3).commit()
+    result = await harness.execute(workflow, [0, 1, 2])
+    assert (result.status, result.result) == ("success", [0, 2, 4])
+    assert sorted(calls.inputs["double"]) == [(0, 0), (1, 0), (1, 1), (2, 0)]
+    (retry,) = retry_events(harness)
+    assert (retry["for_each_index"], retry["attempt"]) == (1, 0)
+
+
+async def test_a_nested_workflow_policy_governs_its_own_steps(harness: Harness, calls: Calls) -> None:
+    inner = (
+        create_workflow("retry-policy-inner", retry_config=RetryPolicy(attempts=2, delay=0.01))
+        .then(flaky(calls, "inner-step", failures=2))
+        .commit()
+    )
+    outer = create_workflow("retry-policy-outer").then(inner).commit()
+    result = await harness.execute(outer, {})
+    assert (result.status, result.result) == ("success", {"attempt": 2})
+    assert calls["inner-step"] == 3
+    assert [e["id"] for e in retry_events(harness)] == ["retry-policy-inner.inner-step"] * 2
