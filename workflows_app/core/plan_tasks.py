@@ -219,16 +219,7 @@ class TaskMixin:
         failed = task["attempt"]
         task["attempt"] += 1
         due = self.now + policy.delay_ms(task["attempt"], seed=f"{self.s['run_id']}:{key}")
-        payload = {
-            "id": task["path"],
-            "step_name": task["step"],
-            "step_call_id": f"{self.s['run_id']}:{key}",
-            "attempt": failed,
-            "error": error,
-            "retry_at": due,
-        }
-        if task.get("fe") is not None:
-            payload["for_each_index"] = task["fe"]
+        payload = self.result_payload(key, task, "failed", error=error, attempt=failed, retry_at=due)
         self.emit("workflow-step-retry", payload)
         if due > self.now:
             task["status"] = "waiting"

@@ -105,19 +105,20 @@ async def run_task(
             "usage": ctx.requests.usage,
         }
     except Exception as exc:  # the user's error becomes the step's failure
-        logger.exception(
-            "Error executing step %s of run %s (%s)",
-            task.get("path", task["kind"]),
-            scope.run_id,
-            scope.workflow_id,
-        )
-        return {
-            "status": "failed",
-            "error": serialize_error(exc),
-            "exception": exc,
-            "non_retryable": not policy.retryable(exc),
-            "usage": ctx.requests.usage,  # tokens a failed attempt spent were spent all the same
-        }
+        where = task.get("path", task["kind"])
+        logger.exception("Error executing step %s of run %s (%s)", where, scope.run_id, scope.workflow_id)
+        return _failed(exc, retryable=policy.retryable(exc), usage=ctx.requests.usage)
+
+
+def _failed(exc: Exception, *, retryable: bool, usage: Any) -> dict[str, Any]:
+    """The outcome of an attempt that raised: its policy decided whether another may follow."""
+    return {
+        "status": "failed",
+        "error": serialize_error(exc),
+        "exception": exc,
+        "non_retryable": not retryable,
+        "usage": usage,  # tokens a failed attempt spent were spent all the same
+    }
 
 
 async def _run_step(
