@@ -114,7 +114,7 @@ def step_result(
 
 
 def failed_attempts(row: StepRecord, rows: Sequence[StepRecord]) -> list[dict[str, Any]]:
-    """The attempts before ``row`` at its coordinate (all failed, or it would not have been retried).
+    """The failed attempts before ``row`` at its coordinate (each one the policy retried).
 
     Oldest first, each with its number, stored error and timings: what the retry
     policy did is part of the step's result, not only of the logs.
@@ -126,6 +126,7 @@ def failed_attempts(row: StepRecord, rows: Sequence[StepRecord]) -> list[dict[st
         for other in rows
         if (other.path, other.foreach_index, other.iteration) == (row.path, row.foreach_index, row.iteration)
         and other.attempt < row.attempt
+        and other.status == "failed"
     ]
     return [
         {
