@@ -64,6 +64,9 @@ def test_non_retryable_types_and_the_library_error_are_never_retried() -> None:
     [
         ({"attempts": -1}, "attempts must be an int >= 0"),
         ({"attempts": 1.5}, "attempts must be an int >= 0"),
+        ({"attempts": True}, "attempts must be an int >= 0"),
+        ({"backoff": "2"}, "backoff must be >= 1"),
+        ({"jitter": None}, "jitter must be between 0 and 1"),
         ({"delay": -1}, "delay must be seconds >= 0"),
         ({"delay": "1s"}, "delay must be seconds >= 0"),
         ({"backoff": 0.5}, "backoff must be >= 1"),
@@ -162,3 +165,8 @@ def test_a_restart_arms_the_same_deadline_again() -> None:
     assert (again["key"], again["at"]) == (DEADLINE, 11_000)
     stale = {"type": "timer", "key": DEADLINE, "handout": first["n"], "now": 11_000}
     assert plan(workflow, state, stale)[0]["status"] == "running"  # the dropped arming is ignored
+
+
+def test_a_long_backoff_stops_growing_instead_of_overflowing() -> None:
+    policy = RetryPolicy(attempts=5000, delay=1.0, backoff=3.0)
+    assert policy.delay_ms(4000, "seed") == policy.delay_ms(4999, "seed") == 10 * 365 * 86_400_000

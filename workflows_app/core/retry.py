@@ -13,10 +13,12 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, replace
 from datetime import timedelta
+from typing import TypeGuard
 
 from .errors import NonRetryableError, WorkflowDefinitionError
 
 Duration = float | int | timedelta
+_LONGEST_WAIT = 10 * 365 * 86_400.0  # a wait with no max_delay stops growing here (and never overflows)
 
 
 @dataclass(frozen=True)
@@ -38,14 +40,14 @@ class RetryPolicy:
     non_retryable: tuple[type[BaseException], ...] = ()
 
     def __post_init__(self) -> None:
-        if not isinstance(self.attempts, int) or self.attempts < 0:
+        if isinstance(self.attempts, bool) or not isinstance(self.attempts, int) or self.attempts < 0:
             raise WorkflowDefinitionError(f"RetryPolicy: attempts must be an int >= 0, got {self.attempts!r}")
         object.__setattr__(self, "delay", seconds(self.delay, "RetryPolicy: delay"))
         if self.max_delay is not None:
             object.__setattr__(self, "max_delay", seconds(self.max_delay, "RetryPolicy: max_delay"))
-        if not self.backoff >= 1.0:
+        if not _number(self.backoff) or not self.backoff >= 1.0:
             raise WorkflowDefinitionError(f"RetryPolicy: backoff must be >= 1, got {self.backoff!r}")
-        if not 0.0 <= self.jitter <= 1.0:
+        if not _number(self.jitter) or not 0.0 <= self.jitter <= 1.0:
             raise WorkflowDefinitionError(f"RetryPolicy: jitter must be between 0 and 1, got {self.jitter!r}")
         types = tuple(self.non_retryable)
         if not all(isinstance(t, type) and issubclass(t, BaseException) for t in types):
@@ -60,9 +62,12 @@ class RetryPolicy:
 
     def delay_ms(self, retry: int, seed: str) -> int:
         """Milliseconds to wait before retry number ``retry`` (from 1); ``seed`` picks the jitter."""
-        wait = seconds(self.delay, "delay") * self.backoff ** max(0, retry - 1)
-        if self.max_delay is not None:
-            wait = min(wait, seconds(self.max_delay, "max_delay"))
+        try:
+            wait = seconds(self.delay, "delay") * self.backoff ** max(0, retry - 1)
+        except OverflowError:
+            wait = _LONGEST_WAIT
+        cap = _LONGEST_WAIT if self.max_delay is None else seconds(self.max_delay, "max_delay")
+        wait = min(wait, cap)
         if self.jitter:
             wait *= 1.0 + self.jitter * (2.0 * _unit(f"{seed}:{retry}") - 1.0)
         return max(0, round(wait * 1000))
@@ -82,7 +87,7 @@ def policy_of(own: int | RetryPolicy | None, base: RetryPolicy) -> RetryPolicy:
 def seconds(value: Duration | None, what: str) -> float:
     """A duration given as seconds or a ``timedelta``, checked to be >= 0."""
     number = value.total_seconds() if isinstance(value, timedelta) else value
-    if isinstance(number, bool) or not isinstance(number, int | float) or not number >= 0:
+    if not _number(number) or not number >= 0:
         raise WorkflowDefinitionError(f"{what} must be seconds >= 0 or a timedelta, got {value!r}")
     return float(number)
 
@@ -95,6 +100,11 @@ def timeout_seconds(value: Duration | None, what: str) -> float | None:
     if number <= 0:
         raise WorkflowDefinitionError(f"{what} must be > 0, got {value!r}")
     return number
+
+
+def _number(value: object) -> TypeGuard[float]:
+    """A real number (``bool`` is an ``int`` to Python, not a number of seconds here)."""
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _unit(text: str) -> float:
