@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from .commit import context_delta
 from .context import AbortSignal, RequestContext, StepContext, StepEnvironment
 from .errors import (
     PayloadError,
@@ -26,8 +25,9 @@ from .errors import (
     ValidationError,
     serialize_error,
 )
-from .graph import BranchEntry, LoopEntry, SleepEntry, entry_components, expect
+from .graph import BranchEntry, LoopEntry, SleepEntry, expect
 from .payloads import plain
+from .plan import context_delta, task_component
 from .retry import policy_of
 from .validation import validate
 
@@ -87,10 +87,10 @@ async def run_task(
         step_ids=level.steps.keys(),
     )
     before = copy.deepcopy(scope.request_context.to_dict())
-    step = next((c for c in entry_components(entry) if c.id == task.get("step")), None)
+    step = task_component(workflow.nested_workflows(), run_state, task) if task["kind"] == "step" else None
     policy = policy_of(getattr(step, "retries", None), level.retry_config)
     try:
-        if task["kind"] != "step" or step is None:
+        if step is None:
             return await _run_helper(entry, task, ctx)
         outcome = await _run_step(step, task, ctx, validate_input=level.validate_inputs)
         after = plain(scope.request_context.to_dict(), what=f"the request context set by step {step.id!r}")
