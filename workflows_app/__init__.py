@@ -11,6 +11,7 @@ from .core.errors import TripwireError
 from .core.mapping import map_variable
 from .core.processors import Processor
 from .core.results import StepResult, WorkflowResult
+from .core.retry import RetryPolicy
 from .core.run import Run
 from .core.runtime import get_agent, get_tool, register_agent, register_tool
 from .core.schedules import Schedule
@@ -28,6 +29,7 @@ __all__ = [
     "Processor",
     "RequestContext",
     "RetryConfig",
+    "RetryPolicy",
     "Run",
     "Schedule",
     "Step",

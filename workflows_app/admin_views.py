@@ -27,6 +27,7 @@ from .core.errors import ResumeDataValidationError, ValidationError, WorkflowErr
 from .core.graph import describe_entry
 from .core.hub import hub
 from .core.plan import OPEN, find_target
+from .core.results import failed_attempts
 from .core.run import acancel_by_id
 from .core.storage import latest_steps
 from .forms import SchemaForm
@@ -99,6 +100,7 @@ def run_page_context(request: HttpRequest, run: WorkflowRun) -> dict[str, Any]:
         "run": run,
         "steps": sorted(current.values(), key=lambda row: (row.started_at or 0, row.path)),
         "attempts": {path: sum(1 for r in rows if r.path == path) for path in current},
+        "failed_attempts": {path: failed_attempts(row, rows) for path, row in current.items() if row.attempt},
         "events": events,
         "graph": graph,
         "resume_forms": [

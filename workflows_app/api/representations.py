@@ -16,6 +16,7 @@ from ..core import runtime
 from ..core.errors import RunNotFoundError
 from ..core.graph import describe_entry, entry_components
 from ..core.plan import find_target, suspended_paths, suspended_tasks
+from ..core.results import failed_attempts
 from ..core.storage import RunRecord, StepRecord
 from ..core.workflow import Workflow
 from ..models import WorkflowRun
@@ -120,6 +121,7 @@ def _steps(record: RunRecord, rows: list[StepRecord], workflow: Workflow | None)
     labels = _suspension_labels(record) if record.status == "suspended" else {}
     for key, row in current.items():
         step = _step(row, tries[(*key, row.iteration)])
+        step["failed_attempts"] = failed_attempts(row, rows)
         if row.status == "suspended":
             component = component_at(workflow, row.path) if workflow is not None else None
             step["resume_schema"] = schema_of(getattr(component, "resume_schema", None))
@@ -146,6 +148,7 @@ def _step(row: StepRecord, attempts: int) -> dict[str, Any]:
         "suspended_at": row.suspended_at,
         "resumed_at": row.resumed_at,
         "duration_ms": row.ended_at - row.started_at if ended else None,  # type: ignore[operator]
+        "retry_at": (row.metadata or {}).get("retry_at") if row.status == "waiting" else None,
     }
 
 

@@ -88,6 +88,13 @@ class RestartRunIn(WaitOptions):
     pass
 
 
+class FailedAttemptOut(Schema):
+    attempt: int = Field(description="Which try of the step it was, from 0.")
+    error: dict[str, Any] | None = None
+    started_at: int | None = Field(None, description="Epoch milliseconds.")
+    ended_at: int | None = Field(None, description="Epoch milliseconds.")
+
+
 class StepOut(Schema):
     path: str = Field(description="Dotted path of step ids from the root workflow.")
     foreach_index: int | None = Field(None, description="The item of a foreach this record is about.")
@@ -105,6 +112,12 @@ class StepOut(Schema):
     suspended_at: int | None = Field(None, description="Epoch milliseconds.")
     resumed_at: int | None = Field(None, description="Epoch milliseconds.")
     duration_ms: int | None = None
+    failed_attempts: list[FailedAttemptOut] = Field(
+        default_factory=list, description="Earlier tries at this iteration that the retry policy retried."
+    )
+    retry_at: int | None = Field(
+        None, description="For a step waiting to be tried again: when (epoch milliseconds)."
+    )
     label: str | None = Field(None, description="For a suspended step: the label it suspended with.")
     resume_schema: JSONSchema | None = Field(
         None, description="For a suspended step: the JSON schema its resume data must match."

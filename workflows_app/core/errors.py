@@ -35,6 +35,7 @@ __all__ = [
     "StepInputValidationError",
     "StepNotFoundError",
     "StepNotSuspendedError",
+    "StepTimeoutError",
     "SuspendSignal",
     "TemplateError",
     "TimeTravelError",
@@ -46,6 +47,7 @@ __all__ = [
     "WorkflowDefinitionError",
     "WorkflowError",
     "WorkflowNotFoundError",
+    "WorkflowTimeoutError",
     "serialize_error",
 ]
 
@@ -195,6 +197,18 @@ class TripwireError(WorkflowError):
 
 class NonRetryableError(WorkflowError):
     """A step error that must not be retried."""
+
+
+class StepTimeoutError(WorkflowError):
+    """A step attempt ran longer than its timeout.
+
+    The step saw its abort signal, then was cancelled; the attempt counts as
+    failed, so the step's retry policy may run it again.
+    """
+
+
+class WorkflowTimeoutError(WorkflowError):
+    """A run did not finish within its workflow's timeout; the run failed."""
 
 
 class TemplateError(WorkflowDefinitionError):

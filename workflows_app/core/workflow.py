@@ -8,7 +8,6 @@ commit starts a new draft that must be committed again.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel
@@ -37,6 +36,7 @@ from .graph import (
     entry_ids,
 )
 from .mapping import mapping_step, stable_id
+from .retry import Duration, RetryPolicy, timeout_seconds
 from .run import Run
 from .schedules import Schedule
 from .steps import Step, tool_step
@@ -46,12 +46,8 @@ from .validation import validate
 Callback = Callable[[Any], Any]
 
 
-@dataclass(frozen=True)
-class RetryConfig:
-    """How often a failed step is tried again, and how long to wait in between (seconds)."""
-
-    attempts: int = 0
-    delay: float = 0.0
+RetryConfig = RetryPolicy
+"""The spec's name of a workflow's retry policy (``retry_config=``); the same class."""
 
 
 class Workflow:
@@ -60,7 +56,7 @@ class Workflow:
     component = COMPONENT_WORKFLOW
     resume_schema: type[BaseModel] | None = None
     suspend_schema: type[BaseModel] | None = None
-    retries: int | None = None
+    retries: int | RetryPolicy | None = None
 
     def __init__(
         self,
@@ -70,7 +66,8 @@ class Workflow:
         output_schema: type[BaseModel] | None = None,
         state_schema: type[BaseModel] | None = None,
         description: str = "",
-        retry_config: RetryConfig | None = None,
+        retry_config: RetryPolicy | None = None,
+        timeout: Duration | None = None,
         on_start: Callback | None = None,
         on_finish: Callback | None = None,
         on_error: Callback | None = None,
@@ -86,7 +83,8 @@ class Workflow:
         self.output_schema = output_schema
         self.state_schema = state_schema
         self.description = description
-        self.retry_config = retry_config or RetryConfig()
+        self.retry_config = retry_config or RetryPolicy()
+        self.timeout = timeout_seconds(timeout, f"Workflow {id!r}: timeout")
         self.on_start = on_start
         self.on_finish = on_finish
         self.on_error = on_error
@@ -301,6 +299,7 @@ def clone_workflow(original: Workflow, *, id: str) -> Workflow:
         state_schema=original.state_schema,
         description=original.description,
         retry_config=original.retry_config,
+        timeout=original.timeout,
         on_start=original.on_start,
         on_finish=original.on_finish,
         on_error=original.on_error,

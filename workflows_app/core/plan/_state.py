@@ -13,7 +13,9 @@ Keys name places in the graph, never objects, so that they survive JSON:
   ``#<n>`` for foreach item ``n`` (:func:`child_key`, :func:`item_index`);
 - a helper (conditions, a loop condition) is ``<frame key>/<entry index>?``
   (:func:`helper_key`); a sleep's timer and its duration function use
-  ``<frame key>/<entry index>~`` (:func:`sleep_key`).
+  ``<frame key>/<entry index>~`` (:func:`sleep_key`);
+- the timer of the workflow's ``timeout`` is :data:`DEADLINE` (no ``/``, so it
+  names no place in the graph).
 """
 
 from __future__ import annotations
@@ -97,6 +99,13 @@ class Timer(TypedDict):
     n: int
 
 
+class Deadline(TypedDict):
+    """The armed timer of the workflow's ``timeout``: due ``at``, under number ``n``."""
+
+    at: int
+    n: int
+
+
 class RunState(TypedDict):
     v: int
     run_id: str
@@ -114,6 +123,7 @@ class RunState(TypedDict):
     error: Any
     tripwire: Any
     order: int
+    deadline: NotRequired[Deadline]
 
 
 def new_state(run_id: str, *, per_step: bool = False) -> dict[str, Any]:
@@ -141,6 +151,7 @@ def new_state(run_id: str, *, per_step: bool = False) -> dict[str, Any]:
 
 # -- the key grammar ----------------------------------------------------------------
 ROOT = ""
+DEADLINE = "~timeout"
 
 
 def child_key(fkey: str, entry: int, component_id: str, index: int | None = None) -> str:
