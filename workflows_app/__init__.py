@@ -12,6 +12,7 @@ from .core.processors import Processor
 from .core.results import StepResult, WorkflowResult
 from .core.run import Run
 from .core.runtime import get_agent, get_tool, register_agent, register_tool
+from .core.sent_events import asend_event, send_event
 from .core.steps import Step, clone_step, create_step, step
 from .core.workflow import RetryConfig, Workflow, clone_workflow, create_workflow
 from .engines import ENGINES as _ENGINES
@@ -33,6 +34,7 @@ __all__ = [
     "Workflow",
     "WorkflowResult",
     "__version__",
+    "asend_event",
     "clone_step",
     "clone_workflow",
     "create_step",
@@ -43,5 +45,6 @@ __all__ = [
     "map_variable",
     "register_agent",
     "register_tool",
+    "send_event",
     "step",
 ]

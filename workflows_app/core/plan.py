@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .plan_events import EventMixin
 from .plan_foreach import ForeachMixin
 from .plan_nodes import NodeMixin
 from .plan_tasks import TaskMixin
@@ -57,7 +58,7 @@ def new_state(run_id: str, *, per_step: bool = False) -> dict[str, Any]:
     }
 
 
-class Planner(TaskMixin, NodeMixin, ForeachMixin, TravelMixin):
+class Planner(TaskMixin, NodeMixin, ForeachMixin, TravelMixin, EventMixin):
     """One application of an event to a run state, collecting the actions."""
 
     def __init__(self, workflow: Workflow, state: dict[str, Any], now: int) -> None:
@@ -69,6 +70,14 @@ class Planner(TaskMixin, NodeMixin, ForeachMixin, TravelMixin):
 
     # -- dispatch -------------------------------------------------------------
     def apply(self, event: dict[str, Any]) -> None:
+        before = self.waits()
+        self.dispatch(event)
+        self.settle()
+        after = self.waits()
+        if after != before:  # the index senders find waiting runs by is written with this commit
+            self.actions.append({"type": "waits", "waits": after})
+
+    def dispatch(self, event: dict[str, Any]) -> None:
         kind = event["type"]
         if kind == "start":
             self.on_start(event)
@@ -77,6 +86,8 @@ class Planner(TaskMixin, NodeMixin, ForeachMixin, TravelMixin):
         elif kind == "resume":
             self.s.setdefault("context", {}).update(event.get("context") or {})
             self.on_resume(event["keys"], event.get("data"))
+        elif kind == "event":
+            self.on_event(event["event"], event["keys"])
         elif kind == "timer":
             self.on_timer(event["key"], event.get("handout"))
         elif kind == "cancel":
@@ -87,7 +98,6 @@ class Planner(TaskMixin, NodeMixin, ForeachMixin, TravelMixin):
             self.on_time_travel(event)
         else:
             raise ValueError(f"Unknown plan event {kind!r}")
-        self.settle()
 
     def on_start(self, event: dict[str, Any]) -> None:
         self.s["status"] = "running"
@@ -117,6 +127,7 @@ class Planner(TaskMixin, NodeMixin, ForeachMixin, TravelMixin):
                 self.hand_out(key, task)
         for key, timer in list(self.s["timers"].items()):
             self.arm_timer(key, timer["frame"], timer["at"])
+        self.rearm_deadlines()
 
     # -- run-level settling -----------------------------------------------------
     def settle(self) -> None:

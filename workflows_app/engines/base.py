@@ -65,9 +65,12 @@ DEFAULT_OPTIONS: dict[str, Any] = {
     "cancel_grace_seconds": 10.0,
     # With no live worker, run a worker inside the calling process instead of failing (evented).
     "inline_when_no_worker": True,
+    # Seconds an event that no run waits on yet is kept for the first run that suspends on it.
+    "event_retention_seconds": 86400.0,
 }
 CALLBACKS = "callbacks"
 TIMER = "timer"
+MATCH = "match"  # a suspended step looks for events sent before it waited
 SETTLING_EVENTS = frozenset(
     {"workflow-finish", "workflow-step-suspended", "workflow-paused", "workflow-canceled"}
 )
@@ -267,6 +270,7 @@ class Engine:
                 events=decision.events,
                 tasks=rows,
                 reset="cancel" if decision.cancels else reset,
+                waits=decision.waits,
             )
 
         seqs = await self.storage.atransact(
@@ -308,6 +312,8 @@ class Engine:
             rows.append(
                 TaskRow(key, number, TIMER, self.queue_for(TIMER, committer), delay_ms=max(0, due - now))
             )
+        for key, number in decision.matches:
+            rows.append(TaskRow(key, number, MATCH, self.queue_for(MATCH, committer)))
         if decision.settled and (workflow.on_finish is not None or workflow.on_error is not None):
             version = decision.record.version if decision.record is not None else 0
             queue = self.queue_for(CALLBACKS, committer)

@@ -3,7 +3,7 @@
 The pipeline is the evented engine's (:mod:`.base`); the difference is where the
 work goes. Every step a commit owes is claimed in that commit by this process's
 worker (one per event loop, with no limit on how many steps it runs at once) and
-runs here as an asyncio task. Timers and callbacks go to the shared queue
+runs here as an asyncio task. Timers, callbacks and looks for kept events go to the shared queue
 ``default``, so that any process serving the default engine fires a sleep whose
 process died, or calls the callbacks of a run whose process died after settling.
 Steps whose process died wait for ``run.arestart()``, which hands them to the
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .base import CALLBACKS, TIMER, Committer, Engine
+from .base import CALLBACKS, MATCH, TIMER, Committer, Engine
 
 if TYPE_CHECKING:
     from .worker import Worker
@@ -27,7 +27,7 @@ class DefaultEngine(Engine):
     shared_queue = "default"
 
     def queue_for(self, kind: str, committer: Committer) -> str:
-        if kind in (TIMER, CALLBACKS):
+        if kind in (TIMER, CALLBACKS, MATCH):
             return self.shared_queue
         return _private_queue(committer.id)
 

@@ -35,8 +35,9 @@ from ..core.context import AbortSignal
 from ..core.errors import WorkflowError, serialize_error
 from ..core.runner import TaskScope, run_task
 from ..core.storage import Claim, LeaseLost
-from .base import CALLBACKS, TIMER
+from .base import CALLBACKS, MATCH, TIMER
 from .faults import crash_point
+from .matching import amatch
 
 if TYPE_CHECKING:
     from ..core.storage import RunRecord
@@ -290,6 +291,8 @@ class Worker:
         if claim.kind == CALLBACKS:
             await self.engine.arun_callbacks(workflow, claim, record)
             return None
+        if claim.kind == MATCH:
+            return await amatch(self.engine, workflow, record, claim, self)
         if claim.kind == TIMER:
             event = {"type": "timer", "key": claim.key, "handout": claim.handout, "now": now_ms()}
             return await self.engine.acommit(
