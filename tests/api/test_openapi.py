@@ -40,6 +40,8 @@ def test_openapi_document_describes_every_endpoint() -> None:
         "restart_run",
         "list_events",
         "stream_events",
+        "send_run_event",
+        "send_event",
     }
     start = document["paths"][f"{API}/workflows/{{workflow_id}}/runs"]["post"]
     assert "application/problem+json" in start["responses"]["422"]["content"]

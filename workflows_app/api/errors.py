@@ -46,6 +46,7 @@ _ENGINE_ERRORS: tuple[tuple[type[Exception], int, str], ...] = (
     (NoWorkerError, 503, "no-worker"),
     (errors.PayloadTooLargeError, 413, "payload-too-large"),
     (errors.PayloadError, 422, "unstorable-value"),
+    (errors.EventError, 422, "invalid-event"),
     (errors.WorkflowError, 400, "workflow-error"),
 )
 
