@@ -22,10 +22,9 @@ from asgiref.sync import async_to_sync
 from . import runtime
 from .clock import now_ms
 from .errors import EventError, ResumeConflictError, ResumeDataValidationError, RunNotActiveError
-from .graph import entry_components
 from .payloads import plain
+from .plan import suspended_tasks, task_component
 from .storage import RunRecord, SentEvent, Storage
-from .targets import suspended_tasks
 from .validation import validate
 
 if TYPE_CHECKING:
@@ -69,9 +68,7 @@ def waits_of(run_state: dict[str, Any]) -> list[tuple[str, str | None]]:
 
 def event_data(workflow: Workflow, run_state: dict[str, Any], keys: Sequence[str], data: Any) -> Any:
     """The event's data validated by the resume schema of the first waiting step ("Invalid resume data")."""
-    task = run_state["tasks"][keys[0]]
-    entry = workflow.nested_workflows()[run_state["frames"][task["frame"]]["wf"]].entries[task["entry"]]
-    component = next(c for c in entry_components(entry) if c.id == task["step"])
+    component = task_component(workflow.nested_workflows(), run_state, run_state["tasks"][keys[0]])
     validated = validate(component.resume_schema, data, ResumeDataValidationError)
     return plain(validated, what="the validated event data", limited=False)
 

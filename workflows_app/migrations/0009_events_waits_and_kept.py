@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('workflows_app', '0007_task_queue'),
+        ('workflows_app', '0008_durability_queues'),
     ]
 
     operations = [
