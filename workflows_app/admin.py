@@ -166,6 +166,11 @@ class WorkflowRunAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
                 view(admin_views.resume_run),
                 name="workflows_app_resume",
             ),
+            path(
+                "<str:run_id>/send-event/<str:step_path>/",
+                view(admin_views.send_event),
+                name="workflows_app_send_event",
+            ),
             path("<str:run_id>/cancel/", view(admin_views.cancel_run), name="workflows_app_cancel"),
             path("<str:run_id>/restart/", view(admin_views.restart_run), name="workflows_app_restart"),
         ]

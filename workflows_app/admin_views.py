@@ -1,7 +1,7 @@
-"""Admin pages beyond the model admin: the run page's context, Resume, Cancel, Restart, Start.
+"""Admin pages beyond the model admin: the run page's context, Resume, Send event, Cancel, Restart, Start.
 
-Every action calls the engine API (``Run.aresume``, ``acancel``, ``arestart``,
-``astart``); none writes a run's status itself. Resume data is validated by the
+Every action calls the engine API (``Run.aresume``, ``asend_event``, ``acancel``,
+``arestart``, ``astart``); none writes a run's status itself. Resume data is validated by the
 engine against the step's resume schema, and its issues come back on the form.
 """
 
@@ -90,6 +90,7 @@ def run_page_context(request: HttpRequest, run: WorkflowRun) -> dict[str, Any]:
     rows = async_to_sync(storage.aget_steps)(run.run_id)
     current = latest_steps(rows)
     suspended = [row for row in current.values() if row.status == "suspended"]
+    waits = _event_waits(run.run_state or {})
     events = Paginator(run.events.order_by("seq"), EVENTS_PER_PAGE).get_page(request.GET.get("events"))
     try:
         workflow = runtime.get_workflow(run.workflow_id)
@@ -104,7 +105,8 @@ def run_page_context(request: HttpRequest, run: WorkflowRun) -> dict[str, Any]:
         "events": events,
         "graph": graph,
         "resume_forms": [
-            (row, SchemaForm(_resume_schema(run.workflow_id, row.path), prefix=row.path)) for row in suspended
+            (row, SchemaForm(_resume_schema(run.workflow_id, row.path), prefix=row.path), waits.get(row.path))
+            for row in suspended
         ],
         "can_resume": can_act(request.user, "resume", run.started_by_id),
         "can_cancel": can_act(request.user, "cancel", run.started_by_id),
@@ -116,6 +118,46 @@ def run_page_context(request: HttpRequest, run: WorkflowRun) -> dict[str, Any]:
             "error": json.dumps(run.error, indent=2, default=str),
         },
     }
+
+
+def _event_waits(run_state: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """What each suspended step waits for (``event``, ``key``), by step path."""
+    return {
+        task["path"]: task["wait"]
+        for task in (run_state.get("tasks") or {}).values()
+        if task.get("status") == "suspended" and task.get("wait")
+    }
+
+
+def send_event(request: HttpRequest, run_id: str, step_path: str) -> HttpResponse:
+    """Send the event a step waits on, with data from a form built from the step's resume schema."""
+    run = _run_or_404(request, run_id)
+    _require(request, "resume", run)
+    wait = _event_waits(run.run_state or {}).get(step_path)
+    if request.method != "POST" or wait is None:
+        if wait is None:
+            messages.error(request, f"{step_path} does not wait on an event (any more).")
+        return HttpResponseRedirect(_run_url(run_id))
+    form = SchemaForm(_resume_schema(run.workflow_id, step_path), request.POST, prefix=step_path)
+    if form.is_valid():
+        handle = async_to_sync(runtime.get_workflow(run.workflow_id).acreate_run)(run_id=run_id)
+        try:
+            async_to_sync(_await_briefly)(handle.asend_event(wait["event"], form.payload(), wait=True))
+        except ResumeDataValidationError as exc:
+            form.add_issues(exc.issues)
+        except WorkflowError as exc:
+            form.add_error(None, exc.message)
+        else:
+            messages.success(request, f"Sent {wait['event']} to {step_path}.")
+            return HttpResponseRedirect(_run_url(run_id))
+    context = {
+        "run": run,
+        "step_path": step_path,
+        "form": form,
+        "wait": wait,
+        "title": f"Send {wait['event']}",
+    }
+    return render(request, "admin/workflows_app/workflowrun/send_event.html", context, status=400)
 
 
 def _restartable(run: WorkflowRun) -> bool:

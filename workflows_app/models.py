@@ -209,6 +209,53 @@ class WorkflowEvent(models.Model):
         return f"{self.seq} {self.type}"
 
 
+class EventWait(models.Model):
+    """A suspended step waits on an event: how a sender finds the runs by name and key.
+
+    An index of the run states, replaced by the commits that change what a run
+    waits for; the run state stays the truth (a sender checks it before it
+    delivers, under the run's compare-and-set).
+    """
+
+    run = models.ForeignKey(WorkflowRun, on_delete=models.CASCADE, related_name="event_waits")
+    task_key = models.CharField(max_length=500)
+    name = models.CharField(max_length=200)
+    key = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001 - None: no correlation key
+
+    class Meta:
+        indexes = [models.Index(fields=["name", "key"], name="wfwait_name_key")]
+
+    def __str__(self) -> str:
+        return f"{self.run_id} waits on {self.name} ({self.key})"
+
+
+class SentEvent(models.Model):
+    """An event sent before a run waited on it, kept until a run takes it or it expires.
+
+    ``run`` set: sent to that run only; unset: to any run waiting on ``name`` and
+    ``key``. ``taken_by`` is the run that took it. Times are epoch milliseconds.
+    """
+
+    name = models.CharField(max_length=200)
+    key = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001 - None: no correlation key
+    run = models.ForeignKey(
+        WorkflowRun, null=True, blank=True, on_delete=models.CASCADE, related_name="sent_events"
+    )
+    data = _json()
+    sent_at = models.BigIntegerField()
+    expires_at = models.BigIntegerField(db_index=True)
+    taken_by = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001 - None: not taken
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["name", "key", "id"], name="wfsent_name_key"),
+            models.Index(fields=["run", "name", "id"], name="wfsent_run_name"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.key}) #{self.pk}"
+
+
 class WorkerHeartbeat(models.Model):
     """A worker of the evented engine says it is alive (and what it is doing)."""
 

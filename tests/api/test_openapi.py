@@ -47,6 +47,8 @@ def test_openapi_document_describes_every_endpoint() -> None:
         "pause_schedule",
         "resume_schedule",
         "delete_schedule",
+        "send_run_event",
+        "send_event",
     }
     start = document["paths"][f"{API}/workflows/{{workflow_id}}/runs"]["post"]
     assert "application/problem+json" in start["responses"]["422"]["content"]

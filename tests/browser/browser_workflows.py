@@ -44,3 +44,22 @@ publishing = (
     .then(create_step("review", execute=_review, resume_schema=Review))
     .commit()
 )
+
+
+class Payment(BaseModel):
+    amount: int
+    payer: str
+
+
+async def _await_payment(ctx: Any) -> Any:
+    if ctx.resume_data is None:
+        order = ctx.input_data["title"]
+        return await ctx.suspend({"order": order}, event="payment-received", key=order)
+    return {"paid": ctx.resume_data}
+
+
+payment = (
+    create_workflow("browser-payment", input_schema=Article)
+    .then(create_step("await-payment", execute=_await_payment, resume_schema=Payment))
+    .commit()
+)

@@ -52,6 +52,7 @@ _ENGINE_ERRORS: tuple[tuple[type[Exception], int, str], ...] = (
     (ScheduleExistsError, 409, "schedule-exists"),
     (ScheduleDeclaredError, 409, "schedule-declared"),
     (ScheduleError, 422, "invalid-schedule"),
+    (errors.EventError, 422, "invalid-event"),
     (errors.WorkflowError, 400, "workflow-error"),
 )
 

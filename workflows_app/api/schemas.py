@@ -95,6 +95,35 @@ class FailedAttemptOut(Schema):
     ended_at: int | None = Field(None, description="Epoch milliseconds.")
 
 
+# -- events -------------------------------------------------------------------------
+
+
+class SendEventIn(Schema):
+    name: str = Field(
+        min_length=1, max_length=200, description="The event a step waits on (`suspend(event=)`)."
+    )
+    data: Any = Field(
+        None, description="The waiting step's resume data, validated against its resume schema."
+    )
+    key: str | None = Field(
+        None, max_length=200, description="The correlation key the steps wait on (`suspend(key=)`)."
+    )
+
+
+class SendRunEventIn(WaitOptions):
+    name: str = Field(min_length=1, max_length=200, description="The event a step of the run waits on.")
+    data: Any = Field(
+        None, description="The waiting step's resume data, validated against its resume schema."
+    )
+
+
+class EventSentOut(Schema):
+    name: str
+    key: str | None = None
+    run_ids: list[str] = Field(description="The runs whose waiting steps this event resumed.")
+    kept: bool = Field(description="No step waited on it yet: it is kept for the first that suspends on it.")
+
+
 class StepOut(Schema):
     path: str = Field(description="Dotted path of step ids from the root workflow.")
     foreach_index: int | None = Field(None, description="The item of a foreach this record is about.")
@@ -119,6 +148,11 @@ class StepOut(Schema):
         None, description="For a step waiting to be tried again: when (epoch milliseconds)."
     )
     label: str | None = Field(None, description="For a suspended step: the label it suspended with.")
+    waiting_for: dict[str, Any] | None = Field(
+        None,
+        description="For a suspended step waiting on an event or a deadline: `event`, `key` and "
+        "`timeout_at` (epoch milliseconds), each `null` when not given.",
+    )
     resume_schema: JSONSchema | None = Field(
         None, description="For a suspended step: the JSON schema its resume data must match."
     )

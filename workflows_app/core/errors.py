@@ -16,6 +16,7 @@ __all__ = [
     "AbortSignalRaised",
     "AgentNotFoundError",
     "BailSignal",
+    "EventError",
     "ExecutionFlowNotDefinedError",
     "InputValidationError",
     "MultipleSuspendedStepsError",
@@ -134,6 +135,10 @@ class ResumeConflictError(ResumeError):
 
 class RunNotActiveError(WorkflowError):
     """This workflow run was not active"""
+
+
+class EventError(WorkflowError, ValueError):
+    """The event is not valid: its name must be a non-empty string, its key a string or None."""
 
 
 class RunHeldError(WorkflowError):

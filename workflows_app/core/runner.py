@@ -132,6 +132,7 @@ async def _run_step(
     ctx.input_data = payload
     ctx.step_id = step.id
     ctx.resume_data = task.get("resume")
+    ctx.timed_out = bool(task.get("timed_out"))
     ctx.suspend_data = task.get("suspend_payload")
     ctx.retry_count = task["attempt"]
     ctx.run_count = task.get("run_count", 0)
@@ -163,6 +164,10 @@ def _step_outcome(ctx: StepContext, step_id: str, payload: Any, returned: Any) -
         outcome.update(status="bailed", output=stored(requests.bail_value, "the bail value"))
     elif requests.suspended:
         outcome.update(status="suspended", label=requests.label, output=output)
+        if requests.wait is not None:
+            outcome["wait"] = requests.wait
+        if requests.timeout_ms is not None:
+            outcome["timeout_ms"] = requests.timeout_ms
         if requests.has_suspend_payload:
             outcome["suspend_payload"] = stored(requests.suspend_payload, "the suspend payload")
     else:

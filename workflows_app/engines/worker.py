@@ -36,8 +36,9 @@ from ..core.clock import now_ms
 from ..core.context import AbortSignal
 from ..core.errors import WorkflowError, serialize_error
 from ..core.runner import TaskScope, run_task
-from ..core.storage import CALLBACKS, TIMER, Claim, LeaseLost
+from ..core.storage import CALLBACKS, MATCH, TIMER, Claim, LeaseLost
 from .faults import crash_point
+from .matching import amatch
 
 if TYPE_CHECKING:
     from ..core.storage import RunRecord
@@ -356,6 +357,8 @@ class Worker:
                 return None
             await self.engine.arun_callbacks(workflow, claim, record)
             return None
+        if claim.kind == MATCH:
+            return await amatch(self.engine, workflow, record, claim, self)
         if claim.kind == TIMER:
             event = {"type": "timer", "key": claim.key, "handout": claim.handout, "now": now_ms()}
             return await self.engine.acommit(

@@ -24,6 +24,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..errors import WorkflowError, WorkflowTimeoutError, serialize_error
+from ._events import EventMixin
 from ._foreach import ForeachMixin
 from ._nodes import NodeMixin
 from ._state import BUSY, DEADLINE, OPEN, ROOT
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
     from ..workflow import Workflow
 
 
-class Planner(TaskMixin, NodeMixin, ForeachMixin, TravelMixin):
+class Planner(TaskMixin, NodeMixin, ForeachMixin, TravelMixin, EventMixin):
     """One application of an event to a run state, collecting the actions."""
 
     def __init__(self, workflow: Workflow | None, state: dict[str, Any], now: int) -> None:
@@ -47,6 +48,14 @@ class Planner(TaskMixin, NodeMixin, ForeachMixin, TravelMixin):
 
     # -- dispatch -------------------------------------------------------------
     def apply(self, event: dict[str, Any]) -> None:
+        before = self.waits()
+        self.dispatch(event)
+        self.settle()
+        after = self.waits()
+        if after != before:  # the index senders find waiting runs by is written with this commit
+            self.actions.append({"type": "waits", "waits": after})
+
+    def dispatch(self, event: dict[str, Any]) -> None:
         kind = event["type"]
         if kind == "start":
             self.on_start(event)
@@ -56,7 +65,9 @@ class Planner(TaskMixin, NodeMixin, ForeachMixin, TravelMixin):
             self.s.setdefault("context", {}).update(event.get("context") or {})
             self.on_resume(event["keys"], event.get("data"))
         elif kind == "timer" and event["key"] == DEADLINE:
-            self.on_deadline(event.get("handout"))
+            self.on_run_timeout(event.get("handout"))
+        elif kind == "event":
+            self.on_event(event["event"], event["keys"])
         elif kind == "timer":
             self.on_timer(event["key"], event.get("handout"))
         elif kind == "cancel":
@@ -67,14 +78,13 @@ class Planner(TaskMixin, NodeMixin, ForeachMixin, TravelMixin):
             self.on_time_travel(event)
         else:
             raise ValueError(f"Unknown plan event {kind!r}")
-        self.settle()
 
     def on_start(self, event: dict[str, Any]) -> None:
         self.s["status"] = "running"
         self.s["state"] = dict(event.get("state") or {})
         self.s["context"] = dict(event.get("context") or {})
         self.emit("workflow-start", {"run_id": self.s["run_id"]})
-        self.arm_deadline()
+        self.arm_run_timeout()
         self.s["frames"][ROOT] = self.new_frame(self.root, "", event.get("input"), parent=None)
         self.advance(ROOT)
 
@@ -98,11 +108,12 @@ class Planner(TaskMixin, NodeMixin, ForeachMixin, TravelMixin):
                 self.hand_out(key, task)
         for key, timer in list(self.s["timers"].items()):
             self.arm_timer(key, timer["frame"], timer["at"])
+        self.rearm_deadlines()
         if self.s.get("deadline"):
-            self.arm_deadline(self.s["deadline"]["at"])
+            self.arm_run_timeout(self.s["deadline"]["at"])
 
     # -- the workflow's timeout ---------------------------------------------------
-    def arm_deadline(self, due: int | None = None) -> None:
+    def arm_run_timeout(self, due: int | None = None) -> None:
         """Owe a timer that fails the run when its workflow's ``timeout`` is up.
 
         It is kept apart from ``timers``: those keep a run from settling, while the
@@ -116,7 +127,7 @@ class Planner(TaskMixin, NodeMixin, ForeachMixin, TravelMixin):
         self.s["deadline"] = deadline
         self.actions.append({"type": "timer", "key": DEADLINE, "at": due, "n": deadline["n"]})
 
-    def on_deadline(self, number: int | None) -> None:
+    def on_run_timeout(self, number: int | None) -> None:
         deadline = self.s.get("deadline")
         if deadline is None or (number is not None and deadline["n"] != number):
             return  # an earlier arming (before a restart or a time travel) fired late

@@ -77,6 +77,9 @@ class Task(TypedDict):
     started_at: NotRequired[int]
     resume: NotRequired[Any]
     label: NotRequired[str]
+    wait: NotRequired[dict[str, Any]]  # a suspended step waiting on an event: its name and key
+    deadline: NotRequired[dict[str, int]]  # a suspend's timeout: when (epoch ms), its timer number
+    timed_out: NotRequired[bool]  # this run of the step comes from its deadline
 
 
 class Frame(TypedDict):
@@ -124,6 +127,7 @@ class RunState(TypedDict):
     tripwire: Any
     order: int
     deadline: NotRequired[Deadline]
+    received: NotRequired[list[int]]  # ids of the events the run took (each at most once)
 
 
 def new_state(run_id: str, *, per_step: bool = False) -> dict[str, Any]:

@@ -34,6 +34,9 @@ class TaskMixin:
         def on_sleep_timer(self, key: str, fkey: str) -> None: ...
         def mark_foreach_suspended(self, fkey: str, node: dict[str, Any]) -> None: ...
         def mark_foreach_resumed(self, fkey: str | None, data: Any) -> None: ...
+        def wait_for_event(self, key: str, task: dict[str, Any], wait: dict[str, Any]) -> None: ...
+        def on_deadline(self, key: str, number: int | None) -> None: ...
+        def arm_deadline(self, key: str, task: dict[str, Any], timeout_ms: int) -> int: ...
 
     # -- scheduling ---------------------------------------------------------------
     def next_order(self) -> int:
@@ -245,7 +248,11 @@ class TaskMixin:
         payload = {"id": task["path"], "status": "suspended", "suspended_at": self.now}
         if "suspend_payload" in task:
             payload["suspend_payload"] = task["suspend_payload"]
+        if outcome.get("timeout_ms"):
+            payload["timeout_at"] = self.arm_deadline(key, task, int(outcome["timeout_ms"]))
         self.emit("workflow-step-suspended", payload)
+        if outcome.get("wait"):
+            self.wait_for_event(key, task, outcome["wait"])
 
     def step_bailed(self, key: str, task: dict[str, Any], outcome: dict[str, Any]) -> None:
         value = outcome.get("output")
@@ -297,11 +304,15 @@ class TaskMixin:
         return payload
 
     # -- resume and timers --------------------------------------------------------
-    def on_resume(self, keys: list[str], data: Any) -> None:
+    def on_resume(self, keys: list[str], data: Any, *, timed_out: bool = False) -> None:
         self.s["status"] = "running"
         for key in keys:
             task = self.s["tasks"][key]
             task["status"] = "running"
+            for name in ("deadline", "wait", "timed_out"):
+                task.pop(name, None)
+            if timed_out:
+                task["timed_out"] = True
             task["resume"] = data
             task["resume_payload"] = data
             task["resumed_at"] = self.now
@@ -322,7 +333,10 @@ class TaskMixin:
 
     def on_timer(self, key: str, number: int | None = None) -> None:
         timer = self.s["timers"].get(key)
-        if timer is None or self.s["status"] != "running":
+        if timer is None:
+            self.on_deadline(key, number)
+            return
+        if self.s["status"] != "running":
             return
         if number is not None and timer.get("n") != number:
             return  # an earlier arming of this key (a retry delay, a loop's sleep) fired late
