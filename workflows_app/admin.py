@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.core.paginator import Paginator
 from django.db import connection
 from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery
 from django.http import HttpRequest
+from django.template.defaultfilters import pluralize
 from django.urls import URLPattern, path, reverse
 from django.utils.functional import cached_property
 from django.utils.html import format_html
@@ -22,7 +23,7 @@ from django.utils.html import format_html
 from . import admin_views
 from .core import runtime
 from .models import StepAttempt, WorkflowRun
-from .permissions import visible_runs
+from .permissions import ACTIONS, visible_runs
 
 _COUNT_CAP = 10_000
 _STATUS_COLOURS = {
@@ -98,6 +99,7 @@ class WorkflowRunAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     ordering = ("-created_at",)
     change_form_template = "admin/workflows_app/workflowrun/run_page.html"
     change_list_template = "admin/workflows_app/workflowrun/change_list.html"
+    actions = ("cancel_selected",)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[WorkflowRun]:
         done = (
@@ -143,6 +145,18 @@ class WorkflowRunAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         done = getattr(run, "steps_done", None) or 0
         return f"{done} / {total}" if total is not None else str(done)
 
+    @admin.action(description="Cancel selected workflow runs", permissions=["cancel"])
+    def cancel_selected(self, request: HttpRequest, queryset: QuerySet[WorkflowRun]) -> None:
+        """Cancel every selected run that is still going and that the user may cancel."""
+        canceled, skipped = admin_views.cancel_runs(request, queryset)
+        message = f"Canceled {canceled} run{pluralize(canceled)}."
+        if skipped:
+            message += f" Left {skipped} as they were (already ended, or not yours to cancel)."
+        self.message_user(request, message, messages.SUCCESS if canceled else messages.WARNING)
+
+    def has_cancel_permission(self, request: HttpRequest) -> bool:
+        return bool(request.user.has_perm(ACTIONS["cancel"]))
+
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
@@ -166,6 +180,11 @@ class WorkflowRunAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             ),
             path("<str:run_id>/cancel/", view(admin_views.cancel_run), name="workflows_app_cancel"),
             path("<str:run_id>/restart/", view(admin_views.restart_run), name="workflows_app_restart"),
+            path(
+                "<str:run_id>/time-travel/",
+                view(admin_views.time_travel_run),
+                name="workflows_app_time_travel",
+            ),
         ]
         return own + super().get_urls()
 

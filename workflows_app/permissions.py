@@ -2,8 +2,9 @@
 
 A run started by a user belongs to that user, who sees it. Staff with the
 ``view_workflowrun`` permission see every run. Acting on a run (``resume``,
-``cancel``, ``restart``) takes the model permission of that action as well as the
-right to see the run; starting one takes ``start_workflowrun``.
+``cancel``, ``restart``, ``time_travel``) takes the model permission of that action
+as well as the right to see the run (restart and time travel take resume's);
+starting one takes ``start_workflowrun``.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ ACTIONS = {
     "resume": "workflows_app.resume_workflowrun",
     "cancel": "workflows_app.cancel_workflowrun",
     "restart": "workflows_app.resume_workflowrun",
+    "time_travel": "workflows_app.resume_workflowrun",
 }
 
 
