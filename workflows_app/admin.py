@@ -21,6 +21,7 @@ from django.utils.functional import cached_property
 from django.utils.html import format_html
 
 from . import admin_views
+from .admin_display import local_time
 from .core import runtime
 from .models import StepAttempt, WorkflowRun
 from .permissions import ACTIONS, visible_runs
@@ -87,7 +88,7 @@ class WorkflowRunAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         "workflow_id",
         "status_badge",
         "resource_id",
-        "created_at",
+        "started",
         "duration",
         "steps",
     )
@@ -131,6 +132,10 @@ class WorkflowRunAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     @admin.display(description="status", ordering="status")
     def status_badge(self, run: WorkflowRun) -> str:
         return status_badge(run.status)
+
+    @admin.display(description="started", ordering="created_at")
+    def started(self, run: WorkflowRun) -> str:
+        return local_time(int(run.created_at.timestamp() * 1000))
 
     @admin.display(description="duration")
     def duration(self, run: WorkflowRun) -> str:
@@ -197,6 +202,8 @@ class WorkflowRunAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     ) -> Any:
         run = self.get_object(request, object_id)
         extra = {**(extra_context or {}), **(admin_views.run_page_context(request, run) if run else {})}
+        if run:  # the page's status is the live badge; a status in the title would go stale
+            extra["subtitle"] = f"{run.workflow_id} {run.run_id}"
         return super().change_view(request, object_id, form_url, extra)
 
     def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:

@@ -207,3 +207,14 @@ def test_a_run_that_is_not_suspended_has_no_pause_on_its_bars() -> None:
     html = page(client, run_id)
     assert '<div class="wf-lane" data-path="report">' in html and 'class="wf-bar-pause"' not in html
     assert WorkflowRun.objects.get(pk=run_id).status == "success"
+
+
+def test_the_runs_list_shows_when_each_run_started_in_local_time_and_how_long_ago() -> None:
+    client = staff("admin", superuser=True)
+    run_id = finished_run(reporting)
+    created = WorkflowRun.objects.get(pk=run_id).created_at
+    with override_settings(TIME_ZONE="America/New_York"):
+        html = client.get(reverse("admin:workflows_app_workflowrun_changelist")).content.decode()
+    local = created.astimezone(ZoneInfo("America/New_York"))
+    assert f">{local:%Y-%m-%d %H:%M:%S}</time>" in html
+    assert re.search(r'<td class="field-started">.*class="wf-ago">(just now|\d+ seconds? ago)<', html)
