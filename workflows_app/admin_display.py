@@ -22,12 +22,12 @@ from django.utils.safestring import SafeString, mark_safe
 from .core import clock
 from .core.clock import now_ms
 from .core.mapping import short_label
+from .core.plan import OPEN
 from .core.storage import StepRecord
 
 FOLD_CHARS = 160  # a longer line shows its start, the rest behind a click
 FOLD_LINES = 24  # a longer document shows its first lines, the rest behind a click
 TIMELINE_BARS = 200  # a run with more attempt rows shows its first ones on the timeline
-_LIVE = frozenset({"running", "waiting", "suspended", "pending"})
 
 
 def local_time(ms: int | None) -> SafeString:
@@ -91,7 +91,7 @@ def shown_status(status: str, run_status: str) -> str:
     Cancel ends the run at once; a row a worker had not yet closed (a sleep, a
     suspended step) would otherwise read "waiting" on a run nothing will move.
     """
-    return "canceled" if run_status == "canceled" and status in _LIVE else status
+    return "canceled" if run_status == "canceled" and status in OPEN else status
 
 
 def shown_rows(rows: Sequence[StepRecord], run_status: str) -> list[StepRecord]:
