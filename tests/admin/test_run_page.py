@@ -73,6 +73,7 @@ def test_times_are_local_dates_with_how_long_ago_never_epoch_milliseconds() -> N
     assert f'data-ms="{started}">{local:%Y-%m-%d %H:%M:%S}</time>' in html
     assert "+05:30" in html  # the machine-readable datetime carries the zone
     assert re.search(r'class="wf-ago">(just now|\d+ seconds? ago)<', html)
+    assert html.count('<time class="wf-time"') >= 6  # started, updated, the step's two, each event
     assert not re.search(r">\s*1\d{12}\s*<", html), "an epoch-milliseconds figure is shown as text"
 
 
