@@ -40,7 +40,8 @@ async def _review(ctx: Any) -> Any:
 
 publishing = (
     create_workflow("browser-publishing", input_schema=Article)
-    .then(create_step("prepare", execute=_prepare))
+    .then(create_step("prepare", execute=_prepare, input_schema=Article))
+    .sleep(0.2)  # a generated id (sleep_…) on the graph, the timeline and the time travel list
     .then(create_step("review", execute=_review, resume_schema=Review))
     .commit()
 )
