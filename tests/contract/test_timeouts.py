@@ -56,7 +56,8 @@ async def test_a_step_past_its_timeout_sees_its_abort_signal_and_fails(
 
 async def test_a_timed_out_attempt_is_retried_by_the_policy(harness: Harness, calls: Calls) -> None:
     heard: list[Any] = shared_list()
-    step = stuck_first(calls, heard, "slow", stuck_attempts=1, timeout=0.2, retries=RetryPolicy(attempts=2))
+    # 1 s: the quick second attempt stays within it even on a loaded machine
+    step = stuck_first(calls, heard, "slow", stuck_attempts=1, timeout=1.0, retries=RetryPolicy(attempts=2))
     workflow = create_workflow("timeout-step-retried").then(step).commit()
     result = await harness.execute(workflow, {})
     assert result.status == "success"
@@ -124,10 +125,10 @@ async def test_a_suspended_run_past_its_workflow_timeout_fails(harness: Harness,
         return await ctx.suspend({"question": "anyone?"})
 
     workflow = (
-        create_workflow("timeout-suspended", timeout=0.3).then(create_step("ask", execute=ask)).commit()
+        create_workflow("timeout-suspended", timeout=3.0).then(create_step("ask", execute=ask)).commit()
     )
     result = await harness.execute(workflow, {})
-    assert result.status == "suspended"
+    assert result.status == "suspended"  # 3 s: time enough to get here even on a loaded machine
 
     async def failed() -> bool:
         stored = await workflow.aget_run(result.run_id)
