@@ -64,7 +64,6 @@ class Cluster:
             WORKFLOWS_INLINE_WHEN_NO_WORKER="0",
             WORKFLOWS_LEASE_SECONDS="1.5",
             WORKFLOWS_SWEEP_SECONDS="0.2",
-            WORKFLOWS_UNCLAIMED_SECONDS="1.0",
             WORKFLOWS_HEARTBEAT_SECONDS="0.5",
             FAULT_MARKER_DIR=str(self.tmp),
         )
