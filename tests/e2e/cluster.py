@@ -94,7 +94,8 @@ class Cluster:
             text=True,
         )
         self.workers.append(worker)
-        self.wait_for(lambda: worker.pid in self.worker_pids())
+        # Generous: on a loaded machine Django alone can take a minute or more to start.
+        self.wait_for(lambda: worker.pid in self.worker_pids(), timeout=180)
         return worker
 
     def kill(self, worker: subprocess.Popen[str]) -> None:
