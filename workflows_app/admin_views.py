@@ -26,7 +26,7 @@ from .core import runtime
 from .core.errors import ResumeDataValidationError, ValidationError, WorkflowError
 from .core.graph import describe_entry
 from .core.hub import hub
-from .core.plan_travel import find_target
+from .core.plan import OPEN, find_target
 from .core.run import acancel_by_id
 from .core.storage import latest_steps
 from .forms import SchemaForm
@@ -107,7 +107,7 @@ def run_page_context(request: HttpRequest, run: WorkflowRun) -> dict[str, Any]:
         "can_resume": can_act(request.user, "resume", run.started_by_id),
         "can_cancel": can_act(request.user, "cancel", run.started_by_id),
         "can_restart": can_act(request.user, "restart", run.started_by_id) and _restartable(run),
-        "active": run.status in ("running", "pending", "suspended", "waiting"),
+        "active": run.status in OPEN,
         "pretty": {
             "input": json.dumps(run.input, indent=2, default=str),
             "result": json.dumps(run.result, indent=2, default=str),

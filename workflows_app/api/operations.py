@@ -19,6 +19,7 @@ from typing import Any
 from ..core import runtime
 from ..core.errors import InputValidationError, RunNotFoundError
 from ..core.hub import hub
+from ..core.plan import ACTIVE
 from ..core.run import Run
 from ..core.storage import RunRecord
 from ..core.workflow import Workflow
@@ -26,7 +27,6 @@ from .errors import ApiError, field_errors
 
 logger = logging.getLogger(__name__)
 
-UNSETTLED = frozenset({"pending", "running", "waiting"})
 # How often a waiting request looks at the stored run when no event woke it up:
 # events of a run driven in another process only reach this one through storage.
 _POLL_SECONDS = 0.5
@@ -84,7 +84,7 @@ async def await_settled(run_id: str, timeout: float) -> RunRecord:
         while True:
             record = await aload(run_id)
             remaining = deadline - loop.time()
-            if record.status not in UNSETTLED or remaining <= 0:
+            if record.status not in ACTIVE or remaining <= 0:
                 return record
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(queue.get(), timeout=min(remaining, _POLL_SECONDS))

@@ -18,7 +18,8 @@ from django.utils import timezone
 from ninja import Body, Router
 from ninja.params import HeaderEx, P, QueryEx
 
-from ..core.run import TERMINAL, acancel_by_id
+from ..core.plan import TERMINAL
+from ..core.run import acancel_by_id
 from ..models import RunStatus, WorkflowRun
 from . import events, operations
 from .auth import acheck_visible, arequire, avisible_runs, caller

@@ -27,18 +27,16 @@ from .errors import (
 from .follow import afollow
 from .hub import hub
 from .payloads import plain
-from .plan import new_state
+from .plan import TERMINAL, find_resume_targets, new_state, task_component
 from .results import WorkflowResult, build_result
 from .storage import RunRecord, Storage
 from .stored_runs import RunList, StoredRun, akeep_snapshot
 from .stream import RunStream
-from .targets import find_resume_targets
+from .travel import atime_travel
 from .validation import validate
 
 if TYPE_CHECKING:
     from .workflow import Workflow
-
-TERMINAL = frozenset({"success", "failed", "canceled", "tripwire"})
 
 
 class Engine(Protocol):
@@ -206,7 +204,7 @@ class Run:
         record = await self._aload()
         keys = find_resume_targets(record.run_state, step=step, label=label, for_each_index=for_each_index)
         task = record.run_state["tasks"][keys[0]]
-        component = _component(self.workflow, record.run_state, task)
+        component = task_component(self.workflow.nested_workflows(), record.run_state, task)
         data = plain(resume_data, what="the resume data")
         data = _stored(validate(component.resume_schema, data, ResumeDataValidationError))
         event = {
@@ -274,8 +272,6 @@ class Run:
 
     async def atime_travel(self, step: Any, **options: Any) -> WorkflowResult:
         """Run the workflow again from ``step``, with the history given or stored (see travel.py)."""
-        from .travel import atime_travel
-
         return await atime_travel(self, step=step, **options)
 
     def atime_travel_stream(self, step: Any, **options: Any) -> RunStream:

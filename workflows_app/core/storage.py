@@ -45,6 +45,9 @@ STEP_FIELDS = (
 TASK_QUEUED = "queued"
 TASK_RUNNING = "running"
 TASK_CANCELED = "canceled"
+# Kinds of task rows besides the plan's tasks (steps and helpers, named by their key).
+CALLBACKS = "callbacks"
+TIMER = "timer"
 
 
 @dataclass

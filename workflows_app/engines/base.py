@@ -23,7 +23,6 @@ import contextlib
 import logging
 import os
 import socket
-import weakref
 from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -35,17 +34,17 @@ from ..core.clock import now_ms
 from ..core.commit import Decision, decide
 from ..core.errors import RunNotFoundError, WorkflowError
 from ..core.hub import hub
-from ..core.plan import plan
+from ..core.plan import ACTIVE, plan
 from ..core.results import build_result
-from ..core.storage import Change, Claim, LeaseLost, RunRecord, TaskRow
+from ..core.storage import CALLBACKS, TIMER, Change, Claim, LeaseLost, RunRecord, TaskRow
 from .batching import GroupCommit
 from .live import LiveErrors
+from .worker import LOCAL_WORKERS, Worker
 
 if TYPE_CHECKING:
     from ..core.run import Run
     from ..core.storage import Reset, Storage
     from ..core.workflow import Workflow
-    from .worker import Worker
 
 logger = logging.getLogger(__name__)
 
@@ -68,14 +67,10 @@ DEFAULT_OPTIONS: dict[str, Any] = {
     # With no live worker, run a worker inside the calling process instead of failing (evented).
     "inline_when_no_worker": True,
 }
-CALLBACKS = "callbacks"
-TIMER = "timer"
 SETTLING_EVENTS = frozenset(
     {"workflow-finish", "workflow-step-suspended", "workflow-paused", "workflow-canceled"}
 )
 _SETTLED_CHECK_SECONDS = 1.0
-# The workers of this process by id: whether one of them works on a run is known here, not guessed.
-LOCAL_WORKERS: weakref.WeakValueDictionary[str, Worker] = weakref.WeakValueDictionary()
 _DOORBELLS_PER_COMMIT = 8
 
 
@@ -544,9 +539,7 @@ class Engine:
             record = await self.storage.aget_run(run_id)
             if record is None:
                 raise RunNotFoundError(f"Workflow run {run_id!r} not found")
-            if record.status not in ("running", "pending", "waiting") and not await self.storage.aowes(
-                run_id, (CALLBACKS,)
-            ):
+            if record.status not in ACTIVE and not await self.storage.aowes(run_id, (CALLBACKS,)):
                 return record.status
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(_SETTLED_CHECK_SECONDS):
@@ -560,8 +553,6 @@ class Engine:
     # -- workers of this process -----------------------------------------------------------------
     def local_worker(self, *, name: str, capacity: int | None, doorbell: bool) -> Worker:
         """This process's worker for the running event loop, started on first need."""
-        from .worker import Worker
-
         loop = asyncio.get_running_loop()
         for stale in [other for other in self._workers if other.is_closed()]:
             del self._workers[stale]

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .base import CALLBACKS, TIMER, Committer, Engine
+from ..core.storage import CALLBACKS, TIMER
+from .base import Committer, Engine
 
 if TYPE_CHECKING:
     from .worker import Worker

@@ -26,6 +26,7 @@ import os
 import random
 import socket
 import uuid
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -35,8 +36,7 @@ from ..core.clock import now_ms
 from ..core.context import AbortSignal
 from ..core.errors import WorkflowError, serialize_error
 from ..core.runner import TaskScope, run_task
-from ..core.storage import Claim, LeaseLost
-from .base import CALLBACKS, LOCAL_WORKERS, TIMER
+from ..core.storage import CALLBACKS, TIMER, Claim, LeaseLost
 from .faults import crash_point
 
 if TYPE_CHECKING:
@@ -62,6 +62,10 @@ class _Held:
     job: asyncio.Task[None]
     signal: AbortSignal | None = None
     lost: bool = False
+
+
+# The workers of this process by id: whether one of them works on a run is known here, not guessed.
+LOCAL_WORKERS: weakref.WeakValueDictionary[str, Worker] = weakref.WeakValueDictionary()
 
 
 class Worker:

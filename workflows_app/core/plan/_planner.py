@@ -23,39 +23,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .errors import WorkflowError
-from .plan_foreach import ForeachMixin
-from .plan_nodes import NodeMixin
-from .plan_tasks import TaskMixin
-from .plan_travel import TravelMixin
+from ..errors import WorkflowError
+from ._foreach import ForeachMixin
+from ._nodes import NodeMixin
+from ._state import BUSY, OPEN, ROOT
+from ._tasks import TaskMixin
+from ._travel import TravelMixin
 
 if TYPE_CHECKING:
-    from .workflow import Workflow
-
-STATE_VERSION = 1
-ACTIVE = ("running", "waiting")
-
-
-def new_state(run_id: str, *, per_step: bool = False) -> dict[str, Any]:
-    """The run state of a run that has not started."""
-    return {
-        "v": STATE_VERSION,
-        "run_id": run_id,
-        "status": "pending",
-        "frames": {},
-        "tasks": {},
-        "timers": {},
-        "state": {},
-        "context": {},
-        "labels": {},
-        "counts": {},
-        "budget": 1 if per_step else None,
-        "usage": {"input_tokens": 0, "output_tokens": 0, "total_tokens": 0},
-        "result": None,
-        "error": None,
-        "tripwire": None,
-        "order": 0,
-    }
+    from ..workflow import Workflow
 
 
 class Planner(TaskMixin, NodeMixin, ForeachMixin, TravelMixin):
@@ -96,11 +72,11 @@ class Planner(TaskMixin, NodeMixin, ForeachMixin, TravelMixin):
         self.s["state"] = dict(event.get("state") or {})
         self.s["context"] = dict(event.get("context") or {})
         self.emit("workflow-start", {"run_id": self.s["run_id"]})
-        self.s["frames"][""] = self.new_frame(self.root, "", event.get("input"), parent=None)
-        self.advance("")
+        self.s["frames"][ROOT] = self.new_frame(self.root, "", event.get("input"), parent=None)
+        self.advance(ROOT)
 
     def on_cancel(self) -> None:
-        if self.s["status"] not in ("running", "suspended", "waiting", "pending", "paused"):
+        if self.s["status"] not in OPEN:
             return
         self.stop_everything()
         self.emit("workflow-canceled", {})
@@ -125,7 +101,7 @@ class Planner(TaskMixin, NodeMixin, ForeachMixin, TravelMixin):
         """End the run as suspended or paused once nothing is left running."""
         if self.s["status"] != "running":
             return
-        if self.s["timers"] or any(t["status"] in ACTIVE for t in self.s["tasks"].values()):
+        if self.s["timers"] or any(t["status"] in BUSY for t in self.s["tasks"].values()):
             return
         if any(t["status"] == "suspended" for t in self.s["tasks"].values()):
             for frame in self.s["frames"].values():
