@@ -31,6 +31,8 @@ DEFAULTS: dict[str, Any] = {
     # How deep and how large (bytes of JSON) input, resume data, state and request context may be.
     "MAX_PAYLOAD_DEPTH": PayloadLimits.max_depth,
     "MAX_PAYLOAD_BYTES": PayloadLimits.max_bytes,
+    # How many runs one user may start over the REST API in a period, e.g. "100/hour"; None: no limit.
+    "START_RATE_LIMIT": None,
     **{name.upper(): value for name, value in ENGINE_DEFAULTS.items()},
 }
 

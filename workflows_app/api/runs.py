@@ -18,6 +18,7 @@ from django.utils import timezone
 from ninja import Body, Router
 from ninja.params import HeaderEx, P, QueryEx
 
+from ..core import payloads
 from ..core.run import TERMINAL
 from ..models import RunStatus, WorkflowRun
 from . import events, operations
@@ -95,9 +96,9 @@ def _cursor(row: dict[str, Any]) -> str:
 def _after(runs: QuerySet[WorkflowRun], cursor: str) -> QuerySet[WorkflowRun]:
     """The runs after the cursor's in the list order, a keyset seek that an index serves."""
     try:
-        created_text, run_id = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        created_text, run_id = payloads.parse_json(base64.urlsafe_b64decode(cursor.encode()), what="cursor")
         created = _utc(datetime.fromisoformat(created_text), "cursor")
-    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
+    except (ValueError, TypeError, binascii.Error):
         raise _invalid("query", "cursor", "Not a cursor this API gave") from None
     return runs.filter(Q(created_at__lt=created) | Q(created_at=created, run_id__lt=str(run_id)))
 

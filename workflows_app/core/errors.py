@@ -16,6 +16,7 @@ __all__ = [
     "BailSignal",
     "ExecutionFlowNotDefinedError",
     "InputValidationError",
+    "LoopLimitError",
     "MultipleSuspendedStepsError",
     "NonRetryableError",
     "PayloadError",
@@ -184,6 +185,10 @@ class TripwireError(WorkflowError):
             "metadata": self.metadata,
             "processor_id": self.processor_id,
         }
+
+
+class LoopLimitError(WorkflowError):
+    """A loop reached the most iterations a run may give one loop (the MAX_LOOP_ITERATIONS setting)."""
 
 
 class NonRetryableError(WorkflowError):

@@ -60,11 +60,14 @@ def new_state(run_id: str, *, per_step: bool = False) -> dict[str, Any]:
 class Planner(TaskMixin, NodeMixin, ForeachMixin, TravelMixin):
     """One application of an event to a run state, collecting the actions."""
 
-    def __init__(self, workflow: Workflow, state: dict[str, Any], now: int) -> None:
+    def __init__(
+        self, workflow: Workflow, state: dict[str, Any], now: int, max_loop_iterations: int | None = None
+    ) -> None:
         self.root = workflow
         self.workflows = workflow.nested_workflows()
         self.s = state
         self.now = now
+        self.max_loop_iterations = max_loop_iterations
         self.actions: list[dict[str, Any]] = []
 
     # -- dispatch -------------------------------------------------------------
@@ -163,13 +166,18 @@ class Planner(TaskMixin, NodeMixin, ForeachMixin, TravelMixin):
 
 
 def plan(
-    workflow: Workflow, state: dict[str, Any], event: dict[str, Any]
+    workflow: Workflow,
+    state: dict[str, Any],
+    event: dict[str, Any],
+    *,
+    max_loop_iterations: int | None = None,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Apply ``event`` to ``state``; return the new state and the actions to carry out.
 
     The state is updated in place and returned; callers that need the old state
-    keep a copy.
+    keep a copy. ``max_loop_iterations`` caps each loop of the run (a runaway
+    condition fails the run instead of looping for ever).
     """
-    planner = Planner(workflow, state, int(event["now"]))
+    planner = Planner(workflow, state, int(event["now"]), max_loop_iterations)
     planner.apply(event)
     return planner.s, planner.actions

@@ -65,6 +65,8 @@ DEFAULT_OPTIONS: dict[str, Any] = {
     "cancel_grace_seconds": 10.0,
     # With no live worker, run a worker inside the calling process instead of failing (evented).
     "inline_when_no_worker": True,
+    # The most iterations one loop (dowhile / dountil) may run in a run; None: no cap.
+    "max_loop_iterations": None,
 }
 CALLBACKS = "callbacks"
 TIMER = "timer"
@@ -253,7 +255,9 @@ class Engine:
             base = replace(record, **fresh) if fresh else record
             state, actions = base.run_state, []
             for event in events:
-                state, more = plan(workflow, state, event)
+                state, more = plan(
+                    workflow, state, event, max_loop_iterations=self.options["max_loop_iterations"]
+                )
                 actions += more
             if not actions:
                 return None

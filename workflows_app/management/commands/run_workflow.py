@@ -8,7 +8,7 @@ from typing import Any
 from asgiref.sync import async_to_sync
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from workflows_app.core import errors, runtime
+from workflows_app.core import errors, payloads, runtime
 from workflows_app.core.results import WorkflowResult
 from workflows_app.core.workflow import Workflow
 
@@ -97,6 +97,8 @@ def _json(text: str | None, flag: str) -> Any:
     if text is None:
         return None
     try:
-        return json.loads(text)
+        return payloads.parse_json(text, what=flag)
     except json.JSONDecodeError as exc:
         raise CommandError(f"{flag} is not valid JSON: {exc}") from exc
+    except errors.PayloadError as exc:
+        raise CommandError(str(exc)) from exc
