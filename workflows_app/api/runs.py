@@ -142,7 +142,9 @@ async def resume_run(request: HttpRequest, run_id: str, body: ResumeRunIn) -> di
         for_each_index=body.for_each_index,
         request_context=body.request_context,
     )
-    await operations.adrive(run_id, resume, wait=body.wait, timeout=body.timeout)
+    await operations.aoutlive(
+        request, operations.adrive(run_id, resume, wait=body.wait, timeout=body.timeout)
+    )
     return await arun_detail(run_id)
 
 
@@ -171,7 +173,8 @@ async def restart_run(
     await arequire(caller(request), "restart")
     options = body or RestartRunIn(wait=False, timeout=DEFAULT_WAIT_SECONDS)
     run = await operations.arun_for(await operations.aload(run_id))
-    await operations.adrive(run_id, run.arestart(), wait=options.wait, timeout=options.timeout)
+    restart = operations.adrive(run_id, run.arestart(), wait=options.wait, timeout=options.timeout)
+    await operations.aoutlive(request, restart)
     return await arun_detail(run_id)
 
 

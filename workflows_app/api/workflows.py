@@ -72,6 +72,6 @@ async def start_run(
             f"try again in {retry_after} s.",
             headers={"Retry-After": str(retry_after)},
         )
-    run_id = await operations.astart(workflow, caller(request), body)
+    run_id = await operations.aoutlive(request, operations.astart(workflow, caller(request), body))
     response["Location"] = reverse("workflows_api:get_run", kwargs={"run_id": run_id})
     return Status(201, await arun_detail(run_id))
