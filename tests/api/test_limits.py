@@ -139,7 +139,7 @@ async def test_a_body_nested_5000_levels_is_a_400(api: AsyncClient, engine: str)
     response = await post_raw(api, START, '{"input_data": ' + "[" * 5000 + "]" * 5000 + "}")
 
     body = problem(response, 400, "malformed-request")
-    assert body["detail"] == "The request body is nested too deep to read"
+    assert body["detail"] == "The request body is nested more than 65 levels deep"
 
 
 async def test_a_cursor_that_decodes_to_deeply_nested_json_is_refused_as_a_cursor(api: AsyncClient) -> None:

@@ -47,7 +47,8 @@ class BodyParser(Parser):
     """
 
     def parse_body(self, request: HttpRequest) -> Any:
-        return payloads.parse_json(request.body, what="the request body")
+        # A body holds the values it carries one level down: {"input_data": {...}}.
+        return payloads.parse_json(request.body, what="the request body", envelope=1)
 
 
 api = WorkflowsAPI(
