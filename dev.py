@@ -61,12 +61,12 @@ def newest_python() -> Path | None:
     """The newest Python 3.12+ on the PATH or under pyenv, for the newest-versions leg."""
     pyenv = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
     for version in NEWEST_PYTHONS:
-        found = shutil.which(f"python{version}")
-        if found:
-            return Path(found)
         for candidate in sorted(pyenv.glob(f"{version}.*"), reverse=True):
             if (candidate / "bin" / "python3").exists():
                 return candidate / "bin" / "python3"
+        found = shutil.which(f"python{version}")
+        if found and "/shims/" not in found:  # a pyenv shim fails unless that version is selected
+            return Path(found)
     return None
 
 
