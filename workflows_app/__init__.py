@@ -5,6 +5,7 @@ Everything here is importable without Django being configured.
 
 from . import errors
 from .core import runtime
+from .core._pydantic_ai_steps import pydantic_ai_step
 from .core.context import AbortSignal, RequestContext, StepContext
 from .core.errors import TripwireError
 from .core.mapping import map_variable
@@ -12,11 +13,12 @@ from .core.processors import Processor
 from .core.results import StepResult, WorkflowResult
 from .core.run import Run
 from .core.runtime import get_agent, get_tool, register_agent, register_tool
-from .core.steps import Step, clone_step, create_step, step
+from .core.steps import Step, clone_step, create_step, register_component_adapter, step
 from .core.workflow import RetryConfig, Workflow, clone_workflow, create_workflow
 from .engines import ENGINES as _ENGINES
 
 runtime.configure(engines=_ENGINES)
+register_component_adapter(pydantic_ai_step)
 
 __version__ = "0.1.0"
 

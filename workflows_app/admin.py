@@ -21,6 +21,8 @@ from django.utils.html import format_html
 
 from . import admin_views
 from .core import runtime
+from .core.graph import entry_ids
+from .core.plan import ACTIVE
 from .models import StepAttempt, WorkflowRun
 from .permissions import visible_runs
 
@@ -132,7 +134,7 @@ class WorkflowRunAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     @admin.display(description="duration")
     def duration(self, run: WorkflowRun) -> str:
-        if run.status in ("running", "pending"):
+        if run.status in ACTIVE:
             return "running"
         seconds = (run.updated_at - run.created_at).total_seconds()
         return f"{seconds:.1f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
@@ -191,8 +193,6 @@ def _top_level_steps(workflow_id: str) -> int | None:
         workflow = runtime.get_workflow(workflow_id)
     except LookupError:
         return None
-    from .core.graph import entry_ids
-
     return sum(len(entry_ids(entry)) for entry in workflow.entries)
 
 

@@ -15,6 +15,7 @@ from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django.utils.module_loading import import_string
 
+from .bus import bus_for_settings
 from .core import payloads, runtime
 from .core.payloads import PayloadLimits
 from .engines.base import DEFAULT_OPTIONS as ENGINE_DEFAULTS
@@ -64,8 +65,6 @@ workflow_settings = WorkflowSettings()
 
 def configure_runtime() -> None:
     """Point the core at the ORM storage, the engine, the bus and the limits named in ``WORKFLOWS``."""
-    from .bus import bus_for_settings
-
     values = workflow_settings.values
 
     def storage_factory() -> Any:

@@ -16,6 +16,8 @@ from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 
+from .core.plan import ACTIVE
+
 
 class WorkflowJSONEncoder(DjangoJSONEncoder):
     """Django's encoder, plus anything pydantic knows how to turn into JSON."""
@@ -44,7 +46,7 @@ class RunStatus(models.TextChoices):
     TRIPWIRE = "tripwire"
 
 
-ACTIVE_STATUSES = (RunStatus.PENDING, RunStatus.RUNNING, RunStatus.WAITING)
+ACTIVE_STATUSES = tuple(RunStatus(status) for status in sorted(ACTIVE))
 
 
 class WorkflowRunQuerySet(models.QuerySet["WorkflowRun"]):

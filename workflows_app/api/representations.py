@@ -15,9 +15,8 @@ from pydantic import BaseModel
 from ..core import runtime
 from ..core.errors import RunNotFoundError
 from ..core.graph import describe_entry, entry_components
-from ..core.plan_travel import find_target
+from ..core.plan import find_target, suspended_paths, suspended_tasks
 from ..core.storage import RunRecord, StepRecord
-from ..core.targets import suspended_paths, suspended_tasks
 from ..core.workflow import Workflow
 from ..models import WorkflowRun
 

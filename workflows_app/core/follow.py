@@ -17,9 +17,8 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from .hub import hub
+from .plan import TERMINAL
 from .storage import Storage
-
-TERMINAL = frozenset({"success", "failed", "canceled", "tripwire"})
 
 
 def ends_run(event: dict[str, Any]) -> bool:

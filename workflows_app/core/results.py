@@ -12,9 +12,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from .errors import restore_error
+from .errors import restore_error, serialize_error
+from .plan import suspended_paths
 from .storage import RunRecord, StepRecord, latest_steps
-from .targets import suspended_paths
 
 _STEP_KEYS = (
     "status",
@@ -53,8 +53,6 @@ class StepResult:
         """The record with its unset fields left out, as the spec compares them."""
         data = {name: getattr(self, name) for name in _STEP_KEYS}
         if isinstance(self.error, BaseException):
-            from .errors import serialize_error
-
             data["error"] = serialize_error(self.error)
         return {key: value for key, value in data.items() if value is not None}
 
@@ -142,8 +140,6 @@ def _live_error(
     """
     if path in exceptions:
         return exceptions[path]
-    from .errors import serialize_error
-
     prefix = path + "."
     for inner, error in exceptions.items():
         if inner.startswith(prefix) and serialize_error(error) == stored:

@@ -16,7 +16,6 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from . import log_context
-from .commit import context_delta
 from .context import AbortSignal, RequestContext, StepContext, StepEnvironment
 from .errors import (
     NonRetryableError,
@@ -26,8 +25,9 @@ from .errors import (
     ValidationError,
     serialize_error,
 )
-from .graph import BranchEntry, LoopEntry, SleepEntry, entry_components, expect
+from .graph import BranchEntry, LoopEntry, SleepEntry, expect
 from .payloads import plain
+from .plan import context_delta, task_component
 from .validation import validate
 
 if TYPE_CHECKING:
@@ -106,7 +106,7 @@ async def _run_task(
     try:
         if task["kind"] != "step":
             return await _run_helper(entry, task, ctx)
-        step = next(c for c in entry_components(entry) if c.id == task["step"])
+        step = task_component(workflow.nested_workflows(), run_state, task)
         outcome = await _run_step(step, task, ctx, validate_input=level.validate_inputs)
         after = plain(scope.request_context.to_dict(), what=f"the request context set by step {step.id!r}")
         outcome["context_delta"] = context_delta(before, after)

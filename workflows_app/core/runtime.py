@@ -12,7 +12,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from .bus import InMemoryBus
 from .errors import AgentNotFoundError, ToolNotFoundError, WorkflowError, WorkflowNotFoundError
+from .memory import InMemoryStorage
 
 if TYPE_CHECKING:
     from .storage import Storage
@@ -65,12 +67,7 @@ def get_storage() -> Storage:
     """The storage runs use, created on first use."""
     global _storage
     if _storage is None:
-        if _storage_factory is None:
-            from .memory import InMemoryStorage
-
-            _storage = InMemoryStorage()
-        else:
-            _storage = _storage_factory()
+        _storage = InMemoryStorage() if _storage_factory is None else _storage_factory()
     return _storage
 
 
@@ -93,12 +90,7 @@ def get_bus() -> Any:
     """The bus the evented engine uses, created on first use."""
     global _bus
     if _bus is None:
-        if _bus_factory is None:
-            from .bus import InMemoryBus
-
-            _bus = InMemoryBus()
-        else:
-            _bus = _bus_factory()
+        _bus = InMemoryBus() if _bus_factory is None else _bus_factory()
     return _bus
 
 
@@ -129,6 +121,11 @@ def get_engine_options() -> dict[str, Any]:
 def register_workflow(workflow: Workflow) -> None:
     """Make a committed workflow findable by id (REST, admin, workers, commands)."""
     _workflows[workflow.id] = workflow
+
+
+def unregister_workflow(workflow_id: str) -> None:
+    """Forget a workflow (a process that no longer serves it); its stored runs stay."""
+    _workflows.pop(workflow_id, None)
 
 
 def get_workflow(workflow_id: str) -> Workflow:

@@ -8,7 +8,6 @@ at import instead of hours later in a worker.
 from __future__ import annotations
 
 import inspect
-import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
@@ -29,6 +28,19 @@ COMPONENT_STEP = "STEP"
 COMPONENT_TOOL = "TOOL"
 COMPONENT_AGENT = "AGENT"
 COMPONENT_MAPPING = "MAPPING"
+
+ComponentAdapter = Callable[..., "Step | None"]
+_component_adapters: list[ComponentAdapter] = []
+
+
+def register_component_adapter(adapter: ComponentAdapter) -> None:
+    """Teach :func:`tool_step` another kind of component (``adapter`` answers ``None`` to others).
+
+    Steps sit below the adapters (pydantic-ai's lives in :mod:`.agents`), so the
+    package hands them over at import instead of this module importing them.
+    """
+    if adapter not in _component_adapters:
+        _component_adapters.append(adapter)
 
 
 @dataclass(frozen=True, eq=False)
@@ -157,10 +169,10 @@ def tool_step(tool: Any, **options: Any) -> Step:
     """
     if isinstance(tool, Step):
         return tool
-    if _is_pydantic_ai(tool):
-        from .agents import component_step
-
-        return component_step(tool, **options)
+    for adapt in _component_adapters:
+        adapted = adapt(tool, **options)
+        if adapted is not None:
+            return adapted
     overrides = {name: options.pop(name) for name in ("id", "description", "retries") if name in options}
     if isinstance(tool, str):
         step = _registered_tool_step(tool, options)
@@ -171,15 +183,6 @@ def tool_step(tool: Any, **options: Any) -> Step:
     else:
         raise WorkflowDefinitionError(f"Cannot make a step from {tool!r}")
     return replace(step, **overrides) if overrides else step
-
-
-def _is_pydantic_ai(component: Any) -> bool:
-    """Whether ``component`` comes from pydantic-ai, without importing it when nobody did."""
-    if "pydantic_ai" not in sys.modules:
-        return False
-    from .agents import is_pydantic_ai_component
-
-    return is_pydantic_ai_component(component)
 
 
 def _object_tool_step(tool: Any, options: dict[str, Any]) -> Step:

@@ -24,12 +24,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from . import runtime
+from .plan import SETTLED
+from .results import step_result
 from .storage import RunRecord, StepRecord, Storage, latest_steps
 
 if TYPE_CHECKING:
     from .workflow import Workflow
 
-SETTLED = frozenset({"suspended", "paused", "success", "failed", "canceled", "tripwire"})
 VIEW_FIELDS = ("status", "steps", "result", "error", "input")
 
 
@@ -69,8 +70,6 @@ def live_view(record: RunRecord, rows: Sequence[StepRecord]) -> dict[str, Any]:
 
 
 def _stored_step(row: StepRecord) -> dict[str, Any]:
-    from .results import step_result
-
     data = step_result(row).to_dict()
     if row.status == "success":  # suspend-scoped fields end with the suspension
         data.pop("suspend_payload", None)

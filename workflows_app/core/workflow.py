@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -20,6 +20,7 @@ from .errors import (
     WorkflowDefinitionError,
 )
 from .graph import (
+    COMPONENT_WORKFLOW,
     BranchEntry,
     Condition,
     Entry,
@@ -35,13 +36,10 @@ from .graph import (
     entry_ids,
 )
 from .mapping import mapping_step, stable_id
+from .run import Run
 from .steps import Step, tool_step
+from .stored_runs import RunList, StoredRun, aget_stored_run, alist_stored_runs
 
-if TYPE_CHECKING:
-    from .run import Run
-    from .stored_runs import RunList, StoredRun
-
-COMPONENT_WORKFLOW = "WORKFLOW"
 Callback = Callable[[Any], Any]
 
 
@@ -223,8 +221,6 @@ class Workflow:
 
         ``owner`` is who starts it, stored with it (the Django app passes a user's pk).
         """
-        from .run import Run
-
         self.check_runnable()
         run = Run(self, run_id=run_id, resource_id=resource_id, engine=engine, owner=owner)
         if run_id is not None:
@@ -239,21 +235,15 @@ class Workflow:
         owner: Any = None,
     ) -> Run:
         """A run of this workflow, without reading storage (``acreate_run`` reads a stored run)."""
-        from .run import Run
-
         self.check_runnable()
         return Run(self, run_id=run_id, resource_id=resource_id, engine=engine, owner=owner)
 
     async def aget_run(
         self, run_id: str, fields: Sequence[str] | None = None, with_nested_workflows: bool = True
     ) -> StoredRun | None:
-        from .stored_runs import aget_stored_run
-
         return await aget_stored_run(self, run_id, fields, with_nested_workflows)
 
     async def alist_runs(self, **filters: Any) -> RunList:
-        from .stored_runs import alist_stored_runs
-
         return await alist_stored_runs(self, **filters)
 
     async def adelete_run(self, run_id: str) -> bool:

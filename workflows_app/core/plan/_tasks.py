@@ -7,13 +7,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .commit import apply_context_delta, coordinate_of
-from .graph import entry_components
-from .storage import StepRecord
+from ..storage import StepRecord
+from ._state import apply_context_delta, coordinate_of, graph_order, step_path, task_component
 
 if TYPE_CHECKING:
-    from .steps import Step
-    from .workflow import Workflow
+    from ..steps import Step
+    from ..workflow import Workflow
 
 
 class TaskMixin:
@@ -43,7 +42,7 @@ class TaskMixin:
     def schedule_step(self, key: str, fkey: str, entry: int, step: Step, payload: Any, **coords: Any) -> None:
         """Create the task of a leaf step, record it as running and ask for it to run."""
         frame = self.s["frames"][fkey]
-        path = f"{frame['scope']}.{step.id}" if frame["scope"] else step.id
+        path = step_path(frame["scope"], step.id)
         runs = self.s["counts"].get(path, 0)
         self.s["counts"][path] = runs + 1
         task = {
@@ -184,7 +183,7 @@ class TaskMixin:
         deltas = node.get("deltas") or {}
         children = node.get("children") or []
         if keys is None:
-            keys = sorted(deltas, key=lambda key: _graph_order(key, children))
+            keys = sorted(deltas, key=lambda key: graph_order(key, children))
         for key in keys:
             self.s["state"].update(deltas.pop(key, None) or {})
 
@@ -368,18 +367,10 @@ class TaskMixin:
         return self.workflows[self.s["frames"][task["frame"]]["wf"]]
 
     def component_of(self, task: dict[str, Any]) -> Any:
-        entry = self.workflow_of(task).entries[task["entry"]]
-        return next(c for c in entry_components(entry) if c.id == task["step"])
+        return task_component(self.workflows, self.s, task)
 
     def retries_of(self, task: dict[str, Any]) -> int:
         step = self.component_of(task)
         if step.retries is not None:
             return int(step.retries)
         return int(self.workflow_of(task).retry_config.attempts)
-
-
-def _graph_order(key: str, children: list[str]) -> tuple[int, str, int]:
-    """Where a staged child comes in graph order: its place among the children, then its item index."""
-    place = children.index(key) if key in children else len(children)
-    base, _, index = key.rpartition("#")
-    return (place, base, int(index)) if base and index.isdigit() else (place, key, -1)

@@ -23,48 +23,30 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .plan_foreach import ForeachMixin
-from .plan_nodes import NodeMixin
-from .plan_tasks import TaskMixin
-from .plan_travel import TravelMixin
+from ..errors import WorkflowError
+from ._foreach import ForeachMixin
+from ._nodes import NodeMixin
+from ._state import BUSY, OPEN, ROOT
+from ._tasks import TaskMixin
+from ._travel import TravelMixin
 
 if TYPE_CHECKING:
-    from .workflow import Workflow
-
-STATE_VERSION = 1
-ACTIVE = ("running", "waiting")
-
-
-def new_state(run_id: str, *, per_step: bool = False) -> dict[str, Any]:
-    """The run state of a run that has not started."""
-    return {
-        "v": STATE_VERSION,
-        "run_id": run_id,
-        "status": "pending",
-        "frames": {},
-        "tasks": {},
-        "timers": {},
-        "state": {},
-        "context": {},
-        "labels": {},
-        "counts": {},
-        "budget": 1 if per_step else None,
-        "usage": {"input_tokens": 0, "output_tokens": 0, "total_tokens": 0},
-        "result": None,
-        "error": None,
-        "tripwire": None,
-        "order": 0,
-    }
+    from ..workflow import Workflow
 
 
 class Planner(TaskMixin, NodeMixin, ForeachMixin, TravelMixin):
     """One application of an event to a run state, collecting the actions."""
 
     def __init__(
-        self, workflow: Workflow, state: dict[str, Any], now: int, max_loop_iterations: int | None = None
+        self,
+        workflow: Workflow | None,
+        state: dict[str, Any],
+        now: int,
+        max_loop_iterations: int | None = None,
     ) -> None:
-        self.root = workflow
-        self.workflows = workflow.nested_workflows()
+        if workflow is not None:  # only a cancel is planned without it (see plan())
+            self.root = workflow
+        self.workflows = workflow.nested_workflows() if workflow is not None else {}
         self.s = state
         self.now = now
         self.max_loop_iterations = max_loop_iterations
@@ -97,11 +79,11 @@ class Planner(TaskMixin, NodeMixin, ForeachMixin, TravelMixin):
         self.s["state"] = dict(event.get("state") or {})
         self.s["context"] = dict(event.get("context") or {})
         self.emit("workflow-start", {"run_id": self.s["run_id"]})
-        self.s["frames"][""] = self.new_frame(self.root, "", event.get("input"), parent=None)
-        self.advance("")
+        self.s["frames"][ROOT] = self.new_frame(self.root, "", event.get("input"), parent=None)
+        self.advance(ROOT)
 
     def on_cancel(self) -> None:
-        if self.s["status"] not in ("running", "suspended", "waiting", "pending", "paused"):
+        if self.s["status"] not in OPEN:
             return
         self.stop_everything()
         self.emit("workflow-canceled", {})
@@ -126,7 +108,7 @@ class Planner(TaskMixin, NodeMixin, ForeachMixin, TravelMixin):
         """End the run as suspended or paused once nothing is left running."""
         if self.s["status"] != "running":
             return
-        if self.s["timers"] or any(t["status"] in ACTIVE for t in self.s["tasks"].values()):
+        if self.s["timers"] or any(t["status"] in BUSY for t in self.s["tasks"].values()):
             return
         if any(t["status"] == "suspended" for t in self.s["tasks"].values()):
             for frame in self.s["frames"].values():
@@ -166,7 +148,7 @@ class Planner(TaskMixin, NodeMixin, ForeachMixin, TravelMixin):
 
 
 def plan(
-    workflow: Workflow,
+    workflow: Workflow | None,
     state: dict[str, Any],
     event: dict[str, Any],
     *,
@@ -174,10 +156,15 @@ def plan(
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Apply ``event`` to ``state``; return the new state and the actions to carry out.
 
+    ``workflow`` may be ``None`` for a cancel only: a process that does not have
+    the definition can still cancel a run.
+
     The state is updated in place and returned; callers that need the old state
     keep a copy. ``max_loop_iterations`` caps each loop of the run (a runaway
     condition fails the run instead of looping for ever).
     """
+    if workflow is None and event["type"] != "cancel":
+        raise WorkflowError(f"Planning a {event['type']!r} event needs the workflow's definition")
     planner = Planner(workflow, state, int(event["now"]), max_loop_iterations)
     planner.apply(event)
     return planner.s, planner.actions
