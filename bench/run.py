@@ -18,6 +18,7 @@ import importlib.util
 import json
 import os
 import re
+import secrets
 import subprocess
 import sys
 import tempfile
@@ -63,7 +64,8 @@ def base_env(database_url: str) -> dict[str, str]:
     env.update(
         DJANGO_SETTINGS_MODULE="project.settings",
         DATABASE_URL=database_url,
-        DEBUG="0",
+        DEBUG="0",  # production settings, as measured; they need a key of their own
+        SECRET_KEY=secrets.token_urlsafe(50),
         LOG_LEVEL="WARNING",
         WORKFLOWS_MODULES="bench.workflows",
     )

@@ -1,4 +1,7 @@
-"""ASGI entry point, served by daphne: HTTP through Django, WebSockets through Channels."""
+"""ASGI entry point: HTTP through Django, WebSockets through Channels.
+
+Served by daphne in development (``dev.py serve``), by uvicorn in production (docs/deployment.md).
+"""
 
 import os
 
@@ -15,11 +18,15 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 from django.conf import settings  # noqa: E402
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 
+from workflows_app.asgi import RequestBodyLimitMiddleware  # noqa: E402
 from workflows_app.routing import websocket_urlpatterns  # noqa: E402
 
-# In development daphne serves the static files too (the admin's CSS, stream.js);
-# in production collect them (manage.py collectstatic) behind a web server.
-http_app = ASGIStaticFilesHandler(django_asgi_app) if settings.DEBUG else django_asgi_app
+# In development the ASGI server serves the static files too (the admin's CSS, stream.js);
+# in production collect them (manage.py collectstatic) behind the TLS proxy (docs/deployment.md).
+# The body limit goes outermost: it refuses an oversized body before anything reads it.
+http_app = RequestBodyLimitMiddleware(
+    ASGIStaticFilesHandler(django_asgi_app) if settings.DEBUG else django_asgi_app
+)
 
 application = ProtocolTypeRouter(
     {

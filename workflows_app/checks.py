@@ -13,11 +13,18 @@ from django.utils.module_loading import import_string
 from .conf import workflow_settings
 from .core import runtime
 from .core.storage import Storage
+from .quotas import parse_rate
 
 
 @register()
 def check_workflows_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    return [*_check_engine(), *_check_storage(), *_check_modules(), *_check_redis_timeouts()]
+    return [
+        *_check_engine(),
+        *_check_storage(),
+        *_check_modules(),
+        *_check_redis_timeouts(),
+        *_check_limits(),
+    ]
 
 
 def _check_engine() -> list[CheckMessage]:
@@ -103,3 +110,24 @@ def _check_redis_timeouts() -> list[CheckMessage]:
                     )
                 )
     return warnings
+
+
+def _check_limits() -> list[CheckMessage]:
+    """The limits are read on the request path and in the planner: a bad one must fail at start-up."""
+    found: list[CheckMessage] = []
+    rate = workflow_settings.START_RATE_LIMIT
+    if rate is not None:
+        try:
+            parse_rate(rate)
+        except ValueError as exc:
+            found.append(Error(f"WORKFLOWS['START_RATE_LIMIT']: {exc}", id="workflows_app.E006"))
+    cap = workflow_settings.MAX_LOOP_ITERATIONS
+    if cap is not None and (isinstance(cap, bool) or not isinstance(cap, int) or cap < 1):
+        found.append(
+            Error(
+                f"WORKFLOWS['MAX_LOOP_ITERATIONS'] is {cap!r}",
+                hint="Use a positive integer, or None for no cap.",
+                id="workflows_app.E007",
+            )
+        )
+    return found

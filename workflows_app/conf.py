@@ -36,6 +36,8 @@ DEFAULTS: dict[str, Any] = {
     "FIRE_SCHEDULES": True,
     # A tick fired later than this many seconds after its time counts as missed (catch_up decides).
     "SCHEDULE_GRACE_SECONDS": 60.0,
+    # How many runs one user may start over the REST API in a period, e.g. "100/hour"; None: no limit.
+    "START_RATE_LIMIT": None,
     **{name.upper(): value for name, value in ENGINE_DEFAULTS.items()},
 }
 

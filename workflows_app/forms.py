@@ -12,6 +12,9 @@ from typing import Any
 
 from django import forms
 
+from .core import payloads
+from .core.errors import PayloadError
+
 _SIMPLE = {"string", "integer", "number", "boolean"}
 
 
@@ -90,10 +93,12 @@ class SchemaForm(forms.Form):
         if not text:
             return None
         try:
-            return json.loads(text)
+            return payloads.parse_json(text, what="the JSON")
         except json.JSONDecodeError as exc:
             message = f"Not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
             raise forms.ValidationError(message) from exc
+        except PayloadError as exc:
+            raise forms.ValidationError(str(exc)) from exc
 
     def payload(self) -> Any:
         """The value the user gave: the JSON if any, else the fields (enums decoded)."""

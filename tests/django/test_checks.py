@@ -59,3 +59,15 @@ def test_w001_redis_layer_that_can_time_out_during_a_blocking_receive() -> None:
         assert ids() == ["workflows_app.W001"]
     with override_settings(CHANNEL_LAYERS=long):
         assert ids() == []
+
+
+def test_e006_start_rate_limit_that_is_not_a_rate() -> None:
+    assert ids(START_RATE_LIMIT="lots") == ["workflows_app.E006"]
+    assert ids(START_RATE_LIMIT="0/hour") == ["workflows_app.E006"]
+    assert ids(START_RATE_LIMIT="100/hour") == []
+
+
+def test_e007_loop_cap_that_is_not_a_positive_integer() -> None:
+    assert ids(MAX_LOOP_ITERATIONS=0) == ["workflows_app.E007"]
+    assert ids(MAX_LOOP_ITERATIONS="10") == ["workflows_app.E007"]
+    assert ids(MAX_LOOP_ITERATIONS=10) == []

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import json
 import logging
-from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.db import DataError
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja.errors import AuthenticationError, HttpError
@@ -23,14 +24,12 @@ from ..core import errors
 from ..core.schedules import ScheduleDeclaredError, ScheduleError, ScheduleExistsError, ScheduleNotFoundError
 from ..engines.evented import DefinitionMismatchError, NoWorkerError
 from ..models import WorkflowJSONEncoder
+from ..problems import CONTENT_TYPE, problem_document
 
 if TYPE_CHECKING:
     from ninja import NinjaAPI
 
 logger = logging.getLogger(__name__)
-
-PROBLEM_TYPE = "urn:workflows-app:problem:"
-CONTENT_TYPE = "application/problem+json"
 
 # Most specific first: the first class an error is an instance of decides.
 _ENGINE_ERRORS: tuple[tuple[type[Exception], int, str], ...] = (
@@ -60,26 +59,21 @@ _ENGINE_ERRORS: tuple[tuple[type[Exception], int, str], ...] = (
 class ApiError(Exception):
     """An error the API itself decides on (stale suspension, not allowed, not found)."""
 
-    def __init__(self, status: int, code: str, detail: str = "", **extra: Any) -> None:
+    def __init__(
+        self, status: int, code: str, detail: str = "", *, headers: dict[str, str] | None = None, **extra: Any
+    ) -> None:
         super().__init__(detail or code)
         self.status = status
         self.code = code
         self.detail = detail
+        self.headers = headers or {}
         self.extra = extra
 
 
 def problem_response(
     request: HttpRequest, status: int, code: str, detail: str = "", **extra: Any
 ) -> HttpResponse:
-    body = {
-        "type": PROBLEM_TYPE + code,
-        "title": HTTPStatus(status).phrase,
-        "status": status,
-        "detail": detail,
-        "instance": request.path,
-        "code": code,
-        **extra,
-    }
+    body = problem_document(status, code, detail, request.path, **extra)
     response = HttpResponse(
         json.dumps(body, cls=WorkflowJSONEncoder), status=status, content_type=CONTENT_TYPE
     )
@@ -101,7 +95,10 @@ def field_errors(issues: list[dict[str, Any]], field: str) -> list[dict[str, Any
 
 
 def _on_problem(request: HttpRequest, exc: ApiError) -> HttpResponse:
-    return problem_response(request, exc.status, exc.code, exc.detail, **exc.extra)
+    response = problem_response(request, exc.status, exc.code, exc.detail, **exc.extra)
+    for name, value in exc.headers.items():
+        response[name] = value
+    return response
 
 
 def _on_request_invalid(request: HttpRequest, exc: RequestValidationError) -> HttpResponse:
@@ -131,7 +128,9 @@ def _on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
     if isinstance(exc, AuthenticationError):
         return problem_response(request, 401, "not-authenticated", "Log in, or send a bearer token.")
     code = {400: "malformed-request", 403: "forbidden"}.get(exc.status_code, "http-error")
-    return problem_response(request, exc.status_code, code, str(exc))
+    # Ninja wraps what the body parser raised: its message is the one that says what is wrong.
+    cause = exc.__cause__ if isinstance(exc.__cause__, errors.PayloadError) else None
+    return problem_response(request, exc.status_code, code, str(cause or exc))
 
 
 def _on_not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
@@ -155,6 +154,14 @@ def _on_unstorable(request: HttpRequest, exc: DataError) -> HttpResponse:
     return problem_response(request, 422, "unstorable-value", f"The database cannot hold a value sent: {exc}")
 
 
+def _on_too_large(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
+    """A body over ``DATA_UPLOAD_MAX_MEMORY_SIZE`` that reached Django (under WSGI, Django reads lazily)."""
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE or 0
+    return problem_response(
+        request, 413, "request-too-large", f"The request body is larger than {limit:,} bytes."
+    )
+
+
 def _on_unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
     logger.exception("REST API request %s %s failed", request.method, request.path)
     return problem_response(request, 500, "internal-error", "The server failed to answer; see its log.")
@@ -168,4 +175,5 @@ def install(api: NinjaAPI) -> None:
     api.add_exception_handler(Http404, _on_not_found)  # type: ignore[arg-type]
     api.add_exception_handler(errors.WorkflowError, _on_workflow_error)  # type: ignore[arg-type]
     api.add_exception_handler(DataError, _on_unstorable)  # type: ignore[arg-type]
+    api.add_exception_handler(RequestDataTooBig, _on_too_large)  # type: ignore[arg-type]
     api.add_exception_handler(Exception, _on_unexpected)  # type: ignore[arg-type]

@@ -6,15 +6,28 @@ waits only until the operation is *accepted* (its first commit, where a lost rac
 or a stale suspension shows) or, when the client asks to ``wait``, until the run
 settles or the time limit passes. Nothing here writes a run's status: the engine
 does, through ``Run.aenqueue`` / ``aresume`` / ``arestart`` / ``acancel``.
+
+Going on after the response needs an event loop that outlives the request.
+Under ASGI the request's loop is the server's, which lives as long as the
+process. Under WSGI (``runserver`` without daphne, gunicorn's sync workers)
+Django runs an async view in a loop made for that one request and closes it,
+cancelling its tasks, once the response is ready: :func:`aoutlive` moves the
+operation to a loop of the process's own instead.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
+import contextvars
 import logging
-from collections.abc import Awaitable
-from typing import Any
+import threading
+from collections.abc import Awaitable, Coroutine
+from typing import Any, TypeVar
+
+from django.core.handlers.wsgi import WSGIRequest
+from django.http import HttpRequest
 
 from ..core import runtime
 from ..core.errors import InputValidationError, RunNotFoundError
@@ -31,6 +44,48 @@ logger = logging.getLogger(__name__)
 # events of a run driven in another process only reach this one through storage.
 _POLL_SECONDS = 0.5
 _operations: set[asyncio.Task[Any]] = set()
+_background: asyncio.AbstractEventLoop | None = None
+_background_lock = threading.Lock()
+T = TypeVar("T")
+
+
+async def aoutlive(request: HttpRequest, operation: Coroutine[Any, Any, T]) -> T:
+    """Await ``operation`` in a loop where what it sets going outlives ``request``."""
+    if not isinstance(request, WSGIRequest):
+        return await operation
+    loop = background_loop()
+    outcome: concurrent.futures.Future[T] = concurrent.futures.Future()
+
+    def begin() -> None:
+        task = loop.create_task(operation)
+        task.add_done_callback(lambda done: _settle(outcome, done))
+
+    # A fresh context: the request's would send the ORM calls of the operation to the
+    # request thread's executor, which stops with the request.
+    loop.call_soon_threadsafe(begin, context=contextvars.Context())
+    return await asyncio.wrap_future(outcome)
+
+
+def _settle(outcome: concurrent.futures.Future[T], task: asyncio.Task[T]) -> None:
+    if task.cancelled():
+        outcome.cancel()
+    elif task.exception() is not None:
+        outcome.set_exception(task.exception())
+    else:
+        outcome.set_result(task.result())
+
+
+def background_loop() -> asyncio.AbstractEventLoop:
+    """This process's loop for operations started under WSGI: a daemon thread, started on first use."""
+    global _background
+    with _background_lock:
+        if _background is None:
+            _background = asyncio.new_event_loop()
+            thread = threading.Thread(
+                target=_background.run_forever, name="workflows-operations", daemon=True
+            )
+            thread.start()
+        return _background
 
 
 async def astart(workflow: Workflow, user: Any, body: Any) -> str:

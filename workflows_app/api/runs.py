@@ -18,6 +18,7 @@ from django.utils import timezone
 from ninja import Body, Router
 from ninja.params import HeaderEx, P, QueryEx
 
+from ..core import payloads
 from ..core.plan import TERMINAL
 from ..core.run import acancel_by_id
 from ..models import RunStatus, WorkflowRun
@@ -96,9 +97,9 @@ def _cursor(row: dict[str, Any]) -> str:
 def _after(runs: QuerySet[WorkflowRun], cursor: str) -> QuerySet[WorkflowRun]:
     """The runs after the cursor's in the list order, a keyset seek that an index serves."""
     try:
-        created_text, run_id = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        created_text, run_id = payloads.parse_json(base64.urlsafe_b64decode(cursor.encode()), what="cursor")
         created = _utc(datetime.fromisoformat(created_text), "cursor")
-    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
+    except (ValueError, TypeError, binascii.Error):
         raise _invalid("query", "cursor", "Not a cursor this API gave") from None
     return runs.filter(Q(created_at__lt=created) | Q(created_at=created, run_id__lt=str(run_id)))
 
@@ -142,7 +143,9 @@ async def resume_run(request: HttpRequest, run_id: str, body: ResumeRunIn) -> di
         for_each_index=body.for_each_index,
         request_context=body.request_context,
     )
-    await operations.adrive(run_id, resume, wait=body.wait, timeout=body.timeout)
+    await operations.aoutlive(
+        request, operations.adrive(run_id, resume, wait=body.wait, timeout=body.timeout)
+    )
     return await arun_detail(run_id)
 
 
@@ -170,7 +173,8 @@ async def restart_run(
     await arequire(caller(request), "restart")
     options = body or RestartRunIn(wait=False, timeout=DEFAULT_WAIT_SECONDS)
     run = await operations.arun_for(await operations.aload(run_id))
-    await operations.adrive(run_id, run.arestart(), wait=options.wait, timeout=options.timeout)
+    restart = operations.adrive(run_id, run.arestart(), wait=options.wait, timeout=options.timeout)
+    await operations.aoutlive(request, restart)
     return await arun_detail(run_id)
 
 

@@ -12,8 +12,11 @@ from django.http import HttpRequest
 from django.middleware.csrf import get_token
 from ninja import NinjaAPI
 from ninja.operation import Operation
+from ninja.parser import Parser
 
 from .. import __version__
+from ..core import payloads
+from ..problems import CONTENT_TYPE
 from . import errors, runs, schedules, sent_events, workflows
 from .auth import BearerTokenAuth, SessionAuth
 from .schemas import CsrfOut
@@ -32,8 +35,20 @@ class WorkflowsAPI(NinjaAPI):
                 for status, response in operation.get("responses", {}).items():
                     content = response.get("content", {})
                     if str(status).startswith(("4", "5")) and "application/json" in content:
-                        content[errors.CONTENT_TYPE] = content.pop("application/json")
+                        content[CONTENT_TYPE] = content.pop("application/json")
         return schema
+
+
+class BodyParser(Parser):
+    """Request bodies through the app's one decoder of outside JSON (``payloads.parse_json``).
+
+    So that NaN, an integer of thousands of digits or nesting deep enough to
+    exhaust the decoder is a 400 that says so, never a 500.
+    """
+
+    def parse_body(self, request: HttpRequest) -> Any:
+        # A body holds the values it carries one level down: {"input_data": {...}}.
+        return payloads.parse_json(request.body, what="the request body", envelope=1)
 
 
 api = WorkflowsAPI(
@@ -46,6 +61,7 @@ api = WorkflowsAPI(
     ),
     urls_namespace="workflows_api",
     auth=[BearerTokenAuth(), SessionAuth()],
+    parser=BodyParser(),
 )
 errors.install(api)
 api.add_router("/workflows", workflows.router)

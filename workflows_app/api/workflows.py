@@ -8,9 +8,12 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from ninja import Router, Status
 
+from ..conf import workflow_settings
 from ..core import runtime
+from ..quotas import astart_retry_after
 from . import operations
 from .auth import arequire, caller
+from .errors import ApiError
 from .representations import arun_detail, describe_workflow
 from .schemas import ProblemOut, RunOut, StartRunIn, WorkflowOut
 
@@ -44,6 +47,7 @@ def get_workflow(request: HttpRequest, workflow_id: str) -> dict[str, Any]:
         403: ProblemOut,
         404: ProblemOut,
         422: ProblemOut,
+        429: ProblemOut,
     },
     summary="Start a run",
 )
@@ -54,10 +58,20 @@ async def start_run(
 
     Answers at once with the run as stored (status `pending` or `running`), or with
     `wait`, once the run finished or suspended (or `timeout` passed). The run
-    belongs to the caller.
+    belongs to the caller. 429 when the caller started as many runs as the
+    `START_RATE_LIMIT` setting allows in its period; `Retry-After` says when to try again.
     """
     workflow = runtime.get_workflow(workflow_id)
     await arequire(caller(request), "start")
-    run_id = await operations.astart(workflow, caller(request), body)
+    retry_after = await astart_retry_after(caller(request))
+    if retry_after is not None:
+        raise ApiError(
+            429,
+            "rate-limited",
+            f"You started as many runs as allowed ({workflow_settings.START_RATE_LIMIT}); "
+            f"try again in {retry_after} s.",
+            headers={"Retry-After": str(retry_after)},
+        )
+    run_id = await operations.aoutlive(request, operations.astart(workflow, caller(request), body))
     response["Location"] = reverse("workflows_api:get_run", kwargs={"run_id": run_id})
     return Status(201, await arun_detail(run_id))

@@ -19,6 +19,7 @@ __all__ = [
     "EventError",
     "ExecutionFlowNotDefinedError",
     "InputValidationError",
+    "LoopLimitError",
     "MultipleSuspendedStepsError",
     "NonRetryableError",
     "PayloadError",
@@ -198,6 +199,10 @@ class TripwireError(WorkflowError):
             "metadata": self.metadata,
             "processor_id": self.processor_id,
         }
+
+
+class LoopLimitError(WorkflowError):
+    """A loop reached the most iterations a run may give one loop (the MAX_LOOP_ITERATIONS setting)."""
 
 
 class NonRetryableError(WorkflowError):

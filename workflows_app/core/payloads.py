@@ -24,6 +24,7 @@ from __future__ import annotations
 import datetime
 import decimal
 import enum
+import json
 import math
 import uuid
 from dataclasses import dataclass
@@ -85,6 +86,57 @@ def plain(value: Any, *, what: str, limited: bool = True) -> Any:
         for child_key, child, child_where in children:
             stack.append((child, converted, child_key, depth + 1, where + child_where))
     return root[0]
+
+
+# Longer integers are not numbers anyone means to send, and converting them costs quadratic time.
+MAX_INTEGER_DIGITS = 1000
+
+
+def parse_json(text: str | bytes, *, what: str, envelope: int = 0) -> Any:
+    """Decode JSON ``text`` from outside (a request body, a form field, a command's argument), safely.
+
+    Refused at once with a :class:`PayloadError` naming ``what``: the constants
+    NaN and Infinity (Python's decoder takes them; no store does), integers over
+    :data:`MAX_INTEGER_DIGITS` digits, and nesting deeper than ``MAX_PAYLOAD_DEPTH``
+    plus ``envelope`` (the levels of a request body around the values it carries),
+    whether the decoder could follow it (Python 3.13's can, 5,000 levels deep) or
+    not (a ``RecursionError`` otherwise, an answer of 500). Text that is not JSON
+    at all raises ``json.JSONDecodeError``, as ``json.loads`` does, for the caller
+    to word. The size limit of the values that enter a run is then :func:`plain`'s.
+    """
+    depth = _limits.max_depth + envelope
+    too_deep = PayloadTooDeepError(f"{_capital(what)} is nested more than {depth} levels deep")
+
+    def refuse_constant(name: str) -> Any:
+        raise UnsupportedValueError(f"{_capital(what)} holds {name}, which JSON cannot store")
+
+    def integer(digits: str) -> int:
+        if len(digits.lstrip("-")) > MAX_INTEGER_DIGITS:
+            raise UnsupportedValueError(
+                f"{_capital(what)} holds an integer of more than {MAX_INTEGER_DIGITS:,} digits"
+            )
+        return int(digits)
+
+    try:
+        value = json.loads(text, parse_constant=refuse_constant, parse_int=integer)
+    except RecursionError:
+        raise too_deep from None
+    if _deeper_than(value, depth):
+        raise too_deep
+    return value
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether a value in ``value`` lies more than ``limit`` levels down, as :func:`plain` counts."""
+    stack = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            return True
+        if isinstance(item, dict | list):
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return False
 
 
 def _convert(item: Any, what: str, where: str) -> tuple[Any, list[tuple[Any, Any, str]]]:

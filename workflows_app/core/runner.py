@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from . import log_context
 from .context import AbortSignal, RequestContext, StepContext, StepEnvironment
 from .errors import (
     PayloadError,
@@ -69,7 +70,24 @@ async def run_task(
     scope: TaskScope,
     env: StepEnvironment,
 ) -> dict[str, Any]:
-    """Run the user code behind ``task`` and return its outcome."""
+    """Run the user code behind ``task`` and return its outcome.
+
+    Whatever it logs meanwhile carries the run id and the step path (``log_context``).
+    """
+    token = log_context.running.set((scope.run_id, str(task.get("path") or task["kind"])))
+    try:
+        return await _run_task(workflow, run_state, task, scope, env)
+    finally:
+        log_context.running.reset(token)
+
+
+async def _run_task(
+    workflow: Workflow,
+    run_state: dict[str, Any],
+    task: dict[str, Any],
+    scope: TaskScope,
+    env: StepEnvironment,
+) -> dict[str, Any]:
     frame = run_state["frames"][task["frame"]]
     level = workflow.nested_workflows()[frame["wf"]]
     entry = level.entries[task["entry"]]

@@ -68,6 +68,8 @@ DEFAULT_OPTIONS: dict[str, Any] = {
     "inline_when_no_worker": True,
     # Seconds an event that no run waits on yet is kept for the first run that suspends on it.
     "event_retention_seconds": 86400.0,
+    # The most iterations one loop (dowhile / dountil) may run in a run; None: no cap.
+    "max_loop_iterations": None,
 }
 SETTLING_EVENTS = frozenset(
     {"workflow-finish", "workflow-step-suspended", "workflow-paused", "workflow-canceled"}
@@ -329,7 +331,9 @@ class Engine:
             base = replace(record, **fresh) if fresh else record
             state, actions = base.run_state, []
             for event in events:
-                state, more = plan(workflow, state, event)
+                state, more = plan(
+                    workflow, state, event, max_loop_iterations=self.options["max_loop_iterations"]
+                )
                 actions += more
             if not actions:
                 return None

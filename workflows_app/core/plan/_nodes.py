@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..errors import InputValidationError, ValidationError, serialize_error
+from ..errors import InputValidationError, LoopLimitError, ValidationError, serialize_error
 from ..graph import (
     BranchEntry,
     Entry,
@@ -31,6 +31,7 @@ class NodeMixin:
 
     s: dict[str, Any]
     now: int
+    max_loop_iterations: int | None
     workflows: dict[str, Workflow]
     actions: list[dict[str, Any]]
 
@@ -258,6 +259,14 @@ class NodeMixin:
         again = not value if entry.until else value
         if not again:
             self.entry_done(fkey, node["last"])
+            return
+        limit = self.max_loop_iterations
+        if limit is not None and node["iteration"] >= limit:
+            message = (
+                f"Loop {entry.step.id!r} ran {limit} iterations and its condition asks for another; "
+                f"the MAX_LOOP_ITERATIONS setting allows {limit}"
+            )
+            self.frame_failed(fkey, serialize_error(LoopLimitError(message)))
             return
         node["iteration"] += 1
         self.start_child(fkey, frame["i"], entry.step, node["last"], iteration=node["iteration"], loop=True)

@@ -38,12 +38,19 @@ if TYPE_CHECKING:
 class Planner(TaskMixin, NodeMixin, ForeachMixin, TravelMixin, EventMixin):
     """One application of an event to a run state, collecting the actions."""
 
-    def __init__(self, workflow: Workflow | None, state: dict[str, Any], now: int) -> None:
+    def __init__(
+        self,
+        workflow: Workflow | None,
+        state: dict[str, Any],
+        now: int,
+        max_loop_iterations: int | None = None,
+    ) -> None:
         if workflow is not None:  # only a cancel is planned without it (see plan())
             self.root = workflow
         self.workflows = workflow.nested_workflows() if workflow is not None else {}
         self.s = state
         self.now = now
+        self.max_loop_iterations = max_loop_iterations
         self.actions: list[dict[str, Any]] = []
 
     # -- dispatch -------------------------------------------------------------
@@ -186,7 +193,11 @@ class Planner(TaskMixin, NodeMixin, ForeachMixin, TravelMixin, EventMixin):
 
 
 def plan(
-    workflow: Workflow | None, state: dict[str, Any], event: dict[str, Any]
+    workflow: Workflow | None,
+    state: dict[str, Any],
+    event: dict[str, Any],
+    *,
+    max_loop_iterations: int | None = None,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Apply ``event`` to ``state``; return the new state and the actions to carry out.
 
@@ -194,10 +205,11 @@ def plan(
     the definition can still cancel a run.
 
     The state is updated in place and returned; callers that need the old state
-    keep a copy.
+    keep a copy. ``max_loop_iterations`` caps each loop of the run (a runaway
+    condition fails the run instead of looping for ever).
     """
     if workflow is None and event["type"] != "cancel":
         raise WorkflowError(f"Planning a {event['type']!r} event needs the workflow's definition")
-    planner = Planner(workflow, state, int(event["now"]))
+    planner = Planner(workflow, state, int(event["now"]), max_loop_iterations)
     planner.apply(event)
     return planner.s, planner.actions

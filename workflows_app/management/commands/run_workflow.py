@@ -8,9 +8,8 @@ from typing import Any
 from asgiref.sync import async_to_sync
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from workflows_app.core import errors, runtime
+from workflows_app.core import errors, payloads, runtime
 from workflows_app.core.clock import active_ms
-from workflows_app.core.payloads import limits, plain
 from workflows_app.core.results import WorkflowResult
 from workflows_app.core.workflow import Workflow
 
@@ -116,14 +115,8 @@ def _json(text: str | None, flag: str) -> Any:
     if text is None:
         return None
     try:
-        value = json.loads(text)
+        return payloads.plain(payloads.parse_json(text, what=flag), what=flag)
     except json.JSONDecodeError as exc:
         raise CommandError(f"{flag} is not valid JSON: {exc}") from exc
-    except RecursionError as exc:
-        raise CommandError(f"{flag} is nested more than {limits().max_depth} levels deep") from exc
-    except ValueError as exc:  # a number with more digits than Python converts
-        raise CommandError(f"{flag} is not usable JSON: {exc}") from exc
-    try:
-        return plain(value, what=flag)
     except errors.PayloadError as exc:
         raise CommandError(str(exc)) from exc
