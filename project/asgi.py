@@ -15,7 +15,7 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 from django.conf import settings  # noqa: E402
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 
-from workflows_app.routing import websocket_urlpatterns  # noqa: E402
+from workflows_app.routing import unknown_path, websocket_urlpatterns  # noqa: E402
 
 # In development daphne serves the static files too (the admin's CSS, stream.js);
 # in production collect them (manage.py collectstatic) behind a web server.
@@ -24,6 +24,8 @@ http_app = ASGIStaticFilesHandler(django_asgi_app) if settings.DEBUG else django
 application = ProtocolTypeRouter(
     {
         "http": http_app,
-        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        "websocket": AllowedHostsOriginValidator(
+            AuthMiddlewareStack(URLRouter([*websocket_urlpatterns, unknown_path]))
+        ),
     }
 )

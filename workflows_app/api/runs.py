@@ -20,6 +20,7 @@ from ninja.params import HeaderEx, P, QueryEx
 
 from ..core.run import TERMINAL
 from ..models import RunStatus, WorkflowRun
+from ..stream_access import Credentials
 from . import events, operations
 from .auth import acheck_visible, arequire, avisible_runs, caller
 from .errors import ApiError
@@ -36,7 +37,15 @@ from .schemas import (
 
 router = Router(tags=["runs"])
 
-_ACTION = {200: RunOut, 401: ProblemOut, 403: ProblemOut, 404: ProblemOut, 409: ProblemOut, 422: ProblemOut}
+_ACTION = {
+    200: RunOut,
+    400: ProblemOut,
+    401: ProblemOut,
+    403: ProblemOut,
+    404: ProblemOut,
+    409: ProblemOut,
+    422: ProblemOut,
+}
 _READ = {401: ProblemOut, 404: ProblemOut, 422: ProblemOut}
 
 
@@ -210,7 +219,10 @@ async def stream_events(
     """
     await acheck_visible(caller(request), run_id)
     start = last_event_id if last_event_id is not None else after
-    response = StreamingHttpResponse(events.asse_stream(run_id, start), content_type="text/event-stream")
+    credentials = Credentials.of_request(request, caller(request))
+    response = StreamingHttpResponse(
+        events.asse_stream(run_id, start, credentials), content_type="text/event-stream"
+    )
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"
     return response
