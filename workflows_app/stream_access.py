@@ -21,7 +21,7 @@ import hashlib
 import threading
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import import_module
 from typing import Any
 
@@ -29,6 +29,7 @@ from asgiref.sync import async_to_sync, sync_to_async
 from channels.auth import get_user as aget_session_user
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.http import HttpRequest
 
 from .conf import workflow_settings
@@ -66,7 +67,7 @@ class Credentials:
 
     user_id: int
     session_digest: str | None = None
-    session_key: str | None = None
+    session_key: str | None = field(default=None, repr=False)  # never in a log line
     token_digest: str | None = None
 
     @classmethod
@@ -95,16 +96,10 @@ class Credentials:
             engine = import_module(settings.SESSION_ENGINE)
             user = await aget_session_user({"session": engine.SessionStore(session_key=self.session_key)})
         else:
-            user = await _user_model().objects.filter(pk=self.user_id).afirst()
+            user = await get_user_model().objects.filter(pk=self.user_id).afirst()
         if user is None or not user.is_authenticated or not user.is_active or user.pk != self.user_id:
             return None
         return user
-
-
-def _user_model() -> Any:
-    from django.contrib.auth import get_user_model
-
-    return get_user_model()
 
 
 async def acheck_run(user: Any, run_id: str) -> Refusal | None:
