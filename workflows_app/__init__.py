@@ -5,18 +5,23 @@ Everything here is importable without Django being configured.
 
 from . import errors
 from .core import runtime
+from .core._pydantic_ai_steps import pydantic_ai_step
 from .core.context import AbortSignal, RequestContext, StepContext
 from .core.errors import TripwireError
 from .core.mapping import map_variable
 from .core.processors import Processor
 from .core.results import StepResult, WorkflowResult
+from .core.retry import RetryPolicy
 from .core.run import Run
 from .core.runtime import get_agent, get_tool, register_agent, register_tool
-from .core.steps import Step, clone_step, create_step, step
+from .core.schedules import Schedule
+from .core.sent_events import asend_event, send_event
+from .core.steps import Step, clone_step, create_step, register_component_adapter, step
 from .core.workflow import RetryConfig, Workflow, clone_workflow, create_workflow
 from .engines import ENGINES as _ENGINES
 
 runtime.configure(engines=_ENGINES)
+register_component_adapter(pydantic_ai_step)
 
 __version__ = "0.1.0"
 
@@ -25,7 +30,9 @@ __all__ = [
     "Processor",
     "RequestContext",
     "RetryConfig",
+    "RetryPolicy",
     "Run",
+    "Schedule",
     "Step",
     "StepContext",
     "StepResult",
@@ -33,6 +40,7 @@ __all__ = [
     "Workflow",
     "WorkflowResult",
     "__version__",
+    "asend_event",
     "clone_step",
     "clone_workflow",
     "create_step",
@@ -43,5 +51,6 @@ __all__ = [
     "map_variable",
     "register_agent",
     "register_tool",
+    "send_event",
     "step",
 ]

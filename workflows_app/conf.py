@@ -15,6 +15,7 @@ from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django.utils.module_loading import import_string
 
+from .bus import bus_for_settings
 from .core import payloads, runtime
 from .core.payloads import PayloadLimits
 from .engines.base import DEFAULT_OPTIONS as ENGINE_DEFAULTS
@@ -36,6 +37,10 @@ DEFAULTS: dict[str, Any] = {
     "STREAM_RECHECK_SECONDS": 60.0,
     # Events a stream reads from the log at once when it replays (on connect, after a gap).
     "STREAM_REPLAY_PAGE": 500,
+    # Whether this process's workers fire due schedules at each sweep (docs/operations.md).
+    "FIRE_SCHEDULES": True,
+    # A tick fired later than this many seconds after its time counts as missed (catch_up decides).
+    "SCHEDULE_GRACE_SECONDS": 60.0,
     **{name.upper(): value for name, value in ENGINE_DEFAULTS.items()},
 }
 
@@ -67,8 +72,6 @@ workflow_settings = WorkflowSettings()
 
 def configure_runtime() -> None:
     """Point the core at the ORM storage, the engine, the bus and the limits named in ``WORKFLOWS``."""
-    from .bus import bus_for_settings
-
     values = workflow_settings.values
 
     def storage_factory() -> Any:

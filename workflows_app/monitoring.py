@@ -15,9 +15,8 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from .conf import workflow_settings
-from .models import RunStatus, TaskStatus, WorkerHeartbeat, WorkflowRun, WorkflowTask
+from .models import TaskStatus, WorkerHeartbeat, WorkflowRun, WorkflowTask
 
-_ACTIVE = (RunStatus.PENDING, RunStatus.RUNNING, RunStatus.WAITING)
 _LIMIT = 100
 
 
@@ -61,7 +60,7 @@ def health(*, now: datetime | None = None) -> Health:
     ]
     tasks = WorkflowTask.objects
     owed = tasks.filter(run=OuterRef("pk"))
-    stuck = WorkflowRun.objects.filter(status__in=_ACTIVE).filter(~Exists(owed)).order_by("updated_at")
+    stuck = WorkflowRun.objects.active().filter(~Exists(owed)).order_by("updated_at")
     alive = {worker["worker"] for worker in workers if worker["alive"]}
     private = tasks.filter(queue__startswith="default:").values_list("queue", "run_id").distinct()
     orphaned = sorted(

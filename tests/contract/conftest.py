@@ -22,6 +22,7 @@ import pytest
 from workflows_app import Run, Workflow, WorkflowResult
 from workflows_app.core import runtime
 from workflows_app.engines.evented import EventedEngine
+from workflows_app.models import WorkerHeartbeat
 from workflows_app.testing import acrash
 
 from . import processes
@@ -67,7 +68,10 @@ class Harness:
         workers drop the run (``testing.acrash``).
         """
         if self.workers is not None:
-            self.workers.stop()
+            killed = self.workers.stop()
+            # As a supervisor that saw them die would: otherwise their heartbeats would
+            # count them alive for three more beats, and a restart would be refused as held.
+            await WorkerHeartbeat.objects.filter(pid__in=killed).adelete()
         else:
             await acrash(run)
 

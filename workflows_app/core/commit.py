@@ -8,13 +8,11 @@ whom) differs between engines; that is decided where the decision is written.
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, field
 from typing import Any
 
 from .storage import RunRecord, StepRecord
 
-Coordinate = tuple[str, int | None, int, int]
 SETTLE = "settle"
 
 
@@ -28,6 +26,8 @@ class Decision:
     events: list[dict[str, Any]] = field(default_factory=list)
     runs: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     timers: list[tuple[str, int, int]] = field(default_factory=list)  # key, due (epoch ms), number
+    matches: list[tuple[str, int]] = field(default_factory=list)  # key, number: looks for kept events
+    waits: list[list[Any]] | None = None  # what the run's tasks wait for now, when that changed
     cancels: bool = False
     # Set once written: the run as this commit left it.
     record: RunRecord | None = None
@@ -65,48 +65,10 @@ def decide(state: dict[str, Any], actions: list[dict[str, Any]]) -> Decision:
             decision.runs.append((action["key"], action["task"]))
         elif kind == "timer":
             decision.timers.append((action["key"], action["at"], action["n"]))
+        elif kind == "match":
+            decision.matches.append((action["key"], action["n"]))
+        elif kind == "waits":
+            decision.waits = action["waits"]
         elif kind == "cancel-tasks":
             decision.cancels = True
     return decision
-
-
-def coordinate_of(task: dict[str, Any]) -> Coordinate:
-    """The key of a task's step row: its foreach item within the item it runs inside.
-
-    Steps inside a nested workflow that a foreach runs per item share their paths
-    across items; keying their rows by the enclosing item keeps concurrent items'
-    rows apart.
-    """
-    index = item_key(task.get("item"), task.get("fe"))
-    return (task["path"], index, task.get("iter", 0), task.get("attempt", 0))
-
-
-def item_key(enclosing: int | None, index: int | None) -> int | None:
-    """One number for foreach item ``index`` inside foreach item ``enclosing``.
-
-    Either may be absent. When both are there (a foreach in a nested workflow
-    that another foreach runs per item) they are paired (Cantor), which is one
-    to one: all rows of one path have the same nesting, so keys never mix kinds.
-    """
-    if enclosing is None:
-        return index
-    if index is None:
-        return enclosing
-    return (enclosing + index) * (enclosing + index + 1) // 2 + index
-
-
-def context_delta(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any] | None:
-    """What a step changed in its request context: keys set and keys deleted."""
-    changed = {key: value for key, value in after.items() if key not in before or before[key] != value}
-    deleted = [key for key in before if key not in after]
-    if not changed and not deleted:
-        return None
-    return {"set": copy.deepcopy(changed), "deleted": deleted}
-
-
-def apply_context_delta(context: dict[str, Any], delta: dict[str, Any] | None) -> None:
-    if not delta:
-        return
-    context.update(delta.get("set") or {})
-    for key in delta.get("deleted") or ():
-        context.pop(key, None)

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic_core import ValidationError as SchemaError
+
 __all__ = [
     "AbortSignalRaised",
     "AgentNotFoundError",
     "BailSignal",
+    "EventError",
     "ExecutionFlowNotDefinedError",
     "InputValidationError",
     "MultipleSuspendedStepsError",
@@ -25,6 +28,7 @@ __all__ = [
     "ResumeConflictError",
     "ResumeDataValidationError",
     "ResumeError",
+    "RunHeldError",
     "RunNotActiveError",
     "RunNotFoundError",
     "RunNotSuspendedError",
@@ -32,6 +36,7 @@ __all__ = [
     "StepInputValidationError",
     "StepNotFoundError",
     "StepNotSuspendedError",
+    "StepTimeoutError",
     "SuspendSignal",
     "TemplateError",
     "TimeTravelError",
@@ -43,6 +48,7 @@ __all__ = [
     "WorkflowDefinitionError",
     "WorkflowError",
     "WorkflowNotFoundError",
+    "WorkflowTimeoutError",
     "serialize_error",
 ]
 
@@ -131,6 +137,14 @@ class RunNotActiveError(WorkflowError):
     """This workflow run was not active"""
 
 
+class EventError(WorkflowError, ValueError):
+    """The event is not valid: its name must be a non-empty string, its key a string or None."""
+
+
+class RunHeldError(WorkflowError):
+    """A live worker still holds this run: restarting it now would run its steps twice."""
+
+
 class TimeTravelError(WorkflowError):
     """Time travel is not possible for this run."""
 
@@ -190,6 +204,18 @@ class NonRetryableError(WorkflowError):
     """A step error that must not be retried."""
 
 
+class StepTimeoutError(WorkflowError):
+    """A step attempt ran longer than its timeout.
+
+    The step saw its abort signal, then was cancelled; the attempt counts as
+    failed, so the step's retry policy may run it again.
+    """
+
+
+class WorkflowTimeoutError(WorkflowError):
+    """A run did not finish within its workflow's timeout; the run failed."""
+
+
 class TemplateError(WorkflowDefinitionError):
     """Invalid mapping template."""
 
@@ -228,21 +254,20 @@ def serialize_error(error: BaseException | dict[str, Any] | None) -> dict[str, A
         if key.startswith("_") or key in data or callable(value):
             continue
         data[key] = _jsonable(value)
-    if "issues" not in data and _is_schema_error(error):
-        from .validation import issues_of
-
-        data["issues"] = issues_of(error)  # type: ignore[arg-type]
+    if "issues" not in data and isinstance(error, SchemaError):
+        data["issues"] = issues_of(error)  # a pydantic error's issues live behind errors(), not attributes
     cause = error.__cause__
     if cause is not None:
         data["cause"] = serialize_error(cause)
     return data
 
 
-def _is_schema_error(error: BaseException) -> bool:
-    """A pydantic validation error, whose issues live behind ``errors()``, not in attributes."""
-    from pydantic_core import ValidationError as SchemaError
-
-    return isinstance(error, SchemaError)
+def issues_of(exc: SchemaError) -> list[dict[str, Any]]:
+    """The issues of a pydantic error as plain data: ``path``, ``message`` and ``type``."""
+    return [
+        {"path": ".".join(str(p) for p in item["loc"]), "message": item["msg"], "type": item["type"]}
+        for item in exc.errors(include_url=False)
+    ]
 
 
 def _message_of(error: BaseException) -> str:

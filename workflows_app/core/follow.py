@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from .hub import hub
+from .plan import TERMINAL
 from .storage import Storage
 
-TERMINAL = frozenset({"success", "failed", "canceled", "tripwire"})
 REPLAY_PAGE = 500
 """Events read from the log at once; a replay of a longer log is read in pages of this size."""
 

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
     Component: TypeAlias = Step | Workflow
 
+COMPONENT_WORKFLOW = "WORKFLOW"
 Condition = Callable[["StepContext"], bool | Awaitable[bool]]
 SleepSpec = float | int | timedelta | Callable[["StepContext"], Any]
 SleepUntilSpec = datetime | Callable[["StepContext"], Any]
@@ -116,12 +117,19 @@ def describe_entry(entry: Entry) -> dict[str, Any]:
     return data
 
 
-def describe_component(component: Component) -> dict[str, Any]:
-    from .workflow import Workflow
+def is_workflow(component: Any) -> bool:
+    """Whether a component is a nested workflow (a frame of its own), not a step.
 
+    Asked by the component's kind, so that the graph and the planner, which sit
+    below the workflow builder, never import it.
+    """
+    return getattr(component, "component", None) == COMPONENT_WORKFLOW
+
+
+def describe_component(component: Component) -> dict[str, Any]:
     data: dict[str, Any] = {"id": component.id, "component": component.component}
-    if isinstance(component, Workflow):
-        data["graph"] = [describe_entry(e) for e in component.entries]
+    if is_workflow(component):
+        data["graph"] = [describe_entry(e) for e in component.entries]  # type: ignore[union-attr]
     for name in ("input_schema", "output_schema", "resume_schema", "suspend_schema"):
         schema = getattr(component, name, None)
         data[name] = schema.model_json_schema() if schema is not None else None

@@ -19,6 +19,7 @@ from .clock import now_ms
 from .errors import (
     InputValidationError,
     ResumeDataValidationError,
+    RunHeldError,
     RunNotActiveError,
     RunNotFoundError,
     WorkflowError,
@@ -26,24 +27,24 @@ from .errors import (
 from .follow import afollow
 from .hub import hub
 from .payloads import plain
-from .plan import new_state
+from .plan import TERMINAL, find_resume_targets, new_state, task_component
 from .results import WorkflowResult, build_result
+from .sent_events import asend_to_run
 from .storage import RunRecord, Storage
 from .stored_runs import RunList, StoredRun, akeep_snapshot
 from .stream import RunStream
-from .targets import find_resume_targets
+from .travel import atime_travel
 from .validation import validate
 
 if TYPE_CHECKING:
     from .workflow import Workflow
-
-TERMINAL = frozenset({"success", "failed", "canceled", "tripwire"})
 
 
 class Engine(Protocol):
     """How an engine carries out ``plan``: the only part that differs between engines."""
 
     name: str
+    options: dict[str, Any]
 
     async def aexecute(
         self,
@@ -59,8 +60,8 @@ class Engine(Protocol):
         """Apply ``event`` to the stored run (created in the same commit with ``create``);
         with ``wait``, return once the run has settled."""
 
-    async def acancel(self, run: Run) -> None:
-        """Cancel the run, reaching steps that are running now."""
+    async def acancel_run(self, run_id: str, workflow: Workflow | None) -> None:
+        """Cancel the run, reaching steps that are running now (with or without its definition)."""
 
     def live_exceptions(self, run_id: str) -> dict[str, BaseException]:
         """Step errors still held as objects by this process, by step path."""
@@ -70,6 +71,9 @@ class Engine(Protocol):
 
     def holds(self, run_id: str) -> bool:
         """Whether this process is working on the run."""
+
+    async def aholders(self, run_id: str) -> list[str]:
+        """The live workers, of any process, working on the run now."""
 
 
 class Run:
@@ -141,6 +145,17 @@ class Run:
         event = {"type": "start", "input": data, "state": state, "context": context, "now": now_ms()}
         return record, event
 
+    def start_event(
+        self, input_data: Any = None, *, request_context: Any = None
+    ) -> tuple[RunRecord, dict[str, Any]]:
+        """The run to create and its ``start`` event, validated; nothing is stored.
+
+        For a caller that writes the start inside a larger transaction of its
+        own (a schedule writes its tick's row with it): ``engine.acommit(...,
+        create=record)`` there, ``engine.afollow`` once it committed.
+        """
+        return self._new_record(input_data, None, request_context, False)
+
     async def astart(
         self,
         input_data: Any = None,
@@ -202,7 +217,7 @@ class Run:
         record = await self._aload()
         keys = find_resume_targets(record.run_state, step=step, label=label, for_each_index=for_each_index)
         task = record.run_state["tasks"][keys[0]]
-        component = _component(self.workflow, record.run_state, task)
+        component = task_component(self.workflow.nested_workflows(), record.run_state, task)
         data = plain(resume_data, what="the resume data")
         data = _stored(validate(component.resume_schema, data, ResumeDataValidationError))
         event = {
@@ -225,6 +240,17 @@ class Run:
         include_state = bool(options.get("include_state", False))
         return RunStream(self, begin, close_on_suspend=close_on_suspend, include_state=include_state)
 
+    # -- events -----------------------------------------------------------------
+    async def asend_event(self, name: str, data: Any = None, *, wait: bool = False) -> bool:
+        """Send event ``name`` to this run: its step waiting on it resumes with ``data``.
+
+        Returns ``True`` if a step took it now; ``False`` if the run does not wait
+        on it yet, in which case it is kept (``EVENT_RETENTION_SECONDS``) and
+        delivered when a step of this run suspends on it. With ``wait``, returns
+        once the resumed run settled again (as ``aresume`` does).
+        """
+        return await asend_to_run(self, name, data, wait=wait)
+
     # -- cancel, restart --------------------------------------------------------
     async def acancel(self) -> None:
         """Cancel the run: running steps see their abort signal, the status becomes canceled."""
@@ -232,14 +258,37 @@ class Run:
         if record.status in TERMINAL:
             return
         await akeep_snapshot(self.workflow, self.storage, record)
-        await self.engine.acancel(self)
+        await self.engine.acancel_run(self.run_id, self.workflow)
         self.status = "canceled"
 
-    async def arestart(self, *, include_state: bool = False) -> WorkflowResult:
-        """Continue a run whose process died while it was running."""
+    async def arestart_refusal(self) -> WorkflowError | None:
+        """Why ``arestart()`` would be refused now, or ``None`` if it would be allowed.
+
+        The one check the admin (to offer Restart) and the REST API (to answer
+        409) share with ``arestart()`` itself: the run must be running, and no
+        live worker may hold it, or its steps would run twice at once.
+        """
+        checked = await self._arestartable()
+        return checked if isinstance(checked, WorkflowError) else None
+
+    async def _arestartable(self) -> RunRecord | WorkflowError:
+        """The run to restart, or the error that refuses it."""
         record = await self.storage.aget_run(self.run_id)
         if record is None or record.status != "running":
-            raise RunNotActiveError()
+            return RunNotActiveError()
+        holders = await self.engine.aholders(self.run_id)
+        if holders:
+            return RunHeldError(
+                f"Run {self.run_id} is still being worked on by {', '.join(holders)}; restart is for "
+                "a run whose process died (wait until its worker stops or its lease ends)"
+            )
+        return record
+
+    async def arestart(self, *, include_state: bool = False) -> WorkflowResult:
+        """Continue a run whose process died while it was running (``RunHeldError`` if none did)."""
+        record = await self._arestartable()
+        if isinstance(record, WorkflowError):
+            raise record
         await self.engine.aexecute(
             self, {"type": "restart", "now": now_ms()}, expected_version=record.version, reset="drop"
         )
@@ -247,8 +296,6 @@ class Run:
 
     async def atime_travel(self, step: Any, **options: Any) -> WorkflowResult:
         """Run the workflow again from ``step``, with the history given or stored (see travel.py)."""
-        from .travel import atime_travel
-
         return await atime_travel(self, step=step, **options)
 
     def atime_travel_stream(self, step: Any, **options: Any) -> RunStream:
@@ -316,6 +363,9 @@ class Run:
     def cancel(self) -> None:
         async_to_sync(self.acancel)()
 
+    def send_event(self, name: str, data: Any = None, *, wait: bool = False) -> bool:
+        return async_to_sync(self.asend_event)(name, data, wait=wait)
+
     def restart(self, **options: Any) -> WorkflowResult:
         return async_to_sync(self.arestart)(**options)
 
@@ -324,6 +374,29 @@ class Run:
 
     def result(self, **options: Any) -> WorkflowResult:
         return async_to_sync(self.aresult)(**options)
+
+
+async def acancel_by_id(run_id: str) -> str:
+    """Cancel a stored run by id, whether or not this process has its workflow; its status after.
+
+    What the admin and the REST API call: an operator may cancel a run from a
+    process that does not serve its workflow (the definition was removed, or
+    lives in another service). A run that already ended is left as it is.
+    """
+    storage = runtime.get_storage()
+    record = await storage.aget_run(run_id)
+    if record is None:
+        raise RunNotFoundError(f"Workflow run {run_id!r} not found")
+    if record.status in TERMINAL:
+        return record.status
+    try:
+        workflow: Workflow | None = runtime.get_workflow(record.workflow_id)
+    except WorkflowError:
+        workflow = None
+    if workflow is not None:
+        await akeep_snapshot(workflow, storage, record)
+    await runtime.get_engine(record.engine).acancel_run(run_id, workflow)
+    return "canceled"
 
 
 def _stored(validated: Any) -> Any:
@@ -339,4 +412,4 @@ def _component(workflow: Workflow, run_state: dict[str, Any], task: dict[str, An
     return next(c for c in entry_components(entry) if c.id == task["step"])
 
 
-__all__ = ["Run", "RunList", "StoredRun", "WorkflowError", "now_ms"]
+__all__ = ["Run", "RunList", "StoredRun", "WorkflowError", "acancel_by_id", "now_ms"]

@@ -12,12 +12,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from .hub import hub
+from .plan import SETTLED
 
 if TYPE_CHECKING:
     from .results import WorkflowResult
     from .run import Run
 
-_FINAL = frozenset({"success", "failed", "canceled", "tripwire", "paused"})
+_FINAL = SETTLED - {"suspended"}  # a stream that stays open on suspend ends only here
 
 
 class RunStream:

@@ -2,7 +2,7 @@
 
 This module checks the request and gathers the history (the given ``context``,
 ``nested_steps_context`` and, for a run that exists, its stored rows); the walk
-itself is ``plan``'s ``time-travel`` event (see :mod:`plan_travel`).
+itself is ``plan``'s ``time-travel`` event (see :mod:`plan._travel`).
 """
 
 from __future__ import annotations
@@ -13,19 +13,15 @@ from .clock import now_ms
 from .errors import StepInputValidationError, StepNotFoundError, TimeTravelError
 from .graph import ParallelEntry, entry_components, entry_ids
 from .payloads import plain
-from .plan import new_state
-from .plan_travel import find_target
+from .plan import BUSY, find_target, new_state, target_path
 from .storage import RunRecord, latest_steps
 from .stored_runs import akeep_snapshot
-from .targets import target_path
 from .validation import validate
 
 if TYPE_CHECKING:
     from .results import WorkflowResult
     from .run import Run
     from .workflow import Workflow
-
-_ACTIVE = frozenset({"running", "waiting"})
 
 
 async def atime_travel(
@@ -55,7 +51,7 @@ async def atime_travel(
         validated = validate(component.input_schema, input_data, StepInputValidationError)
         input_data = plain(validated, what="the input data", limited=False)
     record = await run.storage.aget_run(run.run_id)
-    if record is not None and record.status in _ACTIVE:
+    if record is not None and record.status in BUSY:
         raise TimeTravelError("This workflow run is still running and cannot be time traveled")
     history = await _history(run, record)
     if input_data is not None:

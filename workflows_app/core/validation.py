@@ -12,7 +12,7 @@ from typing import Any
 import pydantic
 from pydantic import BaseModel
 
-from .errors import ValidationError
+from .errors import ValidationError, issues_of
 
 
 def validate(schema: type[BaseModel] | None, data: Any, error: type[ValidationError]) -> Any:
@@ -33,14 +33,6 @@ def validate(schema: type[BaseModel] | None, data: Any, error: type[ValidationEr
         raised.__cause__ = exc
         raise raised from exc
     return parsed.model_dump(mode="python")
-
-
-def issues_of(exc: pydantic.ValidationError) -> list[dict[str, Any]]:
-    """The issues of a pydantic error as plain data: ``path``, ``message`` and ``type``."""
-    return [
-        {"path": ".".join(str(p) for p in item["loc"]), "message": item["msg"], "type": item["type"]}
-        for item in exc.errors(include_url=False)
-    ]
 
 
 def _is_object(schema: type[BaseModel]) -> bool:

@@ -8,18 +8,19 @@ commit starts a new draft that must be committed again.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import BaseModel
 
 from . import runtime
 from .errors import (
     ExecutionFlowNotDefinedError,
+    InputValidationError,
     UncommittedWorkflowError,
     WorkflowDefinitionError,
 )
 from .graph import (
+    COMPONENT_WORKFLOW,
     BranchEntry,
     Condition,
     Entry,
@@ -35,22 +36,18 @@ from .graph import (
     entry_ids,
 )
 from .mapping import mapping_step, stable_id
+from .retry import Duration, RetryPolicy, timeout_seconds
+from .run import Run
+from .schedules import Schedule
 from .steps import Step, tool_step
+from .stored_runs import RunList, StoredRun, aget_stored_run, alist_stored_runs
+from .validation import validate
 
-if TYPE_CHECKING:
-    from .run import Run
-    from .stored_runs import RunList, StoredRun
-
-COMPONENT_WORKFLOW = "WORKFLOW"
 Callback = Callable[[Any], Any]
 
 
-@dataclass(frozen=True)
-class RetryConfig:
-    """How often a failed step is tried again, and how long to wait in between (seconds)."""
-
-    attempts: int = 0
-    delay: float = 0.0
+RetryConfig = RetryPolicy
+"""The spec's name of a workflow's retry policy (``retry_config=``); the same class."""
 
 
 class Workflow:
@@ -59,7 +56,7 @@ class Workflow:
     component = COMPONENT_WORKFLOW
     resume_schema: type[BaseModel] | None = None
     suspend_schema: type[BaseModel] | None = None
-    retries: int | None = None
+    retries: int | RetryPolicy | None = None
 
     def __init__(
         self,
@@ -69,13 +66,15 @@ class Workflow:
         output_schema: type[BaseModel] | None = None,
         state_schema: type[BaseModel] | None = None,
         description: str = "",
-        retry_config: RetryConfig | None = None,
+        retry_config: RetryPolicy | None = None,
+        timeout: Duration | None = None,
         on_start: Callback | None = None,
         on_finish: Callback | None = None,
         on_error: Callback | None = None,
         validate_inputs: bool = True,
         should_persist_snapshot: Callable[[dict[str, Any]], bool] | None = None,
         steps: Sequence[Step] = (),
+        schedule: Schedule | None = None,
     ) -> None:
         if not id:
             raise WorkflowDefinitionError("A workflow needs a non-empty id")
@@ -84,13 +83,17 @@ class Workflow:
         self.output_schema = output_schema
         self.state_schema = state_schema
         self.description = description
-        self.retry_config = retry_config or RetryConfig()
+        self.retry_config = retry_config or RetryPolicy()
+        self.timeout = timeout_seconds(timeout, f"Workflow {id!r}: timeout")
         self.on_start = on_start
         self.on_finish = on_finish
         self.on_error = on_error
         self.validate_inputs = validate_inputs
         self.should_persist_snapshot = should_persist_snapshot
         self.declared_steps = tuple(steps)
+        if schedule is not None and not isinstance(schedule, Schedule):
+            raise WorkflowDefinitionError("schedule= takes a Schedule(cron=..., timezone=..., ...)")
+        self.schedule = schedule
         self.entries: tuple[Entry, ...] = ()
         self._draft: list[Entry] = []
         self._dirty = False
@@ -159,12 +162,23 @@ class Workflow:
         """Freeze the draft into the definition and register the workflow by id."""
         entries = tuple(self._draft) if self._dirty else self.entries
         _check_unique_ids(self.id, entries)
+        self._check_schedule()
         self.entries = entries
         self._dirty = False
         self._nested = self._steps = None
         self.definition_hash = definition_hash(entries, {"id": self.id})
         runtime.register_workflow(self)
         return self
+
+    def _check_schedule(self) -> None:
+        """A declared schedule's input must be valid input: found now, not at its first tick."""
+        if self.schedule is not None and self.validate_inputs:
+            try:
+                validate(self.input_schema, self.schedule.input, InputValidationError)
+            except InputValidationError as exc:
+                raise WorkflowDefinitionError(
+                    f"The schedule of workflow {self.id!r} has invalid input: {exc}"
+                ) from None
 
     # -- introspection ------------------------------------------------------
     @property
@@ -223,8 +237,6 @@ class Workflow:
 
         ``owner`` is who starts it, stored with it (the Django app passes a user's pk).
         """
-        from .run import Run
-
         self.check_runnable()
         run = Run(self, run_id=run_id, resource_id=resource_id, engine=engine, owner=owner)
         if run_id is not None:
@@ -239,21 +251,15 @@ class Workflow:
         owner: Any = None,
     ) -> Run:
         """A run of this workflow, without reading storage (``acreate_run`` reads a stored run)."""
-        from .run import Run
-
         self.check_runnable()
         return Run(self, run_id=run_id, resource_id=resource_id, engine=engine, owner=owner)
 
     async def aget_run(
         self, run_id: str, fields: Sequence[str] | None = None, with_nested_workflows: bool = True
     ) -> StoredRun | None:
-        from .stored_runs import aget_stored_run
-
         return await aget_stored_run(self, run_id, fields, with_nested_workflows)
 
     async def alist_runs(self, **filters: Any) -> RunList:
-        from .stored_runs import alist_stored_runs
-
         return await alist_stored_runs(self, **filters)
 
     async def adelete_run(self, run_id: str) -> bool:
@@ -293,6 +299,7 @@ def clone_workflow(original: Workflow, *, id: str) -> Workflow:
         state_schema=original.state_schema,
         description=original.description,
         retry_config=original.retry_config,
+        timeout=original.timeout,
         on_start=original.on_start,
         on_finish=original.on_finish,
         on_error=original.on_error,

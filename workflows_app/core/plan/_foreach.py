@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .errors import serialize_error
-from .graph import ForeachEntry, expect
+from ..errors import serialize_error
+from ..graph import ForeachEntry, expect
+from ._state import child_key, item_of, step_path
 
 if TYPE_CHECKING:
-    from .workflow import Workflow
+    from ..workflow import Workflow
 
 
 class ForeachMixin:
@@ -28,13 +29,11 @@ class ForeachMixin:
         def flush_state(self, node: dict[str, Any], keys: list[str] | None = None) -> None: ...
         def entry_done(self, fkey: str, output: Any) -> None: ...
         def frame_failed(self, fkey: str, error: Any) -> None: ...
-        def child_key(self, fkey: str, i: int, component_id: str, fe: int | None = None) -> str: ...
         def start_child(self, fkey: str, i: int, component: Any, data: Any, **coords: Any) -> str | None: ...
 
     def start_foreach(self, fkey: str, frame: dict[str, Any], entry: ForeachEntry) -> None:
         items = frame["prev"]
-        scope = frame["scope"]
-        path = f"{scope}.{entry.step.id}" if scope else entry.step.id
+        path = step_path(frame["scope"], entry.step.id)
         row = {"path": path, "input": items, "started_at": self.now, "iter": frame["iter"]}
         frame["node"] = {"kind": "foreach", "row": row, "outputs": [], "next": 0, "batch": [], "results": {}}
         if not isinstance(items, list):
@@ -86,7 +85,7 @@ class ForeachMixin:
         self, fkey: str, frame: dict[str, Any], key: str, status: str, value: Any
     ) -> None:
         node = frame["node"]
-        index = int(key.rsplit("#", 1)[1])
+        index = item_of(key)
         node["results"][str(index)] = status  # str keys: the run state goes through JSON
         if status == "success":
             node["outputs"][index] = value
@@ -137,7 +136,7 @@ class ForeachMixin:
         progress: list[dict[str, Any] | None] = []
         for index, output in enumerate(node["outputs"]):
             status = "success" if index < first else node["results"].get(str(index))
-            key = self.child_key(fkey, frame["i"], step_id, index)
+            key = child_key(fkey, frame["i"], step_id, index)
             child = self.s["tasks"].get(key) or self.s["frames"].get(key)
             if status == "success":
                 progress.append({"status": status, "output": output})

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .graph import BranchEntry, ParallelEntry, entry_components, entry_ids
+from ..graph import BranchEntry, ParallelEntry, entry_components, entry_ids
+from ._state import ROOT, child_key, step_path
 
 if TYPE_CHECKING:
-    from .workflow import Workflow
+    from ..workflow import Workflow
 
 _NO_INPUT = "__no_input__"
 
@@ -30,11 +31,11 @@ class TravelMixin:
     if TYPE_CHECKING:
 
         def emit(self, event_type: str, payload: dict[str, Any]) -> None: ...
+        def arm_run_timeout(self, due: int | None = None) -> None: ...
         def record(self, task: dict[str, Any], status: str, **fields: Any) -> None: ...
         def new_frame(
             self, workflow: Workflow, scope: str, data: Any, parent: str | None, **extra: Any
         ) -> dict[str, Any]: ...
-        def child_key(self, fkey: str, i: int, component_id: str, fe: int | None = None) -> str: ...
         def start_child(self, fkey: str, i: int, component: Any, data: Any, **coords: Any) -> str | None: ...
         def start_entry(self, fkey: str, frame: dict[str, Any], entry: Any) -> None: ...
         def record_frame(self, frame: dict[str, Any], status: str, **fields: Any) -> None: ...
@@ -47,10 +48,11 @@ class TravelMixin:
         self.s["resume_data"] = event.get("resume")
         context: dict[str, Any] = event.get("context") or {}
         self.emit("workflow-start", {"run_id": self.s["run_id"]})
+        self.arm_run_timeout()
         for path, row in context.items():
             self.record_context(path, row)
-        self.s["frames"][""] = self.new_frame(self.root, "", event.get("run_input"), parent=None)
-        self.travel("", list(event["target"]), event.get("input", _NO_INPUT), context)
+        self.s["frames"][ROOT] = self.new_frame(self.root, "", event.get("run_input"), parent=None)
+        self.travel(ROOT, list(event["target"]), event.get("input", _NO_INPUT), context)
 
     def record_context(self, path: str, row: dict[str, Any]) -> None:
         fields = {k: row.get(k) for k in ("output", "error", "ended_at") if row.get(k) is not None}
@@ -73,7 +75,7 @@ class TravelMixin:
         elif isinstance(entry, BranchEntry):
             frame["node"] = {
                 "kind": "multi",
-                "children": [self.child_key(fkey, i, ids[0])],
+                "children": [child_key(fkey, i, ids[0])],
                 "ids": [ids[0]],
                 "results": {},
             }
@@ -85,8 +87,8 @@ class TravelMixin:
         self, fkey: str, i: int, workflow: Any, ids: list[str], data: Any, context: dict[str, Any]
     ) -> None:
         parent = self.s["frames"][fkey]
-        key = self.child_key(fkey, i, workflow.id)
-        scope = f"{parent['scope']}.{workflow.id}" if parent["scope"] else workflow.id
+        key = child_key(fkey, i, workflow.id)
+        scope = step_path(parent["scope"], workflow.id)
         frame = self.new_frame(workflow, scope, parent["prev"], fkey, iteration=parent["iter"])
         self.s["frames"][key] = frame
         self.record_frame(frame, "running")
@@ -96,7 +98,7 @@ class TravelMixin:
         self, fkey: str, frame: dict[str, Any], entry: ParallelEntry, target: str, context: dict[str, Any]
     ) -> None:
         i = frame["i"]
-        keys = [self.child_key(fkey, i, c.id) for c in entry.steps]
+        keys = [child_key(fkey, i, c.id) for c in entry.steps]
         results = {}
         for key, component in zip(keys, entry.steps, strict=True):
             if component.id != target:
@@ -127,7 +129,7 @@ class TravelMixin:
         return row.get("output")
 
     def path_in(self, frame: dict[str, Any], step_id: str) -> str:
-        return f"{frame['scope']}.{step_id}" if frame["scope"] else step_id
+        return step_path(frame["scope"], step_id)
 
 
 def find_target(workflow: Workflow, ids: list[str]) -> Any:

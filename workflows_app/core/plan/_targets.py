@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .errors import (
+from ..errors import (
     MultipleSuspendedStepsError,
     RunNotSuspendedError,
     StepNotSuspendedError,

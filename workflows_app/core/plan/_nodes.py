@@ -7,9 +7,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .commit import item_key
-from .errors import InputValidationError, ValidationError, serialize_error
-from .graph import (
+from ..errors import InputValidationError, ValidationError, serialize_error
+from ..graph import (
     BranchEntry,
     Entry,
     ForeachEntry,
@@ -18,11 +17,13 @@ from .graph import (
     SleepEntry,
     StepEntry,
     expect,
+    is_workflow,
 )
-from .validation import validate
+from ..validation import validate
+from ._state import child_key, helper_key, item_key, sleep_key, step_path
 
 if TYPE_CHECKING:
-    from .workflow import Workflow
+    from ..workflow import Workflow
 
 
 class NodeMixin:
@@ -132,7 +133,7 @@ class NodeMixin:
             self.start_multi(fkey, frame, list(entry.steps))
         elif isinstance(entry, BranchEntry):
             frame["node"] = {"kind": "branch"}
-            self.schedule_helper(f"{fkey}/{i}?", fkey, i, "conditions", data)
+            self.schedule_helper(helper_key(fkey, i), fkey, i, "conditions", data)
         elif isinstance(entry, LoopEntry):
             frame["node"] = {"kind": "loop", "iteration": 1}
             self.start_child(fkey, i, entry.step, data, iteration=1, loop=True)
@@ -141,20 +142,15 @@ class NodeMixin:
         elif isinstance(entry, SleepEntry):
             self.start_sleep(fkey, frame, entry)
 
-    def child_key(self, fkey: str, i: int, component_id: str, fe: int | None = None) -> str:
-        return f"{fkey}/{i}:{component_id}" + (f"#{fe}" if fe is not None else "")
-
     def start_child(self, fkey: str, i: int, component: Any, data: Any, **coords: Any) -> str | None:
-        from .workflow import Workflow
-
-        key = self.child_key(fkey, i, component.id, coords.get("fe"))
+        key = child_key(fkey, i, component.id, coords.get("fe"))
         if self.s["budget"] == 0:
             return None
-        if not isinstance(component, Workflow):
+        if not is_workflow(component):
             self.schedule_step(key, fkey, i, component, data, **coords)
             return key
         parent = self.s["frames"][fkey]
-        scope = f"{parent['scope']}.{component.id}" if parent["scope"] else component.id
+        scope = step_path(parent["scope"], component.id)
         iteration = coords.get("iteration", parent["iter"])
         frame = self.new_frame(
             component,
@@ -189,7 +185,7 @@ class NodeMixin:
 
     def start_multi(self, fkey: str, frame: dict[str, Any], components: list[Any]) -> None:
         i = frame["i"]
-        keys = [self.child_key(fkey, i, c.id) for c in components]
+        keys = [child_key(fkey, i, c.id) for c in components]
         frame["node"] = {"kind": "multi", "children": keys, "ids": [c.id for c in components], "results": {}}
         if not components:
             self.entry_done(fkey, {})
@@ -214,7 +210,7 @@ class NodeMixin:
             iteration = node["iteration"]
             node["last"] = value
             self.schedule_helper(
-                f"{fkey}/{frame['i']}?", fkey, frame["i"], "loop-condition", value, iteration=iteration
+                helper_key(fkey, frame["i"]), fkey, frame["i"], "loop-condition", value, iteration=iteration
             )
         else:
             self.entry_done(fkey, value)
@@ -268,8 +264,7 @@ class NodeMixin:
 
     # -- sleep --------------------------------------------------------------------
     def start_sleep(self, fkey: str, frame: dict[str, Any], entry: SleepEntry) -> None:
-        scope = frame["scope"]
-        path = f"{scope}.{entry.id}" if scope else entry.id
+        path = step_path(frame["scope"], entry.id)
         row = {"path": path, "input": frame["prev"], "started_at": self.now, "iter": frame["iter"]}
         frame["node"] = {"kind": "sleep", "row": row}
         self.record(row, "waiting")
@@ -285,12 +280,14 @@ class NodeMixin:
         )
         spec = entry.until if entry.until is not None else entry.duration
         if callable(spec):
-            self.schedule_helper(f"{fkey}/{frame['i']}~", fkey, frame["i"], "sleep-duration", frame["prev"])
+            self.schedule_helper(
+                sleep_key(fkey, frame["i"]), fkey, frame["i"], "sleep-duration", frame["prev"]
+            )
         else:
             self.arm_sleep(fkey, frame, sleep_due(spec, self.now, until=entry.until is not None))
 
     def arm_sleep(self, fkey: str, frame: dict[str, Any], due: int) -> None:
-        self.arm_timer(f"{fkey}/{frame['i']}~", fkey, due)
+        self.arm_timer(sleep_key(fkey, frame["i"]), fkey, due)
 
     def on_sleep_timer(self, key: str, fkey: str) -> None:
         frame = self.s["frames"].get(fkey)
