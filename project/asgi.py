@@ -19,7 +19,7 @@ from django.conf import settings  # noqa: E402
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 
 from workflows_app.asgi import RequestBodyLimitMiddleware  # noqa: E402
-from workflows_app.routing import websocket_urlpatterns  # noqa: E402
+from workflows_app.routing import unknown_path, websocket_urlpatterns  # noqa: E402
 
 # In development the ASGI server serves the static files too (the admin's CSS, stream.js);
 # in production collect them (manage.py collectstatic) behind the TLS proxy (docs/deployment.md).
@@ -31,6 +31,8 @@ http_app = RequestBodyLimitMiddleware(
 application = ProtocolTypeRouter(
     {
         "http": http_app,
-        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        "websocket": AllowedHostsOriginValidator(
+            AuthMiddlewareStack(URLRouter([*websocket_urlpatterns, unknown_path]))
+        ),
     }
 )

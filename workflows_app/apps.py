@@ -14,7 +14,7 @@ class WorkflowsAppConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import checks  # noqa: F401 - registers the system checks
+        from . import checks, signals  # noqa: F401 - registers the system checks and signal handlers
         from .conf import configure_runtime, workflow_settings
         from .core import runtime
         from .schedules import asweep_schedules

@@ -103,6 +103,26 @@ class ChannelsBus:
             await asyncio.wait({pump}, timeout=_PUMP_STOP_SECONDS)
             await _adiscard(layer, group, channel)
 
+    @asynccontextmanager
+    async def watch_runs(self) -> AsyncIterator[asyncio.Queue[dict[str, Any]]]:
+        """One channel in the runs group; a process needs only one, whatever it serves."""
+        layer = self.layer
+        channel = await layer.new_channel()
+        await layer.group_add(RUNS, channel)
+        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+
+        async def pump() -> None:
+            async for message in _receive_forever(layer, channel):
+                queue.put_nowait({"run_id": message["run_id"], "event": message["event"]})
+
+        pumping = asyncio.ensure_future(pump())
+        try:
+            yield queue
+        finally:
+            pumping.cancel()
+            await asyncio.wait({pumping}, timeout=_PUMP_STOP_SECONDS)
+            await _adiscard(layer, RUNS, channel)
+
 
 async def _adiscard(layer: BaseChannelLayer, group: str, channel: str) -> None:
     """Leave ``group``, briefly and quietly; not at all when this task is being cancelled.

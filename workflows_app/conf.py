@@ -32,6 +32,11 @@ DEFAULTS: dict[str, Any] = {
     # How deep and how large (bytes of JSON) input, resume data, state and request context may be.
     "MAX_PAYLOAD_DEPTH": PayloadLimits.max_depth,
     "MAX_PAYLOAD_BYTES": PayloadLimits.max_bytes,
+    # An open WebSocket or Server-Sent Events stream checks this often that its user may still see
+    # it (also at once on logout, deactivation or token revocation in this process).
+    "STREAM_RECHECK_SECONDS": 60.0,
+    # Events a stream reads from the log at once when it replays (on connect, after a gap).
+    "STREAM_REPLAY_PAGE": 500,
     # Whether this process's workers fire due schedules at each sweep (docs/operations.md).
     "FIRE_SCHEDULES": True,
     # A tick fired later than this many seconds after its time counts as missed (catch_up decides).

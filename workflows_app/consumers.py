@@ -3,31 +3,47 @@
 ``/ws/workflows/runs/<run_id>/?after=<seq>`` sends the run's stored events after
 ``seq`` and then its live ones, in order, each once (:func:`core.follow.afollow`
 does the ordering). ``/ws/workflows/runs/?workflow=<id>`` sends a message each
-time a visible run is created, changes status or finishes. Only authenticated
-users who may see a run get anything about it; others are refused at connect
-with close code 4401 (not logged in) or 4403 (not allowed, or no such run).
+time a visible run is created, changes status or finishes (:mod:`.feed`).
+
+Every socket is accepted first, so that a refusal reaches the client as a close
+code with a reason it can read (4401 not logged in, 4403 not allowed or no such
+run, 4404 no such endpoint), never as a failed handshake. An open socket's access
+is checked again while it streams (:mod:`.stream_access`) and it is closed the
+same way once the user may no longer see it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs
 
-from channels.db import database_sync_to_async
+from asgiref.sync import sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from .bus import RUNS, STATUS_EVENTS
+from . import feed
+from .conf import workflow_settings
 from .core import runtime
 from .core.follow import afollow
-from .core.hub import hub
-from .models import WorkflowRun
-from .permissions import can_view
+from .permissions import sees_all_runs
+from .stream_access import (
+    FORBIDDEN,
+    NOT_AUTHENTICATED,
+    NOT_FOUND,
+    SIGNED_OUT,
+    Credentials,
+    Nudge,
+    Refusal,
+    acheck,
+    acheck_run,
+    aguard,
+    listen,
+    user_group,
+)
 
-NOT_AUTHENTICATED = 4401
-FORBIDDEN = 4403
-_REMEMBERED = 10_000  # events the runs feed remembers, to drop the copy that arrives twice
+__all__ = ["FORBIDDEN", "NOT_AUTHENTICATED", "NOT_FOUND", "RunEventsConsumer", "RunsConsumer"]
 
 
 def _query(scope: dict[str, Any]) -> dict[str, str]:
@@ -35,101 +51,142 @@ def _query(scope: dict[str, Any]) -> dict[str, str]:
     return {key: values[-1] for key, values in parsed.items()}
 
 
-async def _run_owner(run_id: str) -> tuple[bool, int | None]:
-    """Whether the run exists, and who started it."""
-    row = await WorkflowRun.objects.filter(pk=run_id).values("started_by_id").afirst()
-    return (row is not None, row["started_by_id"] if row else None)
+class StreamConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
+    """Accept, authenticate, stream while access holds; subclasses say what to stream.
 
+    ``aopen`` returns a refusal or ``None``; ``astream`` runs until the socket
+    closes; ``arecheck`` is the access check to repeat (the user is still active
+    and the session or token still valid, and whatever the subclass adds).
+    """
 
-class RunEventsConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
-    """Streams one run's events after ``?after=<seq>``, then live, with ``seq`` on each."""
-
-    follower: asyncio.Task[None] | None = None
+    credentials: Credentials
+    tasks: list[asyncio.Task[None]]
+    nudged: asyncio.Queue[Nudge]
+    stop_listening: Callable[[], None] | None = None
 
     async def connect(self) -> None:
-        user = self.scope.get("user")
-        run_id = str(self.scope["url_route"]["kwargs"]["run_id"])
-        if user is None or not user.is_authenticated:
-            await self.close(code=NOT_AUTHENTICATED)
-            return
-        exists, owner = await _run_owner(run_id)
-        if not exists or not await database_sync_to_async(can_view)(user, owner):
-            await self.close(code=FORBIDDEN)
-            return
-        try:
-            after = max(0, int(_query(self.scope).get("after", "0")))
-        except ValueError:
-            await self.close(code=FORBIDDEN)
-            return
+        self.tasks = []
         await self.accept()
-        self.follower = asyncio.ensure_future(self._afollow(run_id, after))
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.arefuse(SIGNED_OUT)
+            return
+        self.credentials = Credentials.of_scope(self.scope)
+        self.nudged, self.stop_listening = listen(self.credentials.user_id)
+        if self.channel_layer is not None:
+            await self.channel_layer.group_add(user_group(self.credentials.user_id), self.channel_name)
+        refusal = await self.aopen()
+        if refusal is not None:
+            await self.arefuse(refusal)
+            return
+        self.tasks = [asyncio.ensure_future(self.astream()), asyncio.ensure_future(self._aguard())]
 
-    async def _afollow(self, run_id: str, after: int) -> None:
-        async for event in afollow(runtime.get_storage(), runtime.get_bus(), run_id, after):
+    async def aopen(self) -> Refusal | None:
+        raise NotImplementedError
+
+    async def astream(self) -> None:
+        raise NotImplementedError
+
+    async def arecheck(self) -> Refusal | None:
+        _, refusal = await acheck(self.credentials)
+        return refusal
+
+    async def arefuse(self, refusal: Refusal) -> None:
+        await self.close(code=refusal.code, reason=refusal.reason)
+
+    async def _aguard(self) -> None:
+        refusal = await aguard(self.credentials, self.arecheck, self.nudged)
+        for task in self.tasks:
+            if task is not asyncio.current_task():
+                task.cancel()
+        await self.arefuse(refusal)
+
+    async def workflow_access(self, message: dict[str, Any]) -> None:
+        """A change to this user's access made in another process (see ``stream_access.nudge``)."""
+        if self.stop_listening is not None:
+            self.nudged.put_nowait(Nudge(int(message["user_id"]), message.get("session_digest")))
+
+    async def disconnect(self, code: int) -> None:
+        for task in self.tasks:
+            task.cancel()
+        for task in self.tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self.stop_listening is not None:
+            self.stop_listening()
+            group = user_group(self.credentials.user_id)
+            if self.channel_layer is not None:
+                with contextlib.suppress(Exception):
+                    await self.channel_layer.group_discard(group, self.channel_name)
+
+
+class RunEventsConsumer(StreamConsumer):
+    """Streams one run's events after ``?after=<seq>``, then live, with ``seq`` on each."""
+
+    async def aopen(self) -> Refusal | None:
+        self.run_id = str(self.scope["url_route"]["kwargs"]["run_id"])
+        try:
+            self.after = max(0, int(_query(self.scope).get("after", "0")))
+        except ValueError:
+            return Refusal(FORBIDDEN, "`after` must be a number.")
+        return await acheck_run(self.scope["user"], self.run_id)
+
+    async def arecheck(self) -> Refusal | None:
+        _, refusal = await acheck(self.credentials, self.run_id)
+        return refusal
+
+    async def astream(self) -> None:
+        page = int(workflow_settings.STREAM_REPLAY_PAGE)
+        following = afollow(runtime.get_storage(), runtime.get_bus(), self.run_id, self.after, page_size=page)
+        async for event in following:
             if event is not None:
                 await self.send_json(event)
 
-    async def disconnect(self, code: int) -> None:
-        if self.follower is not None:
-            self.follower.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.follower
 
-
-class RunsConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
+class RunsConsumer(StreamConsumer):
     """Sends ``{"type": "run", "run_id", "workflow_id", "status", "event"}`` for visible runs."""
 
-    unsubscribe: Any = None
-
-    async def connect(self) -> None:
-        user = self.scope.get("user")
-        if user is None or not user.is_authenticated:
-            await self.close(code=NOT_AUTHENTICATED)
-            return
+    async def aopen(self) -> Refusal | None:
         self.workflow = _query(self.scope).get("workflow")
         self.sent: dict[str, str] = {}
-        self.seen: dict[tuple[str, int], None] = {}
+        self.viewer = await _aviewer(self.scope["user"])
+        return None
+
+    async def arecheck(self) -> Refusal | None:
+        user, refusal = await acheck(self.credentials)
+        if user is not None:
+            self.viewer = await _aviewer(user)  # a permission given or taken applies from now on
+        return refusal
+
+    async def astream(self) -> None:
+        async with feed.subscribe() as changes:
+            while True:
+                change = await changes.get()
+                wanted = not self.workflow or change.workflow_id == self.workflow
+                if not wanted or not change.visible_to(self.viewer):
+                    continue
+                if self.sent.get(change.run_id) == change.status and change.event != "workflow-start":
+                    continue
+                self.sent[change.run_id] = change.status
+                await self.send_json(
+                    {
+                        "type": "run",
+                        "run_id": change.run_id,
+                        "workflow_id": change.workflow_id,
+                        "status": change.status,
+                        "event": change.event,
+                    }
+                )
+
+
+async def _aviewer(user: Any) -> feed.Viewer:
+    return feed.Viewer(int(user.pk), bool(await sync_to_async(sees_all_runs)(user)))
+
+
+class UnknownPathConsumer(StreamConsumer):
+    """Closes a socket opened on a path no consumer serves with 4404, rather than a traceback."""
+
+    async def connect(self) -> None:
+        self.tasks = []
         await self.accept()
-        await self.channel_layer.group_add(RUNS, self.channel_name)
-        self.unsubscribe = hub.subscribe("*", self._on_local_event)
-
-    async def _on_local_event(self, event: dict[str, Any]) -> None:
-        await self._anotice(str(event.get("run_id", "")), event)
-
-    async def workflow_run(self, message: dict[str, Any]) -> None:
-        """A status event of a run driven in another process (sent by ``ChannelsBus``)."""
-        await self._anotice(str(message["run_id"]), message["event"])
-
-    async def _anotice(self, run_id: str, event: dict[str, Any]) -> None:
-        if event.get("type") not in STATUS_EVENTS or not run_id:
-            return
-        key = (run_id, int(event.get("seq", 0)))
-        if key in self.seen:
-            return  # the same event from the hub and from the channel layer
-        self.seen[key] = None
-        if len(self.seen) > _REMEMBERED:
-            del self.seen[next(iter(self.seen))]
-        fields = ("workflow_id", "status", "started_by_id")
-        row = await WorkflowRun.objects.filter(pk=run_id).values(*fields).afirst()
-        if row is None or (self.workflow and row["workflow_id"] != self.workflow):
-            return
-        if not await database_sync_to_async(can_view)(self.scope["user"], row["started_by_id"]):
-            return
-        if self.sent.get(run_id) == row["status"] and event["type"] != "workflow-start":
-            return
-        self.sent[run_id] = row["status"]
-        await self.send_json(
-            {
-                "type": "run",
-                "run_id": run_id,
-                "workflow_id": row["workflow_id"],
-                "status": row["status"],
-                "event": event["type"],
-            }
-        )
-
-    async def disconnect(self, code: int) -> None:
-        if self.unsubscribe is not None:
-            self.unsubscribe()
-        with contextlib.suppress(Exception):
-            await self.channel_layer.group_discard(RUNS, self.channel_name)
+        await self.arefuse(Refusal(NOT_FOUND, "No WebSocket endpoint at this path."))

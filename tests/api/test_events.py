@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator
 from typing import Any
 
+from asgiref.sync import sync_to_async
+from django.contrib.auth.models import User
 from django.test import AsyncClient
 
-from .conftest import API, problem, start
+from workflows_app.models import ApiToken
+
+from .conftest import API, TokenClient, bearer_client, make_user, problem, start
 
 DECISION = {"approved": False, "reviewer": "ken"}
 
@@ -122,3 +127,47 @@ async def test_a_bad_last_event_id_is_422(api: AsyncClient) -> None:
     run = await start(api, "api-echo", input_data={"name": "Ada"}, wait=True)
     response = await api.get(f"{API}/runs/{run['run_id']}/events/stream", headers={"Last-Event-ID": "x"})
     problem(response, 422, "invalid-request")
+
+
+async def _until_closed(response: Any) -> dict[str, Any]:
+    """Read the stream until its ``stream-closed`` message; that message's data."""
+    buffer = ""
+    chunks = aiter(response.streaming_content)
+    while "event: stream-closed" not in buffer:
+        chunk = await asyncio.wait_for(anext(chunks), 10)
+        buffer += chunk.decode() if isinstance(chunk, bytes) else chunk
+    closing = buffer[buffer.index("event: stream-closed") :].split("\n\n", 1)[0]
+    data: dict[str, Any] = json.loads(closing.split("data: ", 1)[1])
+    with contextlib.suppress(StopAsyncIteration):
+        more = await asyncio.wait_for(anext(chunks), 10)
+        raise AssertionError(f"the stream went on after stream-closed: {more!r}")
+    return data
+
+
+async def test_revoking_the_token_closes_its_streams_with_a_reason(engine: str, owner: User) -> None:
+    token, secret = await sync_to_async(ApiToken.issue)(owner)
+    client = TokenClient(secret)
+    run = await start(client, "api-approval", input_data={"item": "boat"}, wait=True)
+    response = await client.get(f"{API}/runs/{run['run_id']}/events/stream")
+    assert response.status_code == 200
+    await token.adelete()
+    assert await _until_closed(response) == {
+        "code": 4401,
+        "reason": "Not logged in, or the session, account or token is no longer valid.",
+    }
+    problem(await client.get(f"{API}/runs/{run['run_id']}/events/stream"), 401, "not-authenticated")
+
+
+async def test_a_stream_closes_once_its_user_may_no_longer_see_the_run(
+    engine: str, owner: User, settings: Any
+) -> None:
+    settings.WORKFLOWS = {**settings.WORKFLOWS, "STREAM_RECHECK_SECONDS": 0.05}
+    auditor = await sync_to_async(make_user)("auditor", perms=("view_workflowrun",), staff=True)
+    run = await start(
+        await sync_to_async(bearer_client)(owner), "api-approval", input_data={"item": "kite"}, wait=True
+    )
+    client = await sync_to_async(bearer_client)(auditor)
+    response = await client.get(f"{API}/runs/{run['run_id']}/events/stream")
+    assert response.status_code == 200
+    await sync_to_async(auditor.user_permissions.clear)()
+    assert (await _until_closed(response))["code"] == 4403

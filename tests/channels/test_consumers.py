@@ -1,4 +1,4 @@
-"""WebSocket consumers: refusal at connect, replay then live with no gap or duplicate, the runs feed."""
+"""WebSocket consumers: refusals the client can read, replay then live with no gap or duplicate, the feed."""
 
 from __future__ import annotations
 
@@ -29,10 +29,31 @@ def router() -> Any:
 async def connect(path: str, user: Any) -> tuple[WebsocketCommunicator, bool, int | None]:
     communicator = WebsocketCommunicator(router(), path)
     communicator.scope["user"] = user
-    connected, code = await communicator.connect()
+    connected, code = await communicator.connect(timeout=10)
     if not connected:
         await communicator.disconnect()  # as the server does after a refusal: the consumer ends
     return communicator, connected, code
+
+
+async def closed_with(communicator: WebsocketCommunicator) -> tuple[int, str]:
+    """The close code and reason the server sends next (events before it are skipped)."""
+    while True:
+        message = await communicator.receive_output(timeout=10)
+        if message["type"] == "websocket.close":
+            await communicator.disconnect()
+            return message["code"], message.get("reason", "")
+
+
+async def refusal(path: str, user: Any, application: Any = None) -> tuple[int, str]:
+    """Connect, expect the socket to be accepted and closed at once; its close code and reason.
+
+    Accepted first, so that a browser sees the code (not an HTTP 403 and 1006).
+    """
+    communicator = WebsocketCommunicator(application or router(), path)
+    communicator.scope["user"] = user
+    connected, _ = await communicator.connect(timeout=10)
+    assert connected
+    return await closed_with(communicator)
 
 
 async def make_user(name: str, *, staff: bool = False, perms: tuple[str, ...] = ()) -> User:
@@ -76,10 +97,11 @@ def engine(request: pytest.FixtureRequest) -> Any:
 async def test_an_anonymous_user_is_refused_at_connect() -> None:
     from django.contrib.auth.models import AnonymousUser
 
-    _, connected, code = await connect("/ws/workflows/runs/some-run/", AnonymousUser())
-    assert (connected, code) == (False, NOT_AUTHENTICATED)
-    _, connected, code = await connect("/ws/workflows/runs/", AnonymousUser())
-    assert (connected, code) == (False, NOT_AUTHENTICATED)
+    code, reason = await refusal("/ws/workflows/runs/some-run/", AnonymousUser())
+    assert code == NOT_AUTHENTICATED
+    assert "logged in" in reason
+    code, _ = await refusal("/ws/workflows/runs/", AnonymousUser())
+    assert code == NOT_AUTHENTICATED
 
 
 async def test_a_user_who_may_not_see_the_run_is_refused(engine: str) -> None:
@@ -88,10 +110,13 @@ async def test_a_user_who_may_not_see_the_run_is_refused(engine: str) -> None:
     staff_without_view = await make_user("staff", staff=True)
     run_id = await owned_run(approval_workflow(f"ws-deny-{engine}"), owner, engine)
     for user in (other, staff_without_view):
-        _, connected, code = await connect(f"/ws/workflows/runs/{run_id}/", user)
-        assert (connected, code) == (False, FORBIDDEN)
-    _, connected, code = await connect("/ws/workflows/runs/no-such-run/", owner)
-    assert (connected, code) == (False, FORBIDDEN)
+        code, reason = await refusal(f"/ws/workflows/runs/{run_id}/", user)
+        assert code == FORBIDDEN
+        assert "may not see" in reason
+    code, _ = await refusal("/ws/workflows/runs/no-such-run/", owner)
+    assert code == FORBIDDEN
+    code, reason = await refusal(f"/ws/workflows/runs/{run_id}/?after=x", owner)
+    assert (code, reason) == (FORBIDDEN, "`after` must be a number.")
 
 
 async def test_the_owner_and_staff_with_view_permission_get_the_replay(engine: str) -> None:
@@ -193,15 +218,15 @@ async def test_the_project_application_authenticates_by_session_and_checks_the_o
         return [(b"cookie", cookie.encode()), (b"origin", origin.encode()), (b"host", b"localhost")]
 
     good = WebsocketCommunicator(application, path, headers=headers("http://localhost"))
-    connected, _ = await good.connect()
+    connected, _ = await good.connect(timeout=10)
     assert connected
     assert (await good.receive_json_from(timeout=10))["seq"] == 1
     await good.disconnect()
     foreign = WebsocketCommunicator(application, path, headers=headers("http://evil.example"))
-    connected, _ = await foreign.connect()
+    connected, _ = await foreign.connect(timeout=10)
     assert not connected
     await foreign.disconnect()
     anonymous = WebsocketCommunicator(application, path, headers=[(b"origin", b"http://localhost")])
-    connected, code = await anonymous.connect()
-    assert (connected, code) == (False, NOT_AUTHENTICATED)
-    await anonymous.disconnect()
+    connected, _ = await anonymous.connect(timeout=10)
+    assert connected
+    assert (await closed_with(anonymous))[0] == NOT_AUTHENTICATED

@@ -25,6 +25,7 @@ from ..core.schedules import ScheduleDeclaredError, ScheduleError, ScheduleExist
 from ..engines.evented import DefinitionMismatchError, NoWorkerError
 from ..models import WorkflowJSONEncoder
 from ..problems import CONTENT_TYPE, problem_document
+from .parser import BodyError
 
 if TYPE_CHECKING:
     from ninja import NinjaAPI
@@ -102,6 +103,9 @@ def _on_problem(request: HttpRequest, exc: ApiError) -> HttpResponse:
 
 
 def _on_request_invalid(request: HttpRequest, exc: RequestValidationError) -> HttpResponse:
+    unknown = [error for error in exc.errors if error.get("type") == "extra_forbidden"]
+    if unknown:
+        return _unknown_fields(request, unknown)
     found = [
         {
             "loc": _location(error.get("loc", ())),
@@ -112,6 +116,16 @@ def _on_request_invalid(request: HttpRequest, exc: RequestValidationError) -> Ht
     ]
     return problem_response(
         request, 422, "invalid-request", "The request does not match its schema.", errors=found
+    )
+
+
+def _unknown_fields(request: HttpRequest, unknown: list[dict[str, Any]]) -> HttpResponse:
+    """400: a body with fields the operation does not know (a typo would otherwise be ignored)."""
+    locations = [_location(error.get("loc", ())) for error in unknown]
+    names = ", ".join(".".join(str(part) for part in loc[1:]) for loc in locations)
+    found = [{"loc": loc, "message": "Unknown field", "type": "extra_forbidden"} for loc in locations]
+    return problem_response(
+        request, 400, "unknown-fields", f"Unknown fields in the body: {names}.", errors=found
     )
 
 
@@ -129,7 +143,7 @@ def _on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
         return problem_response(request, 401, "not-authenticated", "Log in, or send a bearer token.")
     code = {400: "malformed-request", 403: "forbidden"}.get(exc.status_code, "http-error")
     # Ninja wraps what the body parser raised: its message is the one that says what is wrong.
-    cause = exc.__cause__ if isinstance(exc.__cause__, errors.PayloadError) else None
+    cause = exc.__cause__ if isinstance(exc.__cause__, BodyError | errors.PayloadError) else None
     return problem_response(request, exc.status_code, code, str(cause or exc))
 
 

@@ -78,17 +78,17 @@ def component_at(workflow: Workflow, path: str) -> Any:
 # -- runs ---------------------------------------------------------------------------
 
 
+# A run that commits faster than it can be read is answered after this many tries as it was last seen.
+_CONSISTENT_READ_TRIES = 5
+
+
 async def arun_detail(run_id: str) -> dict[str, Any]:
-    """The run with its steps, as ``RunOut``."""
-    storage = runtime.get_storage()
-    record = await storage.aget_run(run_id)
-    if record is None:
-        raise RunNotFoundError(f"Workflow run {run_id!r} not found")
+    """The run with its steps, as ``RunOut``, as of one commit (see :func:`aread_consistent`)."""
+    record, rows = await aread_consistent(run_id)
     owner = (
         await WorkflowRun.objects.filter(pk=run_id).values_list("started_by__username", flat=True).afirst()
     )
     workflow = runtime.registered_workflows().get(record.workflow_id)
-    rows = await storage.aget_steps(run_id)
     return {
         **{name: getattr(record, name) for name in RUN_SUMMARY_FIELDS},
         "started_by": owner,
@@ -102,6 +102,30 @@ async def arun_detail(run_id: str) -> dict[str, Any]:
         "suspended": suspended_paths(record.run_state) if record.status == "suspended" else [],
         "steps": list(_steps(record, rows, workflow)),
     }
+
+
+async def aread_consistent(run_id: str) -> tuple[RunRecord, list[StepRecord]]:
+    """The run's record and its step rows as one commit left them.
+
+    The run may be moving while it is read (a run started without ``wait`` goes
+    on in the background): the record and the rows are two reads, and without a
+    check an answer could show ``pending`` at version 0 beside steps that already
+    ran. Every commit bumps ``version``, so rows read between two reads of the
+    same version belong to that version.
+    """
+    storage = runtime.get_storage()
+    record = await storage.aget_run(run_id)
+    for _ in range(_CONSISTENT_READ_TRIES):
+        if record is None:
+            break
+        rows = await storage.aget_steps(run_id)
+        again = await storage.aget_run(run_id)
+        if again is not None and again.version == record.version:
+            return record, rows
+        record = again
+    if record is None:
+        raise RunNotFoundError(f"Workflow run {run_id!r} not found")
+    return record, await storage.aget_steps(run_id)
 
 
 def _steps(record: RunRecord, rows: list[StepRecord], workflow: Workflow | None) -> Iterator[dict[str, Any]]:

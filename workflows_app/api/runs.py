@@ -9,19 +9,22 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest, StreamingHttpResponse
 from django.utils import timezone
 from ninja import Body, Router
 from ninja.params import HeaderEx, P, QueryEx
+from pydantic import BeforeValidator
 
 from ..core import payloads
 from ..core.plan import TERMINAL
 from ..core.run import acancel_by_id
 from ..models import RunStatus, WorkflowRun
+from ..stream_access import Credentials
 from . import events, operations
 from .auth import acheck_visible, arequire, avisible_runs, caller
 from .errors import ApiError
@@ -38,8 +41,31 @@ from .schemas import (
 
 router = Router(tags=["runs"])
 
-_ACTION = {200: RunOut, 401: ProblemOut, 403: ProblemOut, 404: ProblemOut, 409: ProblemOut, 422: ProblemOut}
+_ACTION = {
+    200: RunOut,
+    400: ProblemOut,
+    401: ProblemOut,
+    403: ProblemOut,
+    404: ProblemOut,
+    409: ProblemOut,
+    422: ProblemOut,
+}
 _READ = {401: ProblemOut, 404: ProblemOut, 422: ProblemOut}
+_DATE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
+
+
+def _date_time_text(value: Any) -> Any:
+    """Only what the document promises (``format: date-time``), not every form pydantic reads.
+
+    Pydantic would also take a bare number as a Unix time and a date as its
+    midnight; a client sending those most likely means something else.
+    """
+    if isinstance(value, str) and not _DATE_TIME.match(value):
+        raise ValueError("Use an ISO 8601 date-time, e.g. 2026-12-07T14:00:00Z")
+    return value
+
+
+DateTimeParam = Annotated[datetime, BeforeValidator(_date_time_text)]
 
 
 @router.get("", response={200: RunPageOut, **_READ}, summary="List runs")
@@ -48,8 +74,8 @@ async def list_runs(
     workflow_id: str | None = None,
     status: RunStatus | None = None,
     resource_id: str | None = None,
-    created_after: datetime | None = None,
-    created_before: datetime | None = None,
+    created_after: DateTimeParam | None = None,
+    created_before: DateTimeParam | None = None,
     cursor: QueryEx[str | None, P(description="`next_cursor` of the previous page.")] = None,
     limit: QueryEx[int, P(ge=1, le=200)] = 50,
 ) -> dict[str, Any]:
@@ -166,7 +192,9 @@ async def cancel_run(request: HttpRequest, run_id: str) -> dict[str, Any]:
 
 @router.post("/{run_id}/restart", response=_ACTION, summary="Restart a run whose process died")
 async def restart_run(
-    request: HttpRequest, run_id: str, body: Body[RestartRunIn | None] = None
+    request: HttpRequest,
+    run_id: str,
+    body: Body[RestartRunIn] = None,  # type: ignore[assignment]  # optional, but an object when sent
 ) -> dict[str, Any]:
     """Continue a run left `running` by a process that died; 409 when the run is not running."""
     await acheck_visible(caller(request), run_id)
@@ -205,7 +233,7 @@ async def stream_events(
     request: HttpRequest,
     run_id: str,
     after: QueryEx[int, P(ge=0, description="Only events with a greater seq.")] = 0,
-    last_event_id: HeaderEx[int | None, P(alias="Last-Event-ID", ge=0)] = None,
+    last_event_id: HeaderEx[int, P(alias="Last-Event-ID", ge=0)] = None,  # type: ignore[assignment]
 ) -> StreamingHttpResponse:
     """The run's events as Server-Sent Events, replayed then live, until the run ends.
 
@@ -214,7 +242,10 @@ async def stream_events(
     """
     await acheck_visible(caller(request), run_id)
     start = last_event_id if last_event_id is not None else after
-    response = StreamingHttpResponse(events.asse_stream(run_id, start), content_type="text/event-stream")
+    credentials = Credentials.of_request(request, caller(request))
+    response = StreamingHttpResponse(
+        events.asse_stream(run_id, start, credentials), content_type="text/event-stream"
+    )
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"
     return response

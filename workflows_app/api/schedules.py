@@ -21,7 +21,7 @@ from .schemas import ProblemOut, ScheduleChangeIn, ScheduleIn, ScheduleOut
 router = Router(tags=["schedules"])
 
 _READ = {401: ProblemOut, 403: ProblemOut, 404: ProblemOut}
-_CHANGE = {200: ScheduleOut, **_READ, 409: ProblemOut, 422: ProblemOut}
+_CHANGE = {200: ScheduleOut, 400: ProblemOut, **_READ, 409: ProblemOut, 422: ProblemOut}
 
 
 def describe(row: WorkflowSchedule) -> dict[str, Any]:
@@ -54,7 +54,14 @@ async def list_schedules(request: HttpRequest, workflow_id: str | None = None) -
 
 @router.post(
     "",
-    response={201: ScheduleOut, 401: ProblemOut, 403: ProblemOut, 409: ProblemOut, 422: ProblemOut},
+    response={
+        201: ScheduleOut,
+        400: ProblemOut,
+        401: ProblemOut,
+        403: ProblemOut,
+        409: ProblemOut,
+        422: ProblemOut,
+    },
     summary="Create a schedule",
 )
 async def create_schedule(request: HttpRequest, body: ScheduleIn) -> Status[dict[str, Any]]:

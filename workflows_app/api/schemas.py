@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from ninja import Field, Schema
+from pydantic import ConfigDict
 
 JSONSchema = dict[str, Any]
 MAX_WAIT_SECONDS = 300.0
@@ -17,6 +18,14 @@ DEFAULT_WAIT_SECONDS = 10.0
 
 
 class WaitOptions(Schema):
+    """Options of the operations that set a run going; the base of every request body.
+
+    Unknown fields are refused (400, ``unknown-fields``), so that a misspelt
+    option is told, not silently left at its default.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
     wait: bool = Field(
         False,
         description="Answer once the run is finished or suspended instead of as soon as it is accepted.",
@@ -258,5 +267,5 @@ class ProblemOut(Schema):
     instance: str = ""
     code: str = Field(description="A stable name for the problem, e.g. `stale-suspension`.")
     errors: list[dict[str, Any]] | None = Field(
-        None, description="Field errors (422): `loc` (where), `message` and `type`."
+        None, description="Field errors (400 unknown fields, 422): `loc` (where), `message` and `type`."
     )

@@ -27,6 +27,7 @@ router = Router(tags=["events"])
 
 _SEND = {
     200: EventSentOut,
+    400: ProblemOut,
     401: ProblemOut,
     403: ProblemOut,
     404: ProblemOut,

@@ -1,25 +1,64 @@
 """The REST API object: routers, authentication, error handling, OpenAPI document.
 
 Mounted by ``workflows_app.urls`` under ``api/``; the OpenAPI document is at
-``openapi.json`` and an interactive page at ``docs`` below that.
+``openapi.json`` and an interactive page at ``docs`` below that. Every answer
+under that prefix is JSON, errors RFC 9457 problems: the paths no operation
+serves (404) and the methods an operation does not take (405) too.
 """
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import Any
 
-from django.http import HttpRequest
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.middleware.csrf import get_token
+from django.urls import URLPattern, URLResolver, re_path
+from django.views.decorators.csrf import csrf_exempt
 from ninja import NinjaAPI
 from ninja.operation import Operation
-from ninja.parser import Parser
 
 from .. import __version__
-from ..core import payloads
 from ..problems import CONTENT_TYPE
 from . import errors, runs, schedules, sent_events, workflows
 from .auth import BearerTokenAuth, SessionAuth
+from .parser import ObjectBodyParser
 from .schemas import CsrfOut
+
+
+def _not_allowed_as_problem(view: Callable[..., Any]) -> Callable[..., Any]:
+    """``view`` with ninja's plain-text 405 answered as a problem (its ``Allow`` header kept)."""
+
+    def convert(request: HttpRequest, response: Any) -> Any:
+        if not isinstance(response, HttpResponseNotAllowed):
+            return response
+        allowed = response["Allow"]
+        problem = errors.problem_response(
+            request, 405, "method-not-allowed", f"{request.method} is not allowed here; use {allowed}."
+        )
+        problem["Allow"] = allowed
+        return problem
+
+    if iscoroutinefunction(view):
+
+        async def aconverted(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+            return convert(request, await view(request, *args, **kwargs))
+
+        return markcoroutinefunction(functools.wraps(view)(aconverted))
+
+    @functools.wraps(view)
+    def converted(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        return convert(request, view(request, *args, **kwargs))
+
+    return converted
+
+
+@csrf_exempt
+def unknown_path(request: HttpRequest, path: str = "") -> HttpResponse:
+    """Any path under the API's prefix that no operation serves."""
+    return errors.problem_response(request, 404, "not-found", f"No API endpoint at {request.path}.")
 
 
 class WorkflowsAPI(NinjaAPI):
@@ -38,17 +77,13 @@ class WorkflowsAPI(NinjaAPI):
                         content[CONTENT_TYPE] = content.pop("application/json")
         return schema
 
-
-class BodyParser(Parser):
-    """Request bodies through the app's one decoder of outside JSON (``payloads.parse_json``).
-
-    So that NaN, an integer of thousands of digits or nesting deep enough to
-    exhaust the decoder is a 400 that says so, never a 500.
-    """
-
-    def parse_body(self, request: HttpRequest) -> Any:
-        # A body holds the values it carries one level down: {"input_data": {...}}.
-        return payloads.parse_json(request.body, what="the request body", envelope=1)
+    def _get_urls(self) -> list[URLResolver | URLPattern]:
+        """Ninja's URLs with problem answers for a wrong method, then one for every other path."""
+        patterns = super()._get_urls()
+        for pattern in patterns:
+            if isinstance(pattern, URLPattern):
+                pattern.callback = _not_allowed_as_problem(pattern.callback)
+        return [*patterns, re_path(r"^(?P<path>.*)$", unknown_path)]
 
 
 api = WorkflowsAPI(
@@ -61,7 +96,7 @@ api = WorkflowsAPI(
     ),
     urls_namespace="workflows_api",
     auth=[BearerTokenAuth(), SessionAuth()],
-    parser=BodyParser(),
+    parser=ObjectBodyParser(),
 )
 errors.install(api)
 api.add_router("/workflows", workflows.router)

@@ -42,6 +42,10 @@ class Bus(Protocol):
     def watch(self, run_id: str) -> Any:
         """An async context manager yielding a queue of the run's live events."""
 
+    def watch_runs(self) -> Any:
+        """An async context manager yielding a queue of ``{"run_id", "event"}``: status events of
+        runs driven by other processes (this process's are on the hub's ``"*"``)."""
+
 
 def _roundtrip(message: dict[str, Any]) -> dict[str, Any]:
     result: dict[str, Any] = json.loads(json.dumps(message))
@@ -101,6 +105,11 @@ class InMemoryBus:
             yield queue
         finally:
             unsubscribe()
+
+    @asynccontextmanager
+    async def watch_runs(self) -> AsyncIterator[asyncio.Queue[dict[str, Any]]]:
+        """An empty queue: this bus reaches no other process, and the hub has this one's events."""
+        yield asyncio.Queue()
 
 
 async def _drain(queue: asyncio.Queue[dict[str, Any]]) -> AsyncIterator[dict[str, Any]]:

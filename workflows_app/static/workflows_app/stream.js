@@ -13,6 +13,9 @@
     return scheme + "//" + global.location.host + path;
   }
 
+  // Close codes after which reconnecting cannot help: not logged in, not allowed, no such endpoint.
+  const REFUSED = [4401, 4403, 4404];
+
   function follow(path, onMessage, options) {
     const settings = Object.assign({ after: 0, minDelay: 500, maxDelay: 15000, onStatus: null }, options);
     let last = settings.after;
@@ -41,8 +44,13 @@
         onMessage(data);
       };
       socket.onclose = function (event) {
+        if (REFUSED.indexOf(event.code) !== -1) {
+          closed = true; // refused (the server accepts, then closes with a code and a reason)
+          if (settings.onStatus) settings.onStatus("refused", event.code, event.reason);
+          return;
+        }
         status("closed");
-        if (closed || event.code === 4401 || event.code === 4403) return; // refused: do not retry
+        if (closed) return;
         timer = global.setTimeout(connect, delay);
         delay = Math.min(delay * 2, settings.maxDelay);
       };
