@@ -17,16 +17,9 @@ from workflows_app import create_step, create_workflow, errors
 from workflows_app.core import runtime
 from workflows_app.testing import awaituntil
 
-from .conftest import Calls, Harness
+from .conftest import ENGINES, Calls, Harness
 from .processes import shared_list
-
-
-def returning(calls: Calls, step_id: str, value: Any) -> Any:
-    async def execute(ctx: Any) -> Any:
-        calls.hit(step_id, ctx.input_data)
-        return value
-
-    return create_step(step_id, execute=execute)
+from .shapes import returning
 
 
 # -- a run created with the id of a stored run is that run ----------------------------------------------
@@ -58,9 +51,7 @@ async def test_a_run_made_with_a_stored_id_carries_its_status_and_resource(harne
 def short_grace() -> Any:
     saved = runtime.get_engine_options()
     runtime.configure(
-        engine_options={
-            name: {**saved.get(name, {}), "cancel_grace_seconds": 0.5} for name in ("default", "evented")
-        }
+        engine_options={name: {**saved.get(name, {}), "cancel_grace_seconds": 0.5} for name in ENGINES}
     )
     runtime.reset_storage()
     yield
