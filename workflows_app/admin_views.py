@@ -27,6 +27,7 @@ from .core.errors import ResumeDataValidationError, ValidationError, WorkflowErr
 from .core.graph import describe_entry
 from .core.hub import hub
 from .core.plan import OPEN, find_target
+from .core.run import acancel_by_id
 from .core.storage import latest_steps
 from .forms import SchemaForm
 from .models import WorkflowRun
@@ -105,6 +106,7 @@ def run_page_context(request: HttpRequest, run: WorkflowRun) -> dict[str, Any]:
         ],
         "can_resume": can_act(request.user, "resume", run.started_by_id),
         "can_cancel": can_act(request.user, "cancel", run.started_by_id),
+        "can_restart": can_act(request.user, "restart", run.started_by_id) and _restartable(run),
         "active": run.status in OPEN,
         "pretty": {
             "input": json.dumps(run.input, indent=2, default=str),
@@ -112,6 +114,18 @@ def run_page_context(request: HttpRequest, run: WorkflowRun) -> dict[str, Any]:
             "error": json.dumps(run.error, indent=2, default=str),
         },
     }
+
+
+def _restartable(run: WorkflowRun) -> bool:
+    """Whether Restart is on offer: the check ``arestart()`` itself makes (no live worker holds the run)."""
+    if run.status != "running":
+        return False
+    try:
+        workflow = runtime.get_workflow(run.workflow_id)
+    except LookupError:
+        return False
+    handle = workflow.create_run(run_id=run.run_id, engine=run.engine)
+    return async_to_sync(handle.arestart_refusal)() is None
 
 
 def resume_run(request: HttpRequest, run_id: str, step_path: str) -> HttpResponse:
@@ -148,8 +162,7 @@ def cancel_run(request: HttpRequest, run_id: str) -> HttpResponse:
         return render(
             request, "admin/workflows_app/workflowrun/cancel.html", {"run": run, "title": "Cancel run"}
         )
-    handle = async_to_sync(runtime.get_workflow(run.workflow_id).acreate_run)(run_id=run_id)
-    async_to_sync(handle.acancel)()
+    async_to_sync(acancel_by_id)(run_id)  # needs no definition of the workflow in this process
     messages.success(request, "The run was canceled.")
     return HttpResponseRedirect(_run_url(run_id))
 
@@ -159,7 +172,7 @@ def restart_run(request: HttpRequest, run_id: str) -> HttpResponse:
     _require(request, "restart", run)
     if request.method != "POST":
         return HttpResponseRedirect(_run_url(run_id))
-    handle = async_to_sync(runtime.get_workflow(run.workflow_id).acreate_run)(run_id=run_id)
+    handle = runtime.get_workflow(run.workflow_id).create_run(run_id=run_id, engine=run.engine)
     try:
         result = async_to_sync(_await_briefly)(handle.arestart())
     except WorkflowError as exc:
@@ -212,8 +225,8 @@ def start_run(request: HttpRequest, workflow_id: str) -> HttpResponse:
 
 
 async def _astart_as(workflow: Any, input_data: Any, user_id: int | None) -> str:
-    """Start a run that belongs to the user from its first event on; wait for it briefly."""
-    run = await workflow.acreate_run()
+    """Start a run that belongs to the user from its first commit on; wait for it briefly."""
+    run = await workflow.acreate_run(owner=user_id)
     first_event, unsubscribe = hub.queue(run.run_id)
     try:
         starting = _detached(run.astart(input_data))
@@ -224,6 +237,5 @@ async def _astart_as(workflow: Any, input_data: Any, user_id: int | None) -> str
             starting.result()  # an invalid input raises here, before any row exists
     finally:
         unsubscribe()
-    await WorkflowRun.objects.filter(pk=run.run_id).aupdate(started_by_id=user_id)
     await _await_briefly(starting)
     return str(run.run_id)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from collections.abc import Sequence
 from contextlib import suppress
 
 from .core import runtime
@@ -14,17 +15,28 @@ from .engines.worker import Worker
 logger = logging.getLogger(__name__)
 
 
-def build_worker(concurrency: int | None = None) -> Worker:
-    """A worker on the evented engine configured by the ``WORKFLOWS`` settings."""
+def build_worker(concurrency: int | None = None, workflows: Sequence[str] | None = None) -> Worker:
+    """A worker on the evented engine configured by the ``WORKFLOWS`` settings.
+
+    ``workflows`` limits it to those workflow ids (default: every workflow
+    registered in this process); it claims nothing of the others.
+    """
     engine = runtime.get_engine("evented")
     if not isinstance(engine, EventedEngine):
         raise TypeError("The evented engine is not an EventedEngine")
-    return Worker(engine, name="worker", capacity=concurrency or int(engine.options["worker_concurrency"]))
+    capacity = concurrency or int(engine.options["worker_concurrency"])
+    return Worker(engine, name="worker", capacity=capacity, workflows=workflows)
 
 
-async def arun_worker(concurrency: int | None = None, *, grace_seconds: float = 10.0) -> None:
-    """Run one worker until SIGINT or SIGTERM, then let running steps finish for a while."""
-    worker = build_worker(concurrency)
+async def arun_worker(
+    concurrency: int | None = None, *, grace_seconds: float = 10.0, workflows: Sequence[str] | None = None
+) -> None:
+    """Run one worker until SIGINT or SIGTERM, then let running steps finish for a while.
+
+    What is still running after ``grace_seconds`` goes back to the queue for
+    another worker (see :meth:`Worker.adrain`).
+    """
+    worker = build_worker(concurrency, workflows)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -42,8 +54,7 @@ async def arun_worker(concurrency: int | None = None, *, grace_seconds: float = 
             grace_seconds,
             len(worker.held),
         )
-        with suppress(TimeoutError):
-            await asyncio.wait_for(worker.adrain(), grace_seconds)
+        await worker.adrain(grace_seconds)
         main.cancel()
         with suppress(asyncio.CancelledError):
             await main

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -9,11 +10,12 @@ from asgiref.sync import async_to_sync
 from django.contrib.auth.models import Permission, User
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 from pydantic import BaseModel
 
 from workflows_app import create_step, create_workflow
 from workflows_app.core import runtime
-from workflows_app.models import WorkflowRun
+from workflows_app.models import WorkerHeartbeat, WorkflowRun, WorkflowTask
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -145,3 +147,31 @@ def test_the_workflows_page_lists_graphs_and_starts_a_run() -> None:
     run = WorkflowRun.objects.get(workflow_id="admin-approval")
     assert run.started_by is not None and run.started_by.username == "admin"
     assert response["Location"] == run_url(run.run_id)
+
+
+def test_restart_is_offered_only_when_no_live_worker_holds_the_run() -> None:
+    client = staff("admin", superuser=True)
+    run_id = suspended_run()
+    # As a worker of another process leaves it: the run running, a task under its live lease.
+    WorkflowRun.objects.filter(pk=run_id).update(status="running")
+    now = int(time.time() * 1000)
+    WorkflowTask.objects.create(
+        run_id=run_id,
+        key="decide",
+        handout=7,
+        kind="step",
+        queue="evented",
+        status="running",
+        available_at=now,
+        owner="worker-elsewhere",
+        lease=1,
+        lease_until=now + 600_000,
+        created_at=now,
+    )
+    beat = WorkerHeartbeat.objects.create(worker="worker-elsewhere", last_seen=timezone.now())
+    assert 'value="Restart"' not in client.get(run_url(run_id)).content.decode()
+    refused = client.post(reverse("admin:workflows_app_restart", args=[run_id]), follow=True)
+    assert "still being worked on by worker-elsewhere" in refused.content.decode()
+    assert WorkflowTask.objects.get(run_id=run_id).lease == 1  # nothing handed out again
+    beat.delete()  # that worker died: its lease no longer means anyone works on the run
+    assert 'value="Restart"' in client.get(run_url(run_id)).content.decode()

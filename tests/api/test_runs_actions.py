@@ -127,6 +127,21 @@ async def test_restart_continues_a_run_whose_process_died(
     assert response.json()["result"] == {"passed": name}
 
 
+async def test_restart_of_a_run_a_live_worker_holds_is_409_and_changes_nothing(
+    api: AsyncClient, engine: str, gate: tuple[str, Gate]
+) -> None:
+    name, held = gate
+    run = await start(api, "api-gated", input_data={"gate": name})
+    await asyncio.wait_for(held.entered.wait(), 10)
+    response = await api.post(f"{API}/runs/{run['run_id']}/restart", content_type="application/json")
+    body = problem(response, 409, "run-held")
+    assert "still being worked on" in body["detail"]
+    held.release.set()
+    done = await until_status(api, run["run_id"], "success")
+    assert done["result"] == {"passed": name}
+    assert held.entries == 1  # the step ran once: the refused restart handed nothing out again
+
+
 async def test_restart_of_a_run_that_is_not_running_is_409(api: AsyncClient, engine: str) -> None:
     run = await start(api, "api-echo", input_data={"name": "Ada"}, wait=True)
     response = await api.post(f"{API}/runs/{run['run_id']}/restart", content_type="application/json")

@@ -16,6 +16,7 @@ class Gate:
     def __init__(self) -> None:
         self.entered = asyncio.Event()
         self.release = asyncio.Event()
+        self.entries = 0
 
 
 # Steps find their gate by the name in their input; a test puts its gates here.
@@ -66,6 +67,7 @@ approval = (
 
 async def wait_at_gate(ctx: StepContext) -> dict[str, Any]:
     gate = GATES[ctx.input_data["gate"]]
+    gate.entries += 1
     gate.entered.set()
     await gate.release.wait()
     return {"passed": ctx.input_data["gate"]}

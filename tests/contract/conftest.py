@@ -23,6 +23,7 @@ from workflows_app import Run, Workflow, WorkflowResult
 from workflows_app.core import runtime
 from workflows_app.engines import ENGINES as ENGINE_CLASSES
 from workflows_app.engines.evented import EventedEngine
+from workflows_app.models import WorkerHeartbeat
 from workflows_app.testing import acrash
 
 from . import processes
@@ -68,7 +69,10 @@ class Harness:
         workers drop the run (``testing.acrash``).
         """
         if self.workers is not None:
-            self.workers.stop()
+            killed = self.workers.stop()
+            # As a supervisor that saw them die would: otherwise their heartbeats would
+            # count them alive for three more beats, and a restart would be refused as held.
+            await WorkerHeartbeat.objects.filter(pid__in=killed).adelete()
         else:
             await acrash(run)
 

@@ -249,14 +249,16 @@ class ForkedWorkers:
         for fields in self._logs.drain():
             logging.getLogger(fields["name"]).handle(logging.makeLogRecord(fields))
 
-    def stop(self) -> None:
-        for pid in self.pids:
+    def stop(self) -> list[int]:
+        """Kill the workers (SIGKILL); their pids."""
+        killed, self.pids = self.pids, []
+        for pid in killed:
             try:
                 os.kill(pid, signal.SIGKILL)
                 os.waitpid(pid, 0)
             except (ProcessLookupError, ChildProcessError):
                 pass
-        self.pids = []
+        return killed
 
 
 def _close_connections() -> None:

@@ -12,9 +12,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from django.contrib.auth.models import User
 
 from workflows_app import create_step, create_workflow, errors
 from workflows_app.core import runtime
+from workflows_app.core.run import acancel_by_id
 from workflows_app.testing import awaituntil
 
 from .conftest import ENGINES, Calls, Harness
@@ -44,6 +46,26 @@ async def test_a_run_made_with_a_stored_id_carries_its_status_and_resource(harne
     await later.acancel()  # a finished run stays as it is
     stored = await workflow.aget_run(first.run_id)
     assert stored is not None and stored.status == "success"
+
+
+async def test_a_run_is_created_and_started_in_one_commit_that_holds_its_owner(harness: Harness) -> None:
+    seen: list[str] = shared_list()
+
+    async def waits(ctx: Any) -> Any:
+        seen.append("started")
+        await ctx.abort_signal
+        return {}
+
+    owner = await User.objects.acreate(username="durable-owner")
+    workflow = create_workflow("durable-one-commit").then(create_step("waits", execute=waits)).commit()
+    run = await workflow.acreate_run(engine=harness.engine, owner=owner.pk)
+    await run.aenqueue({})
+    await awaituntil(lambda: "started" in seen)
+    stored = await runtime.get_storage().aget_run(run.run_id)
+    assert stored is not None
+    # Version 1: the row was written once, by the commit that created it, started it and owed its step.
+    assert (stored.version, stored.status, stored.owner) == (1, "running", owner.pk)
+    await run.acancel()
 
 
 # -- cancel: cooperative first, then hard after a grace period ----------------------------------------------
@@ -96,6 +118,43 @@ async def test_a_canceled_step_that_listens_finishes_and_one_that_does_not_is_st
     assert result.steps["polite"].status == "canceled"  # what it returned after the cancel is not kept
     assert result.steps["stubborn"].status == "canceled"
     assert "after" not in result.steps
+
+
+async def test_a_process_without_the_workflow_cancels_its_run_and_the_callbacks_still_run(
+    harness: Harness,
+) -> None:
+    seen: list[str] = shared_list()
+
+    async def listening(ctx: Any) -> Any:
+        seen.append("started")
+        await ctx.abort_signal
+        seen.append("aborted")
+        return {"done": True}
+
+    workflow = (
+        create_workflow(
+            "durable-cancel-elsewhere", on_finish=lambda info: seen.append(f"on_finish {info.status}")
+        )
+        .then(create_step("listening", execute=listening))
+        .commit()
+    )
+    run = await workflow.acreate_run(engine=harness.engine)
+    await run.aenqueue({})
+    await awaituntil(lambda: "started" in seen)
+    harness.fresh_process()
+    registered = runtime.registered_workflows()
+    runtime.unregister_workflow(workflow.id)  # as a process that does not serve this workflow
+    try:
+        with pytest.raises(errors.WorkflowNotFoundError):
+            runtime.get_workflow(workflow.id)
+        assert await acancel_by_id(run.run_id) == "canceled"
+    finally:
+        runtime.register_workflow(registered[workflow.id])
+    await awaituntil(lambda: "aborted" in seen and "on_finish canceled" in seen, timeout=20)
+    result = await run.aresult()
+    assert result.status == "canceled"
+    assert result.steps["listening"].status == "canceled"
+    assert seen.count("on_finish canceled") == 1
 
 
 # -- values at the boundary -------------------------------------------------------------------------------
@@ -164,6 +223,35 @@ async def test_input_too_deep_or_not_json_is_refused_at_once_and_nothing_is_stor
         with pytest.raises(error):
             await run.astart(**options)
         assert await workflow.aget_run(run.run_id) is None
+
+
+async def test_resume_data_too_deep_large_or_not_json_is_refused_and_the_run_stays_suspended(
+    harness: Harness,
+) -> None:
+    async def asks(ctx: Any) -> Any:
+        if ctx.resume_data is None:
+            return await ctx.suspend({})
+        return {"answer": ctx.resume_data}
+
+    workflow = create_workflow("durable-refused-resume").then(create_step("ask", execute=asks)).commit()
+    first = await workflow.acreate_run(engine=harness.engine)
+    assert (await first.astart({})).status == "suspended"
+    deep: Any = []
+    for _ in range(100):
+        deep = [deep]
+    for data, options, error in [
+        (deep, {}, errors.PayloadTooDeepError),
+        ("x" * 2_000_000, {}, errors.PayloadTooLargeError),
+        ({"v": math.nan}, {}, errors.UnsupportedValueError),
+        ({"t": "a\x00b"}, {}, errors.UnsupportedValueError),
+        ({"ok": True}, {"request_context": {"c": deep}}, errors.PayloadTooDeepError),
+    ]:
+        run = await workflow.acreate_run(run_id=first.run_id, engine=harness.engine)
+        with pytest.raises(error):
+            await run.aresume(data, **options)
+        assert (await workflow.acreate_run(run_id=first.run_id, engine=harness.engine)).status == "suspended"
+    run = await workflow.acreate_run(run_id=first.run_id, engine=harness.engine)
+    assert (await run.aresume({"ok": True})).result == {"answer": {"ok": True}}
 
 
 # -- set_state: graph order at a join and at a suspend -------------------------------------------------------

@@ -11,11 +11,13 @@ run again; the steps that were running run again.
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 import pytest
 
 from workflows_app import create_step, create_workflow, errors
+from workflows_app.core import runtime
 from workflows_app.testing import awaituntil
 
 from .conftest import Calls, Harness
@@ -199,3 +201,70 @@ async def test_should_restart_workflow_with_parallel_steps(harness: Harness, cal
     assert result.steps["step1"].output == {"result": 10}
     assert result.steps["step2"].output == {"result": 15}
     assert (calls["step1"], calls["step2"]) == (2, 2)
+
+
+async def until_event(run_id: str, kind: str) -> None:
+    """Poll the stored log until an event of ``kind`` is in it (with a deadline)."""
+    storage = runtime.get_storage()
+    deadline = time.monotonic() + 20
+    while not any(event["type"] == kind for event in await storage.aread_events(run_id)):
+        assert time.monotonic() < deadline, f"no {kind} event in run {run_id}"
+        await asyncio.sleep(0.02)
+
+
+async def test_restart_of_a_run_whose_process_died_in_a_sleep_keeps_its_wake_time(
+    harness: Harness, calls: Calls
+) -> None:
+    """A death during a durable sleep: restart re-arms the stored timer, done steps do not run again."""
+    before = counted(calls, "before", lambda d: {"n": d["n"] + 1})
+    after = counted(calls, "after", lambda d: {"n": d["n"] + 1})
+    workflow = create_workflow("restart-in-sleep").then(before).sleep(3.0).then(after).commit()
+    run = await workflow.acreate_run(engine=harness.engine)
+    await run.aenqueue({"n": 0})
+    await until_event(run.run_id, "workflow-step-waiting")
+    await harness.acrash(run)
+    began = time.monotonic()
+    result = await restart(harness, workflow, run.run_id)
+    assert result.status == "success"
+    assert result.result == {"n": 2}
+    assert (calls["before"], calls["after"]) == (1, 1)
+    assert time.monotonic() - began < 3.0 + 10  # the sleep went on from its stored due time
+
+
+async def test_restart_of_a_run_whose_process_died_in_a_foreach(harness: Harness, calls: Calls) -> None:
+    """A death while foreach items ran: every unfinished item runs again, the foreach joins once."""
+    gate = Gate()
+    item = counted(calls, "item", lambda d: {"double": d["value"] * 2}, gate)
+    workflow = (
+        create_workflow("restart-in-foreach")
+        .then(counted(calls, "items", lambda d: [{"value": v} for v in d["values"]]))
+        .foreach(item, concurrency=3)
+        .commit()
+    )
+    run = await workflow.acreate_run(engine=harness.engine)
+    await run.aenqueue({"values": [1, 2, 3]})
+    await awaituntil(lambda: len(gate.entries) == 3)
+    await harness.acrash(run)
+    gate.blocking = False
+    result = await restart(harness, workflow, run.run_id)
+    assert result.status == "success"
+    assert result.result == [{"double": 2}, {"double": 4}, {"double": 6}]
+    assert (calls["items"], calls["item"]) == (1, 6)
+
+
+async def test_restart_is_refused_while_a_live_worker_holds_the_run(harness: Harness, calls: Calls) -> None:
+    """Restart is for a run whose process died: while a worker still runs its step, it is refused."""
+    gate = Gate()
+    workflow = create_workflow("restart-held").then(counted(calls, "slow", lambda d: d, gate)).commit()
+    run = await workflow.acreate_run(engine=harness.engine)
+    await run.aenqueue({"value": 1})
+    await awaituntil(lambda: bool(gate.entries))
+    handle = await workflow.acreate_run(run_id=run.run_id, engine=harness.engine)
+    refusal = await handle.arestart_refusal()
+    assert isinstance(refusal, errors.RunHeldError)
+    with pytest.raises(errors.RunHeldError, match="still being worked on"):
+        await handle.arestart()
+    await harness.acrash(run)
+    assert await handle.arestart_refusal() is None
+    gate.blocking = False
+    assert (await restart(harness, workflow, run.run_id)).status == "success"

@@ -48,3 +48,29 @@ def test_the_lz4_migration_alters_the_json_columns_on_postgresql_only() -> None:
 def test_the_json_columns_are_stored_with_lz4_on_postgresql() -> None:
     expected = dict.fromkeys(json_columns(), "l") if connection.vendor == "postgresql" else {}
     assert stored_compression() == expected
+
+
+queues = importlib.import_module("workflows_app.migrations.0008_durability_queues")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_rows_of_the_shared_queues_move_to_their_workflows_queue_and_back() -> None:
+    from workflows_app.models import WorkflowTask
+
+    WorkflowRun.objects.create(run_id="r-old", workflow_id="wf-old", status="running")
+    for handout, queue in enumerate(("evented", "default", "default:worker-1")):
+        WorkflowTask.objects.create(
+            run_id="r-old", key="k", handout=handout, kind="step", queue=queue, available_at=0, created_at=0
+        )
+    queues.per_workflow(apps, None)
+    assert sorted(WorkflowTask.objects.values_list("queue", flat=True)) == [
+        "default/wf-old",
+        "default:worker-1",  # a default-engine process's private queue stays its own
+        "evented/wf-old",
+    ]
+    queues.shared(apps, None)
+    assert sorted(WorkflowTask.objects.values_list("queue", flat=True)) == [
+        "default",
+        "default:worker-1",
+        "evented",
+    ]

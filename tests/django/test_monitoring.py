@@ -33,7 +33,11 @@ def test_workers_the_queue_and_runs_that_cannot_move_are_reported() -> None:
     WorkerHeartbeat.objects.create(worker="w-alive", last_seen=now, concurrency=4)
     WorkerHeartbeat.objects.create(worker="w-gone", last_seen=now - timedelta(minutes=5), concurrency=4)
     WorkflowRun.objects.create(run_id="stuck", workflow_id="wf", status="running")
+    WorkflowRun.objects.create(run_id="stuck-pending", workflow_id="wf", status="pending")
+    WorkflowRun.objects.create(run_id="stuck-waiting", workflow_id="wf", status="waiting")
+    # Waiting for a person, not for the system: owing nothing is their normal state.
     WorkflowRun.objects.create(run_id="suspended", workflow_id="wf", status="suspended")
+    WorkflowRun.objects.create(run_id="paused", workflow_id="wf", status="paused")
     busy = WorkflowRun.objects.create(run_id="busy", workflow_id="wf", status="running")
     task(busy, "queued")
     task(busy, "leased", status="running", owner="w-alive", lease=1, lease_until=now_ms + 10_000)
@@ -49,7 +53,7 @@ def test_workers_the_queue_and_runs_that_cannot_move_are_reported() -> None:
     assert [w["worker"] for w in report.workers] == ["w-alive", "w-gone"]
     assert (report.queued_tasks, report.running_tasks, report.expired_leases) == (3, 3, 2)
     assert report.overdue_timers == 1
-    assert report.stuck_runs == ["stuck"]
+    assert report.stuck_runs == ["stuck", "stuck-pending", "stuck-waiting"]
     assert report.orphaned_runs == ["orphan"]
     assert not report.healthy
     out = StringIO()

@@ -125,7 +125,7 @@ async def test_cancel_marks_running_rows_and_forgets_queued_ones(storage: Storag
     await storage.atransact("r1", writes(run={"status": "canceled"}, reset="cancel"))
     assert await storage.arenew([running], LEASE) == set()
     assert await storage.aclaim(["q"], "w2", 10, LEASE) == []
-    assert await storage.aheld("r1")  # its worker still has the grace period
+    assert await storage.aholders("r1") == {"w1"}  # its worker still has the grace period
     await storage.adrop([running])
     assert not await storage.aowes("r1", ["step"])
 
@@ -147,13 +147,14 @@ async def test_drop_replaces_the_work_of_a_run_in_the_same_commit(storage: Stora
     assert [c.key for c in await storage.aclaim(["q"], "w2", 10, LEASE)] == ["new"]
 
 
-async def test_held_means_a_live_lease(storage: Storage, clock: Clock) -> None:
-    await a_run(storage, "r1", task())
-    assert not await storage.aheld("r1")
+async def test_the_holders_of_a_run_are_the_owners_of_its_live_leases(storage: Storage, clock: Clock) -> None:
+    await a_run(storage, "r1", task("a"), task("b", handout=2))
+    assert await storage.aholders("r1") == set()
     await storage.aclaim(["q"], "w1", 1, LEASE)
-    assert await storage.aheld("r1")
+    await storage.aclaim(["q"], "w2", 1, LEASE)
+    assert await storage.aholders("r1") == {"w1", "w2"}
     clock.now += LEASE + 1
-    assert not await storage.aheld("r1")
+    assert await storage.aholders("r1") == set()
 
 
 async def test_owes_tells_the_kinds_of_work_left(storage: Storage) -> None:

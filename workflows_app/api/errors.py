@@ -42,6 +42,7 @@ _ENGINE_ERRORS: tuple[tuple[type[Exception], int, str], ...] = (
     (errors.MultipleSuspendedStepsError, 409, "ambiguous-resume"),
     (errors.ResumeConflictError, 409, "resume-conflict"),
     (errors.RunNotActiveError, 409, "run-not-active"),
+    (errors.RunHeldError, 409, "run-held"),
     (DefinitionMismatchError, 409, "definition-mismatch"),
     (NoWorkerError, 503, "no-worker"),
     (errors.PayloadTooLargeError, 413, "payload-too-large"),

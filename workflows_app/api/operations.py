@@ -23,7 +23,6 @@ from ..core.plan import ACTIVE
 from ..core.run import Run
 from ..core.storage import RunRecord
 from ..core.workflow import Workflow
-from ..models import WorkflowRun
 from .errors import ApiError, field_errors
 
 logger = logging.getLogger(__name__)
@@ -36,7 +35,8 @@ _operations: set[asyncio.Task[Any]] = set()
 
 async def astart(workflow: Workflow, user: Any, body: Any) -> str:
     """Validate and store a new run owned by ``user``, set it going; returns its id."""
-    run = await workflow.acreate_run(resource_id=body.resource_id)
+    # The owner goes in the commit that creates and starts the run: never a run without one.
+    run = await workflow.acreate_run(resource_id=body.resource_id, owner=getattr(user, "pk", None))
     try:
         await run.aenqueue(
             body.input_data, initial_state=body.initial_state, request_context=body.request_context
@@ -44,7 +44,6 @@ async def astart(workflow: Workflow, user: Any, body: Any) -> str:
     except InputValidationError as exc:
         field = _invalid_field(workflow, exc)
         raise ApiError(422, "invalid-input", exc.message, errors=field_errors(exc.issues, field)) from exc
-    await WorkflowRun.objects.filter(pk=run.run_id).aupdate(started_by=user)
     if body.wait:
         await await_settled(run.run_id, body.timeout)
     return run.run_id

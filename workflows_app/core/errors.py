@@ -27,6 +27,7 @@ __all__ = [
     "ResumeConflictError",
     "ResumeDataValidationError",
     "ResumeError",
+    "RunHeldError",
     "RunNotActiveError",
     "RunNotFoundError",
     "RunNotSuspendedError",
@@ -131,6 +132,10 @@ class ResumeConflictError(ResumeError):
 
 class RunNotActiveError(WorkflowError):
     """This workflow run was not active"""
+
+
+class RunHeldError(WorkflowError):
+    """A live worker still holds this run: restarting it now would run its steps twice."""
 
 
 class TimeTravelError(WorkflowError):

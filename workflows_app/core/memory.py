@@ -292,12 +292,13 @@ class InMemoryStorage:
             taken += 1
         return taken
 
-    async def aheld(self, run_id: str) -> bool:
+    async def aholders(self, run_id: str) -> set[str]:
         now = self.clock()
-        return any(
-            task_id[0] == run_id and task.status != TASK_QUEUED and task.lease_until >= now
+        return {
+            task.owner
             for task_id, task in self._tasks.items()
-        )
+            if task_id[0] == run_id and task.status != TASK_QUEUED and task.lease_until >= now
+        }
 
     async def aowes(self, run_id: str, kinds: Sequence[str]) -> bool:
         return any(task_id[0] == run_id and task.row.kind in kinds for task_id, task in self._tasks.items())

@@ -19,6 +19,7 @@ from .clock import now_ms
 from .errors import (
     InputValidationError,
     ResumeDataValidationError,
+    RunHeldError,
     RunNotActiveError,
     RunNotFoundError,
     WorkflowError,
@@ -57,8 +58,8 @@ class Engine(Protocol):
         """Apply ``event`` to the stored run (created in the same commit with ``create``);
         with ``wait``, return once the run has settled."""
 
-    async def acancel(self, run: Run) -> None:
-        """Cancel the run, reaching steps that are running now."""
+    async def acancel_run(self, run_id: str, workflow: Workflow | None) -> None:
+        """Cancel the run, reaching steps that are running now (with or without its definition)."""
 
     def live_exceptions(self, run_id: str) -> dict[str, BaseException]:
         """Step errors still held as objects by this process, by step path."""
@@ -68,6 +69,9 @@ class Engine(Protocol):
 
     def holds(self, run_id: str) -> bool:
         """Whether this process is working on the run."""
+
+    async def aholders(self, run_id: str) -> list[str]:
+        """The live workers, of any process, working on the run now."""
 
 
 class Run:
@@ -230,14 +234,37 @@ class Run:
         if record.status in TERMINAL:
             return
         await akeep_snapshot(self.workflow, self.storage, record)
-        await self.engine.acancel(self)
+        await self.engine.acancel_run(self.run_id, self.workflow)
         self.status = "canceled"
 
-    async def arestart(self, *, include_state: bool = False) -> WorkflowResult:
-        """Continue a run whose process died while it was running."""
+    async def arestart_refusal(self) -> WorkflowError | None:
+        """Why ``arestart()`` would be refused now, or ``None`` if it would be allowed.
+
+        The one check the admin (to offer Restart) and the REST API (to answer
+        409) share with ``arestart()`` itself: the run must be running, and no
+        live worker may hold it, or its steps would run twice at once.
+        """
+        checked = await self._arestartable()
+        return checked if isinstance(checked, WorkflowError) else None
+
+    async def _arestartable(self) -> RunRecord | WorkflowError:
+        """The run to restart, or the error that refuses it."""
         record = await self.storage.aget_run(self.run_id)
         if record is None or record.status != "running":
-            raise RunNotActiveError()
+            return RunNotActiveError()
+        holders = await self.engine.aholders(self.run_id)
+        if holders:
+            return RunHeldError(
+                f"Run {self.run_id} is still being worked on by {', '.join(holders)}; restart is for "
+                "a run whose process died (wait until its worker stops or its lease ends)"
+            )
+        return record
+
+    async def arestart(self, *, include_state: bool = False) -> WorkflowResult:
+        """Continue a run whose process died while it was running (``RunHeldError`` if none did)."""
+        record = await self._arestartable()
+        if isinstance(record, WorkflowError):
+            raise record
         await self.engine.aexecute(
             self, {"type": "restart", "now": now_ms()}, expected_version=record.version, reset="drop"
         )
@@ -322,9 +349,40 @@ class Run:
         return async_to_sync(self.aresult)(**options)
 
 
+async def acancel_by_id(run_id: str) -> str:
+    """Cancel a stored run by id, whether or not this process has its workflow; its status after.
+
+    What the admin and the REST API call: an operator may cancel a run from a
+    process that does not serve its workflow (the definition was removed, or
+    lives in another service). A run that already ended is left as it is.
+    """
+    storage = runtime.get_storage()
+    record = await storage.aget_run(run_id)
+    if record is None:
+        raise RunNotFoundError(f"Workflow run {run_id!r} not found")
+    if record.status in TERMINAL:
+        return record.status
+    try:
+        workflow: Workflow | None = runtime.get_workflow(record.workflow_id)
+    except WorkflowError:
+        workflow = None
+    if workflow is not None:
+        await akeep_snapshot(workflow, storage, record)
+    await runtime.get_engine(record.engine).acancel_run(run_id, workflow)
+    return "canceled"
+
+
 def _stored(validated: Any) -> Any:
     """Data a schema validated, in the JSON form it is stored in (datetimes as text, as pydantic has it)."""
     return plain(validated, what="the validated data", limited=False)
 
 
-__all__ = ["Run", "RunList", "StoredRun", "WorkflowError", "now_ms"]
+def _component(workflow: Workflow, run_state: dict[str, Any], task: dict[str, Any]) -> Any:
+    from .graph import entry_components
+
+    frame = run_state["frames"][task["frame"]]
+    entry = workflow.nested_workflows()[frame["wf"]].entries[task["entry"]]
+    return next(c for c in entry_components(entry) if c.id == task["step"])
+
+
+__all__ = ["Run", "RunList", "StoredRun", "WorkflowError", "acancel_by_id", "now_ms"]

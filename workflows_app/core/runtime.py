@@ -123,6 +123,11 @@ def register_workflow(workflow: Workflow) -> None:
     _workflows[workflow.id] = workflow
 
 
+def unregister_workflow(workflow_id: str) -> None:
+    """Forget a workflow (a process that no longer serves it); its stored runs stay."""
+    _workflows.pop(workflow_id, None)
+
+
 def get_workflow(workflow_id: str) -> Workflow:
     try:
         return _workflows[workflow_id]

@@ -266,8 +266,8 @@ class Storage(Protocol):
         Returns how many leases were taken back.
         """
 
-    async def aheld(self, run_id: str) -> bool:
-        """Whether a lease that has not expired holds some task of the run (someone is working on it)."""
+    async def aholders(self, run_id: str) -> set[str]:
+        """The owners of the leases that have not expired on tasks of the run (who works on it now)."""
 
     async def aowes(self, run_id: str, kinds: Sequence[str]) -> bool:
         """Whether the run has task rows of these kinds (owed work, done or not yet)."""

@@ -25,6 +25,7 @@ import os
 import socket
 from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ..core import lifecycle, runtime
@@ -38,7 +39,7 @@ from ..core.results import build_result
 from ..core.storage import CALLBACKS, TIMER, Change, Claim, LeaseLost, RunRecord, TaskRow
 from .batching import GroupCommit
 from .live import LiveErrors
-from .worker import Worker
+from .worker import LOCAL_WORKERS, Worker
 
 if TYPE_CHECKING:
     from ..core.run import Run
@@ -82,8 +83,12 @@ class Committer(Protocol):
 
     id: str
 
-    def claimable(self) -> int | None:
-        """How many of the commit's new tasks it takes for itself (``None``: all of them)."""
+    def claimable(self, freed: int = 0) -> int | None:
+        """How many of the commit's new tasks it takes for itself (``None``: all of them).
+
+        ``freed`` is how many tasks the commit completes: their slots are free
+        once it is written (unless the committer is stopping).
+        """
 
 
 @dataclass
@@ -92,7 +97,7 @@ class Caller:
 
     id: str = field(default_factory=lambda: f"caller-{socket.gethostname()}-{os.getpid()}")
 
-    def claimable(self) -> int | None:
+    def claimable(self, freed: int = 0) -> int | None:
         return 0
 
 
@@ -141,16 +146,26 @@ class Engine:
         self._outcomes: GroupCommit[_Outcome, Committed | None] = GroupCommit(self._acommit_outcomes)
 
     # -- placement: what the engines override ---------------------------------------------
-    def queue_for(self, kind: str, committer: Committer) -> str:
-        """The queue a new task of ``kind`` goes to."""
-        return self.shared_queue
+    def queue_of(self, workflow_id: str) -> str:
+        """The shared queue of one workflow's runs on this engine.
+
+        One queue per workflow, so that a worker claims and sweeps only the work
+        of the workflows it serves: a process with another set of workflows
+        never takes (and so never delays) the tasks of runs it cannot run.
+        """
+        return f"{self.shared_queue}/{workflow_id}"
+
+    def queue_for(self, kind: str, committer: Committer, workflow_id: str) -> str:
+        """The queue a new task of ``kind`` of a run of ``workflow_id`` goes to."""
+        return self.queue_of(workflow_id)
 
     def committer(self) -> Committer:
         """Who commits the changes callers ask for (start, resume, restart, cancel)."""
         return self.caller
 
     def worker_queues(self, worker: Worker) -> list[str]:
-        return [self.shared_queue]
+        """The queues ``worker`` claims from and sweeps: those of the workflows it serves."""
+        return [self.queue_of(workflow_id) for workflow_id in worker.serves()]
 
     async def aready(self) -> None:
         """Make sure some worker will take the work, or say clearly that none will."""
@@ -208,8 +223,25 @@ class Engine:
         if claims and adopt is not None and committed is not None:
             adopt(claims, committed.decision.record)
 
-    async def acancel(self, run: Run) -> None:
-        await self.aexecute(run, {"type": "cancel", "now": now_ms()}, wait=False)
+    async def acancel_run(self, run_id: str, workflow: Workflow | None) -> None:
+        """Cancel the run in one commit; ``workflow`` may be ``None`` where its definition is unknown.
+
+        A cancel needs no graph: every task row of the run is marked canceled and
+        its holders see their abort signal at their next renewal (at once, if
+        the broadcast reaches them). Without the definition this process cannot
+        tell whether the run has callbacks, so the commit owes them in any case,
+        queued for a process that has the workflow. It does not wait for a live
+        worker (``aready``): a cancel commits whether or not any worker is up.
+        """
+        committer = self.committer()
+        committed = await self.acommit(
+            workflow, run_id, [{"type": "cancel", "now": now_ms()}], committer=committer
+        )
+        if workflow is not None:
+            await self._afollow_here(workflow, committed, committer)
+        elif committed is not None:
+            self.publish(committed)
+            await self._aannounce(committed)
 
     def live_exceptions(self, run_id: str) -> dict[str, BaseException]:
         return self.errors.of(run_id)
@@ -221,12 +253,34 @@ class Engine:
 
     def holds(self, run_id: str) -> bool:
         """Whether a worker of this process is working on the run."""
-        return any(held.claim.run_id == run_id for worker in self.workers() for held in worker.held.values())
+        return any(worker.works_on(run_id) for worker in self.workers())
+
+    async def aholders(self, run_id: str) -> list[str]:
+        """The live workers working on the run now: each holds a lease on one of its tasks.
+
+        A lease outlives a killed worker by up to ``lease_seconds``, so a lease
+        alone does not say someone works on the run. A worker of this process
+        counts while it runs the task (one that let it go, as ``testing.acrash``
+        does, is as good as dead); another process's worker counts while its
+        heartbeat is fresh (three beats). Restart is refused while this is not
+        empty: the run would have its steps run twice at once.
+        """
+        owners = await self.storage.aholders(run_id)
+        if not owners:
+            return []
+        since = datetime.now(UTC) - timedelta(seconds=3 * float(self.options["heartbeat_seconds"]))
+        alive = {str(row["worker"]) for row in await self.storage.alive_workers(since)}
+        holding = []
+        for owner in sorted(owners):
+            here = LOCAL_WORKERS.get(owner)
+            if here.works_on(run_id) if here is not None else owner in alive:
+                holding.append(owner)
+        return holding
 
     # -- the commit -------------------------------------------------------------------------
     async def acommit(
         self,
-        workflow: Workflow,
+        workflow: Workflow | None,
         run_id: str,
         events: list[dict[str, Any]],
         *,
@@ -243,7 +297,11 @@ class Engine:
 
         def change(record: RunRecord) -> Change | None:
             decided.clear()
-            if record.definition_hash and record.definition_hash != workflow.definition_hash:
+            if (
+                workflow is not None
+                and record.definition_hash
+                and record.definition_hash != workflow.definition_hash
+            ):
                 raise DefinitionMismatchError(
                     f"Run {run_id} was started with definition {record.definition_hash} of "
                     f"{workflow.id!r}; this process has {workflow.definition_hash}"
@@ -282,36 +340,34 @@ class Engine:
         return committed
 
     def _rows(
-        self, workflow: Workflow, decision: Decision, committer: Committer, now: int, freed: int
+        self, workflow: Workflow | None, decision: Decision, committer: Committer, now: int, freed: int
     ) -> list[TaskRow]:
         """The task rows a decision owes; its committer takes what it can run for itself at once.
 
         Steps and flow decisions go to the committer up to what it has room for
-        (counting the slots of the tasks this commit completes); the rest wait in
-        the queue. Timers wait until due. A run that settled owes its callbacks,
-        which the committer runs right after the commit.
+        (counting the slots of the tasks this commit completes; nothing when it
+        is stopping); the rest wait in the queue. Timers wait until due. A run
+        that settled owes its callbacks, which the committer runs right after the
+        commit.
         """
-        budget = committer.claimable()
-        if budget is not None:
-            budget += freed
+        budget = committer.claimable(freed)
+        workflow_id = decision.record.workflow_id if decision.record is not None else ""
         rows = []
         for key, task in decision.runs:
             kind = task["kind"]
-            row = TaskRow(key, task["handout"], kind, self.queue_for(kind, committer))
+            row = TaskRow(key, task["handout"], kind, self.queue_for(kind, committer, workflow_id))
             if budget is None or budget > 0:
                 budget = None if budget is None else budget - 1
                 row = replace(row, owner=committer.id, lease_ms=self.lease_ms)
             rows.append(row)
         for key, due, number in decision.timers:
-            rows.append(
-                TaskRow(key, number, TIMER, self.queue_for(TIMER, committer), delay_ms=max(0, due - now))
-            )
-        if decision.settled and (workflow.on_finish is not None or workflow.on_error is not None):
+            queue = self.queue_for(TIMER, committer, workflow_id)
+            rows.append(TaskRow(key, number, TIMER, queue, delay_ms=max(0, due - now)))
+        if decision.settled and _owes_callbacks(workflow):
             version = decision.record.version if decision.record is not None else 0
-            queue = self.queue_for(CALLBACKS, committer)
-            rows.append(
-                TaskRow(CALLBACKS, version, CALLBACKS, queue, owner=committer.id, lease_ms=self.lease_ms)
-            )
+            row = TaskRow(CALLBACKS, version, CALLBACKS, self.queue_for(CALLBACKS, committer, workflow_id))
+            # Without the definition here, a process that has it claims them from the queue.
+            rows.append(row if workflow is None else replace(row, owner=committer.id, lease_ms=self.lease_ms))
         return rows
 
     # -- after the commit ---------------------------------------------------------------------
@@ -510,6 +566,11 @@ class Engine:
 
 
 _background: set[asyncio.Task[None]] = set()
+
+
+def _owes_callbacks(workflow: Workflow | None) -> bool:
+    """Whether a run that settles owes callbacks (an unknown definition may have some)."""
+    return workflow is None or workflow.on_finish is not None or workflow.on_error is not None
 
 
 async def _relay(run_id: str, remote: asyncio.Queue[dict[str, Any]]) -> None:

@@ -3,9 +3,10 @@
 The pipeline is the evented engine's (:mod:`.base`); the difference is where the
 work goes. Every step a commit owes is claimed in that commit by this process's
 worker (one per event loop, with no limit on how many steps it runs at once) and
-runs here as an asyncio task. Timers and callbacks go to the shared queue
-``default``, so that any process serving the default engine fires a sleep whose
-process died, or calls the callbacks of a run whose process died after settling.
+runs here as an asyncio task. Timers and callbacks go to the workflow's shared
+queue ``default/<workflow id>``, so that any process serving that workflow on
+the default engine fires a sleep whose process died, or calls the callbacks of a
+run whose process died after settling.
 Steps whose process died wait for ``run.arestart()``, which hands them to the
 caller's process.
 """
@@ -27,16 +28,16 @@ class DefaultEngine(Engine):
     name = "default"
     shared_queue = "default"
 
-    def queue_for(self, kind: str, committer: Committer) -> str:
+    def queue_for(self, kind: str, committer: Committer, workflow_id: str) -> str:
         if kind in (TIMER, CALLBACKS):
-            return self.shared_queue
+            return self.queue_of(workflow_id)
         return _private_queue(committer.id)
 
     def committer(self) -> Committer:
         return self.worker()
 
     def worker_queues(self, worker: Worker) -> list[str]:
-        return [_private_queue(worker.id), self.shared_queue]
+        return [_private_queue(worker.id), *super().worker_queues(worker)]
 
     def worker(self) -> Worker:
         return self.local_worker(name="local", capacity=None, doorbell=False)

@@ -1,8 +1,9 @@
 """The evented engine: runs move forward by doorbells, executed by worker processes.
 
 The pipeline is the default engine's (:mod:`.base`); the difference is where the
-work goes. Every task row goes to the queue ``evented``, claimed by worker
-processes (``manage.py workflows_worker``) when they have room. A worker that
+work goes. Every task row goes to its workflow's queue ``evented/<workflow id>``,
+claimed by worker processes (``manage.py workflows_worker``) that serve that
+workflow, when they have room. A worker that
 applies a commit takes the steps it owes for itself, up to its free slots, and
 runs them next with no claim query (a sequence of steps costs one commit per step
 and nothing else); the rest wait in the queue, with a doorbell on the bus. A

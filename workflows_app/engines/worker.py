@@ -26,6 +26,8 @@ import os
 import random
 import socket
 import uuid
+import weakref
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -62,22 +64,34 @@ class _Held:
     lost: bool = False
 
 
+# The workers of this process by id: whether one of them works on a run is known here, not guessed.
+LOCAL_WORKERS: weakref.WeakValueDictionary[str, Worker] = weakref.WeakValueDictionary()
+
+
 class Worker:
     """Runs tasks of one engine, at most ``capacity`` at once (``None``: no limit)."""
 
-    def __init__(self, engine: Engine, *, name: str = "worker", capacity: int | None = None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        name: str = "worker",
+        capacity: int | None = None,
+        workflows: Sequence[str] | None = None,
+    ) -> None:
         self.engine = engine
         self.storage = engine.storage
         self.bus = engine.bus
         self.options = engine.options
         self.id = f"{name}-{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.capacity = capacity
-        self.queues = engine.worker_queues(self)
+        self.workflows = frozenset(workflows) if workflows is not None else None
         self.held: dict[tuple[str, str, int, int], _Held] = {}
         self._wake = asyncio.Event()
         self._stopped = False
         self._draining = False
         self._abandoned: set[str] = set()
+        LOCAL_WORKERS[self.id] = self
 
     def __repr__(self) -> str:
         return f"<Worker {self.id} of {self.engine.name}>"
@@ -99,16 +113,52 @@ class Worker:
             for held in list(self.held.values()):
                 held.job.cancel()
 
-    async def adrain(self) -> None:
-        """Stop claiming and wait for the tasks held now (graceful shutdown)."""
-        self._draining = True
-        while self.held:
-            await asyncio.wait([held.job for held in self.held.values()])
+    async def adrain(self, grace_seconds: float) -> None:
+        """Stop taking work; give running tasks ``grace_seconds``, then hand the rest back.
 
-    def claimable(self) -> int | None:
+        A stopping worker takes nothing more, not even the next step of a run
+        whose step it just finished (it commits that step's outcome and leaves
+        what follows in the queue). The tasks still running after the grace
+        period see their abort signal, are cancelled, and go back to the queue at
+        once, with no delivery counted: another worker takes them without
+        waiting for their lease to expire.
+        """
+        self._draining = True
+        jobs = [held.job for held in self.held.values()]
+        if jobs:
+            await asyncio.wait(jobs, timeout=grace_seconds)
+        left = list(self.held.values())
+        for held in left:
+            if held.signal is not None:
+                held.signal.set()
+            held.job.cancel()
+        await asyncio.gather(*(held.job for held in left), return_exceptions=True)
+        for held in left:
+            try:
+                if await self.storage.arelease(held.claim, 0):
+                    claim = held.claim
+                    logger.info("Worker %s handed back %s of run %s", self.id, claim.key, claim.run_id)
+            except Exception:  # its lease will expire instead
+                logger.exception("Worker %s could not hand back %s", self.id, held.claim.key)
+
+    def serves(self) -> list[str]:
+        """The workflows this worker runs: those registered here (of ``workflows``, if given)."""
+        registered = runtime.registered_workflows()
+        return sorted(wf for wf in registered if self.workflows is None or wf in self.workflows)
+
+    @property
+    def queues(self) -> list[str]:
+        """Read at each claim and sweep: a workflow registered later is served from then on."""
+        return self.engine.worker_queues(self)
+
+    def works_on(self, run_id: str) -> bool:
+        """Whether this worker is running a task of the run now."""
+        return not self._stopped and any(held.claim.run_id == run_id for held in self.held.values())
+
+    def claimable(self, freed: int = 0) -> int | None:
         if self._draining:
             return 0
-        return None if self.capacity is None else max(0, self.capacity - len(self.held))
+        return None if self.capacity is None else max(0, self.capacity - len(self.held) + freed)
 
     def wake(self) -> None:
         self._wake.set()
@@ -287,6 +337,15 @@ class Worker:
     async def _awork(self, workflow: Workflow, record: RunRecord, claim: Claim) -> Committed | None:
         """Do what the claimed row owes and commit its outcome (``None``: nothing to commit)."""
         if claim.kind == CALLBACKS:
+            if self._exhausted(claim):
+                logger.error(
+                    "Giving up the callbacks of run %s: handed to workers %d times, and each stopped "
+                    "before they returned (a callback that kills its worker?)",
+                    claim.run_id,
+                    claim.deliveries,
+                )
+                await self.storage.adrop([claim])
+                return None
             await self.engine.arun_callbacks(workflow, claim, record)
             return None
         if claim.kind == TIMER:
@@ -315,7 +374,7 @@ class Worker:
         self, workflow: Workflow, record: RunRecord, claim: Claim, task: dict[str, Any]
     ) -> dict[str, Any] | None:
         """The task's outcome; ``None`` if it was stopped (its row is dropped then)."""
-        if claim.deliveries > int(self.options["max_deliveries"]):
+        if self._exhausted(claim):
             lost = TaskLostError(
                 f"Step {task.get('path', claim.key)!r} was handed to workers {claim.deliveries} times "
                 "without one finishing it (each time its worker stopped renewing its lease)"
@@ -342,6 +401,10 @@ class Worker:
         if error is not None and task["kind"] == "step":
             self.engine.errors.keep(record.run_id, task["path"], error)
         return outcome
+
+    def _exhausted(self, claim: Claim) -> bool:
+        """Whether the task's leases expired more than ``max_deliveries`` times (its workers died)."""
+        return claim.deliveries > int(self.options["max_deliveries"])
 
     def _workflow_for(self, record: RunRecord) -> Workflow | None:
         try:

@@ -173,8 +173,8 @@ class DjangoStorage:
     async def asweep(self, queues: Sequence[str]) -> int:
         return await sync_to_async(_queue.sweep)(queues, self._now())
 
-    async def aheld(self, run_id: str) -> bool:
-        return await sync_to_async(_queue.is_held)(run_id, self._now())
+    async def aholders(self, run_id: str) -> set[str]:
+        return await sync_to_async(_queue.holders)(run_id, self._now())
 
     async def aowes(self, run_id: str, kinds: Sequence[str]) -> bool:
         return await sync_to_async(_queue.owes)(run_id, kinds)

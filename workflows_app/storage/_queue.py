@@ -115,14 +115,14 @@ def sweep(queues: Sequence[str], now: int | None) -> int:
     return taken
 
 
-def is_held(run_id: str, now: int | None) -> bool:
+def holders(run_id: str, now: int | None) -> set[str]:
     sql = (
-        f"SELECT 1 FROM {table(TASKS)} WHERE {q('run_id')} = %s AND {q('status')} <> 'queued' "
-        f"AND {q('lease_until')} >= {now_sql(connection.vendor)} LIMIT 1"
+        f"SELECT DISTINCT {q('owner')} FROM {table(TASKS)} WHERE {q('run_id')} = %s "
+        f"AND {q('status')} <> 'queued' AND {q('lease_until')} >= {now_sql(connection.vendor)}"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, [run_id, now])
-        return cursor.fetchone() is not None
+        return {str(row[0]) for row in cursor.fetchall()}
 
 
 def owes(run_id: str, kinds: Sequence[str]) -> bool:

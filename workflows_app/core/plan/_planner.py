@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ..errors import WorkflowError
 from ._foreach import ForeachMixin
 from ._nodes import NodeMixin
 from ._state import BUSY, OPEN, ROOT
@@ -36,9 +37,10 @@ if TYPE_CHECKING:
 class Planner(TaskMixin, NodeMixin, ForeachMixin, TravelMixin):
     """One application of an event to a run state, collecting the actions."""
 
-    def __init__(self, workflow: Workflow, state: dict[str, Any], now: int) -> None:
-        self.root = workflow
-        self.workflows = workflow.nested_workflows()
+    def __init__(self, workflow: Workflow | None, state: dict[str, Any], now: int) -> None:
+        if workflow is not None:  # only a cancel is planned without it (see plan())
+            self.root = workflow
+        self.workflows = workflow.nested_workflows() if workflow is not None else {}
         self.s = state
         self.now = now
         self.actions: list[dict[str, Any]] = []
@@ -139,13 +141,18 @@ class Planner(TaskMixin, NodeMixin, ForeachMixin, TravelMixin):
 
 
 def plan(
-    workflow: Workflow, state: dict[str, Any], event: dict[str, Any]
+    workflow: Workflow | None, state: dict[str, Any], event: dict[str, Any]
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Apply ``event`` to ``state``; return the new state and the actions to carry out.
+
+    ``workflow`` may be ``None`` for a cancel only: a process that does not have
+    the definition can still cancel a run.
 
     The state is updated in place and returned; callers that need the old state
     keep a copy.
     """
+    if workflow is None and event["type"] != "cancel":
+        raise WorkflowError(f"Planning a {event['type']!r} event needs the workflow's definition")
     planner = Planner(workflow, state, int(event["now"]))
     planner.apply(event)
     return planner.s, planner.actions

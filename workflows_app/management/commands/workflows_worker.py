@@ -20,9 +20,15 @@ class Command(BaseCommand):
         parser.add_argument(
             "--grace", type=float, default=10.0, help="seconds running steps get to finish on stop"
         )
+        parser.add_argument(
+            "--workflows",
+            default="",
+            help="comma-separated workflow ids this worker serves (default: every registered one)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         self.stdout.write(
             f"workflows worker starting (concurrency {options['concurrency'] or 'from settings'})"
         )
-        asyncio.run(arun_worker(options["concurrency"], grace_seconds=options["grace"]))
+        workflows = [name for name in options["workflows"].split(",") if name] or None
+        asyncio.run(arun_worker(options["concurrency"], grace_seconds=options["grace"], workflows=workflows))

@@ -1,0 +1,182 @@
+"""A worker's life at its edges: stopping with work in hand, and work that keeps killing workers.
+
+The worker runs on the real storage of the leg and the evented engine; the
+test reads the task rows straight from the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+import pytest
+
+from workflows_app import create_step, create_workflow
+from workflows_app.core import runtime
+from workflows_app.core.storage import Change, RunRecord, TaskRow
+from workflows_app.engines.base import CALLBACKS
+from workflows_app.engines.worker import Worker
+from workflows_app.models import WorkflowTask
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+class Gate:
+    def __init__(self) -> None:
+        self.entered = asyncio.Event()
+        self.release = asyncio.Event()
+        self.entries = 0
+
+
+GATES: dict[str, Gate] = {}
+CALLS: dict[str, int] = {}
+
+
+async def gated(ctx: Any) -> Any:
+    CALLS[ctx.step_id] = CALLS.get(ctx.step_id, 0) + 1
+    gate = GATES[ctx.step_id]
+    gate.entries += 1
+    gate.entered.set()
+    await gate.release.wait()
+    return {"n": ctx.input_data["n"] + 1}
+
+
+async def counted(ctx: Any) -> Any:
+    CALLS[ctx.step_id] = CALLS.get(ctx.step_id, 0) + 1
+    return {"n": ctx.input_data["n"] + 1}
+
+
+async def tasks_of(run_id: str) -> list[dict[str, Any]]:
+    rows = WorkflowTask.objects.filter(run_id=run_id).values("key", "kind", "status", "owner", "deliveries")
+    return [row async for row in rows]
+
+
+async def until(predicate: Any, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not await predicate():
+        assert time.monotonic() < deadline, "the condition was not met in time"
+        await asyncio.sleep(0.02)
+
+
+@pytest.fixture(autouse=True)
+def fresh() -> Any:
+    runtime.reset_storage()
+    GATES.clear()
+    CALLS.clear()
+    yield
+    runtime.reset_storage()
+
+
+async def test_a_stopping_worker_commits_its_step_but_leaves_the_next_one_to_others() -> None:
+    GATES["first"] = Gate()
+    workflow = (
+        create_workflow("drain-continuation")
+        .then(create_step("first", execute=gated))
+        .then(create_step("second", execute=counted))
+        .commit()
+    )
+    engine = runtime.get_engine("evented")
+    stopping = engine.embedded_worker()
+    run = await workflow.acreate_run(engine="evented")
+    await run.aenqueue({"n": 0})
+    await asyncio.wait_for(GATES["first"].entered.wait(), 20)
+    drained = asyncio.ensure_future(stopping.adrain(30.0))
+    GATES["first"].release.set()
+    await asyncio.wait_for(drained, 30)
+    assert CALLS == {"first": 1}
+    assert (await run.aresult()).steps["first"].status == "success"  # its outcome was committed
+    (row,) = await tasks_of(run.run_id)  # the second step, left in the queue for another worker
+    assert (row["kind"], row["status"], row["owner"], row["deliveries"]) == ("step", "queued", "", 0)
+    other = Worker(engine, name="other", capacity=4)
+    job = asyncio.ensure_future(other.arun(doorbell=False))
+    try:
+        assert await engine.await_settled(run.run_id) == "success"
+    finally:
+        job.cancel()
+    assert CALLS == {"first": 1, "second": 1}
+    assert (await run.aresult()).result == {"n": 2}
+
+
+async def test_a_stopping_worker_hands_back_what_is_still_running_after_its_grace_period() -> None:
+    GATES["stubborn"] = Gate()
+    workflow = create_workflow("drain-handback").then(create_step("stubborn", execute=gated)).commit()
+    engine = runtime.get_engine("evented")
+    stopping = engine.embedded_worker()
+    run = await workflow.acreate_run(engine="evented")
+    await run.aenqueue({"n": 0})
+    await asyncio.wait_for(GATES["stubborn"].entered.wait(), 20)
+    await stopping.adrain(0.2)
+    (row,) = await tasks_of(run.run_id)
+    assert (row["status"], row["owner"], row["deliveries"]) == ("queued", "", 0)
+    GATES["stubborn"].release.set()
+    other = Worker(engine, name="other", capacity=4)
+    job = asyncio.ensure_future(other.arun(doorbell=False))
+    try:
+        assert await engine.await_settled(run.run_id) == "success"
+    finally:
+        job.cancel()
+    assert CALLS == {"stubborn": 2}
+    assert await tasks_of(run.run_id) == []
+
+
+async def test_callbacks_whose_workers_kept_dying_are_given_up_not_run_for_ever(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    finished: list[str] = []
+    workflow = (
+        create_workflow("callbacks-lost", on_finish=lambda info: finished.append(info.run_id))
+        .then(create_step("only", execute=counted))
+        .commit()
+    )
+    engine = runtime.get_engine("evented")
+    storage = engine.storage
+    limit = int(engine.options["max_deliveries"])
+
+    async def settled_run(run_id: str, deliveries: int) -> None:
+        """A settled run whose callbacks row was taken back from ``deliveries`` dead workers."""
+        record = RunRecord(run_id=run_id, workflow_id=workflow.id, status="success", engine="evented")
+        row = TaskRow(CALLBACKS, 1, CALLBACKS, engine.queue_of(workflow.id))
+        await storage.atransact(run_id, lambda r: Change(run={}, tasks=[row]), create=record)
+        await WorkflowTask.objects.filter(run_id=run_id).aupdate(deliveries=deliveries)
+
+    await settled_run("cb-lost", limit + 1)
+    await settled_run("cb-kept", limit)
+    worker = Worker(engine, name="callbacks", capacity=4)
+    job = asyncio.ensure_future(worker.arun(doorbell=False))
+    try:
+        with caplog.at_level(logging.ERROR):
+            await until(lambda: _gone("cb-lost"))
+            await until(lambda: _gone("cb-kept"))
+    finally:
+        job.cancel()
+    assert finished == ["cb-kept"]
+    assert "Giving up the callbacks of run cb-lost" in caplog.text
+
+
+async def _gone(run_id: str) -> bool:
+    return not await WorkflowTask.objects.filter(run_id=run_id).aexists()
+
+
+async def test_a_worker_takes_only_work_of_the_workflows_it_serves() -> None:
+    served = create_workflow("served-here").then(create_step("s", execute=counted)).commit()
+    foreign = create_workflow("served-elsewhere").then(create_step("f", execute=counted)).commit()
+    engine = runtime.get_engine("evented")
+    worker = Worker(engine, name="only-some", capacity=4, workflows=[served.id])
+    assert worker.queues == [engine.queue_of(served.id)]
+    everything = Worker(engine, name="everything", capacity=4)
+    assert {engine.queue_of(served.id), engine.queue_of(foreign.id)} <= set(everything.queues)
+    runtime.unregister_workflow(foreign.id)  # a process whose WORKFLOWS do not have it
+    try:
+        assert engine.queue_of(foreign.id) not in everything.queues
+    finally:
+        runtime.register_workflow(foreign)
+    # Rows of each workflow go to its own queue: the first worker never claims (or delays) the other's.
+    storage = engine.storage
+    for workflow in (served, foreign):
+        record = RunRecord(run_id=f"run-{workflow.id}", workflow_id=workflow.id, status="running")
+        row = TaskRow("k", 1, "step", engine.queue_of(workflow.id))
+        await storage.atransact(record.run_id, lambda r, row=row: Change(run={}, tasks=[row]), create=record)
+    claims = await storage.aclaim(worker.queues, worker.id, 10, 10_000)
+    assert [claim.run_id for claim in claims] == ["run-served-here"]
