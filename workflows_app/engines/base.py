@@ -238,7 +238,7 @@ class Engine:
             workflow, run_id, [{"type": "cancel", "now": now_ms()}], committer=committer
         )
         if workflow is not None:
-            await self._afollow_here(workflow, committed, committer)
+            await self._aafter_commit_here(workflow, committed, committer)
         elif committed is not None:
             self.publish(committed)
             await self._aannounce(committed)
