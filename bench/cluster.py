@@ -38,7 +38,11 @@ class Workers:
                     stdout=subprocess.DEVNULL,
                 )
             )
-        self._wait_alive()
+        try:
+            self._wait_alive()
+        except BaseException:
+            self.__exit__()  # never leave the workers running when the benchmark cannot start
+            raise
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -52,7 +56,7 @@ class Workers:
                 process.kill()
                 process.wait(timeout=10)
 
-    def _wait_alive(self, timeout: float = 60.0) -> None:
+    def _wait_alive(self, timeout: float = 180.0) -> None:
         """Wait until every worker has written its heartbeat, so that runs find them alive."""
         from workflows_app.models import WorkerHeartbeat
 

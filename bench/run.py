@@ -200,6 +200,11 @@ def main() -> None:
             configs[name] = run_module("bench.suite", args, env, scratch / "suite.json")
         if not options.no_peers and not options.quick:
             peer_rounds.append(run_peers(options, scratch, 2))
+    failed = [name for name, result in configs.items() if not result]
+    if failed:
+        # Never a table with "n/a" where a benchmark broke: the error above is the result.
+        print(f"Benchmarks failed: {', '.join(failed)} (their errors are above)", file=sys.stderr)
+        sys.exit(1)
     peers = merge_peer_rounds(peer_rounds)
     machine["load_average_after"] = describe(POSTGRES_ADMIN, REDIS_URL)["load_average"]
     machine["bench_minutes"] = round((time.monotonic() - began) / 60, 1)

@@ -68,6 +68,23 @@ async def test_a_run_is_created_and_started_in_one_commit_that_holds_its_owner(h
     await run.acancel()
 
 
+async def test_on_start_is_called_once_the_start_is_committed(harness: Harness) -> None:
+    seen: list[Any] = shared_list()
+
+    async def on_start(info: Any) -> None:
+        stored = await runtime.get_storage().aget_run(info.run_id)
+        seen.append(None if stored is None else stored.status)
+
+    workflow = (
+        create_workflow("durable-on-start", on_start=on_start)
+        .then(create_step("s", execute=lambda ctx: {"done": True}))
+        .commit()
+    )
+    run = await workflow.acreate_run(engine=harness.engine)
+    assert (await run.astart({})).status == "success"
+    assert list(seen) in (["running"], ["success"])  # stored already: never None, never pending
+
+
 # -- cancel: cooperative first, then hard after a grace period ----------------------------------------------
 @pytest.fixture
 def short_grace() -> Any:

@@ -64,7 +64,6 @@ class Cluster:
             WORKFLOWS_INLINE_WHEN_NO_WORKER="0",
             WORKFLOWS_LEASE_SECONDS="1.5",
             WORKFLOWS_SWEEP_SECONDS="0.2",
-            WORKFLOWS_UNCLAIMED_SECONDS="1.0",
             WORKFLOWS_HEARTBEAT_SECONDS="0.5",
             FAULT_MARKER_DIR=str(self.tmp),
         )
@@ -95,7 +94,8 @@ class Cluster:
             text=True,
         )
         self.workers.append(worker)
-        self.wait_for(lambda: worker.pid in self.worker_pids())
+        # Generous: on a loaded machine Django alone can take a minute or more to start.
+        self.wait_for(lambda: worker.pid in self.worker_pids(), timeout=180)
         return worker
 
     def kill(self, worker: subprocess.Popen[str]) -> None:

@@ -437,8 +437,9 @@ class Engine:
         for worker, _ in self._workers.values():
             if committed.decision.cancels:
                 worker.on_cancel(committed.run_id)
+            queues = set(worker.queues)
             for row in committed.queued:
-                if row.queue in worker.queues:
+                if row.queue in queues:
                     worker.wake_in(row.delay_ms)
         ready = sum(1 for row in committed.queued if not row.delay_ms)
         try:
