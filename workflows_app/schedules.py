@@ -303,7 +303,7 @@ async def _afire_schedule(
             continue  # another sweeper fired this tick
         if committed.decision.record is not None:
             await lifecycle.astarted(workflow, committed.decision.record)
-        await engine.afollow(workflow, committed, committer)
+        await engine.aafter_commit(workflow, committed, committer)
         started.append(run.run_id)
         logger.info("Schedule %s fired its tick %s: run %s", row.name, tick.isoformat(), run.run_id)
     await sync_to_async(_advance)(row, due.cursor)

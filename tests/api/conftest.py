@@ -17,13 +17,14 @@ from django.contrib.auth.models import Permission, User
 from django.test import AsyncClient
 
 from workflows_app.core import runtime
+from workflows_app.engines import ENGINES as ENGINE_CLASSES
 from workflows_app.models import ApiToken
 from workflows_app.permissions import ACTIONS
 
 from . import workflows
 
 API = "/workflows/api"
-ENGINES = ["default", "evented"]
+ENGINES = list(ENGINE_CLASSES)  # the package defines the engines; every suite runs on each
 # Whatever the shared rule names for each action (workflows_app.permissions).
 RUN_PERMISSIONS = tuple(
     {ACTIONS[action].partition(".")[2] for action in ("start", "resume", "cancel", "restart")}

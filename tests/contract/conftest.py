@@ -21,6 +21,7 @@ import pytest
 
 from workflows_app import Run, Workflow, WorkflowResult
 from workflows_app.core import runtime
+from workflows_app.engines import ENGINES as ENGINE_CLASSES
 from workflows_app.engines.evented import EventedEngine
 from workflows_app.models import WorkerHeartbeat
 from workflows_app.testing import acrash
@@ -28,7 +29,7 @@ from workflows_app.testing import acrash
 from . import processes
 from .processes import ForkedWorkers, StateManager, start_manager, stop_manager
 
-ENGINES = ["default", "evented"]
+ENGINES = list(ENGINE_CLASSES)  # the package defines the engines; every suite runs on each
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -10,38 +10,14 @@ prefix.
 from __future__ import annotations
 
 import asyncio
-import uuid
 from typing import Any
 
-from pydantic import BaseModel
-
-from workflows_app import AbortSignal, Step, create_step, create_workflow
+from workflows_app import AbortSignal, create_step, create_workflow
 from workflows_app.testing import awaituntil
 
 from .conftest import Calls, Harness
 from .processes import shared_list
-
-
-class Value(BaseModel):
-    value: int
-
-
-class Doubled(BaseModel):
-    doubled: int
-
-
-def returning(calls: Calls, step_id: str, output: Any, **options: Any) -> Step:
-    """A step that records its call and returns ``output``."""
-
-    async def execute(ctx: Any) -> Any:
-        calls.hit(step_id, ctx.input_data)
-        return output
-
-    return create_step(step_id, execute=execute, **options)
-
-
-def new_run_id(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:12]}"
+from .shapes import Doubled, Value, new_run_id, returning
 
 
 async def work_or_abort(signal: AbortSignal) -> bool:

@@ -22,10 +22,7 @@ from workflows_app.testing import awaituntil
 from .agent_fakes import Hanging, ModelSpy, agent, answering, calling, streamed
 from .conftest import Calls, Harness
 from .processes import shared_list
-
-
-class Prompt(BaseModel):
-    prompt: str
+from .shapes import Prompt
 
 
 class Approval(BaseModel):

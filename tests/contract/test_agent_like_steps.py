@@ -14,18 +14,11 @@ from workflows_app import create_step, create_workflow
 
 from .conftest import Harness
 from .processes import shared_list
-
-
-class Prompt(BaseModel):
-    prompt: str
+from .shapes import Input, Prompt
 
 
 class Text(BaseModel):
     text: str
-
-
-class Input(BaseModel):
-    input: str
 
 
 async def test_should_execute_workflow_with_step_that_simulates_agent_behavior(harness: Harness) -> None:

@@ -29,15 +29,12 @@ from workflows_app import (
 from .agent_fakes import ModelSpy, agent, structured
 from .conftest import Harness
 from .processes import shared_list
+from .shapes import Prompt, Value
 
 
 class Prompts(BaseModel):
     prompt1: str
     prompt2: str
-
-
-class Prompt(BaseModel):
-    prompt: str
 
 
 def echo_prompts() -> Any:
@@ -160,10 +157,6 @@ async def test_should_be_able_to_use_an_agent_in_parallel(harness: Harness) -> N
         {"agent-parallel-nested-1": {"text": "Paris"}, "agent-parallel-nested-2": {"text": "London"}}
     ]
     assert result.result == {"combined": "Paris London"}
-
-
-class Value(BaseModel):
-    value: int
 
 
 def double(value: int) -> dict[str, int]:

@@ -12,18 +12,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel
-
 from workflows_app import Processor, WorkflowResult, create_step, create_workflow
 from workflows_app.core.processors import Abort
 
 from .agent_fakes import ModelSpy, agent
 from .conftest import Harness
 from .processes import shared_list
-
-
-class Prompt(BaseModel):
-    prompt: str
+from .shapes import Prompt
 
 
 class BlockInput(Processor):

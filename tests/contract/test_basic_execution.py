@@ -12,24 +12,7 @@ from workflows_app import create_step, create_workflow, errors
 
 from .conftest import Calls, Harness
 from .processes import shared_list
-
-
-class Empty(BaseModel):
-    pass
-
-
-class ValueState(BaseModel):
-    value: str
-
-
-def counted(calls: Calls, step_id: str, fn: Any, **options: Any) -> Any:
-    """A step whose user code is counted, returning ``fn(ctx)``."""
-
-    async def execute(ctx: Any) -> Any:
-        calls.hit(step_id, ctx.input_data)
-        return fn(ctx)
-
-    return create_step(step_id, execute=execute, **options)
+from .shapes import Empty, ValueState, counted
 
 
 def single_step_workflow(calls: Calls, workflow_id: str) -> Any:

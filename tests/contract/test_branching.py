@@ -15,14 +15,7 @@ from pydantic import BaseModel
 from workflows_app import Step, create_step, create_workflow
 
 from .conftest import Calls, Harness
-
-
-class StartValue(BaseModel):
-    startValue: int
-
-
-class NewValue(BaseModel):
-    newValue: int
+from .shapes import FinalValue, NewValue, Result, StartValue, Value
 
 
 class Other(BaseModel):
@@ -39,20 +32,8 @@ class MaybeOtherAndNew(BaseModel):
     other: int | None = None
 
 
-class FinalValue(BaseModel):
-    finalValue: int
-
-
-class Value(BaseModel):
-    value: int
-
-
 class Category(BaseModel):
     category: int
-
-
-class Result(BaseModel):
-    result: str
 
 
 class Raw(BaseModel):

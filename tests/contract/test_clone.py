@@ -14,14 +14,11 @@ from pydantic import BaseModel
 from workflows_app import clone_step, clone_workflow, create_step, create_workflow
 
 from .conftest import Calls, Harness
+from .shapes import NewValue
 
 
 class Start(BaseModel):
     startValue: int
-
-
-class NewValue(BaseModel):
-    newValue: int
 
 
 class FinalIn(BaseModel):

@@ -13,29 +13,14 @@ from unittest.mock import ANY
 
 from pydantic import BaseModel
 
-from workflows_app import Step, create_step, create_workflow
+from workflows_app import create_workflow
 
 from .conftest import Calls, Harness
-
-
-class Empty(BaseModel):
-    pass
+from .shapes import Count, Empty, Result, ValueState, counted
 
 
 class Status(BaseModel):
     status: str
-
-
-class Result(BaseModel):
-    result: str
-
-
-class Count(BaseModel):
-    count: int
-
-
-class ValueState(BaseModel):
-    value: str
 
 
 class Flags(BaseModel):
@@ -46,16 +31,6 @@ class Scored(BaseModel):
     status: str
     score: int
     flags: Flags
-
-
-def counted(calls: Calls, step_id: str, fn: Callable[[Any], Any], **options: Any) -> Step:
-    """A step whose calls are counted (the spec's mock); ``fn`` gets the step context."""
-
-    async def execute(ctx: Any) -> Any:
-        calls.hit(step_id, ctx.input_data)
-        return fn(ctx)
-
-    return create_step(step_id, execute=execute, **options)
 
 
 def status_is(expected: str) -> Callable[[Any], bool]:

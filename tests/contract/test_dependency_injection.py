@@ -7,7 +7,6 @@ resume in another process; a key deleted by a resumed step stays deleted.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import MutableMapping
 from typing import Any
 
@@ -17,18 +16,7 @@ from workflows_app import create_step, create_workflow
 
 from .conftest import Harness
 from .processes import shared_list
-
-
-class Empty(BaseModel):
-    pass
-
-
-class Number(BaseModel):
-    value: int
-
-
-def new_run_id(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:12]}"
+from .shapes import Empty, Number, new_run_id
 
 
 async def resume_value_once(ctx: Any) -> Any:

@@ -19,16 +19,9 @@ from workflows_app.core import runtime
 from workflows_app.core.run import acancel_by_id
 from workflows_app.testing import awaituntil
 
-from .conftest import Calls, Harness
+from .conftest import ENGINES, Calls, Harness
 from .processes import shared_list
-
-
-def returning(calls: Calls, step_id: str, value: Any) -> Any:
-    async def execute(ctx: Any) -> Any:
-        calls.hit(step_id, ctx.input_data)
-        return value
-
-    return create_step(step_id, execute=execute)
+from .shapes import returning
 
 
 # -- a run created with the id of a stored run is that run ----------------------------------------------
@@ -97,9 +90,7 @@ async def test_on_start_is_called_once_the_start_is_committed(harness: Harness) 
 def short_grace() -> Any:
     saved = runtime.get_engine_options()
     runtime.configure(
-        engine_options={
-            name: {**saved.get(name, {}), "cancel_grace_seconds": 0.5} for name in ("default", "evented")
-        }
+        engine_options={name: {**saved.get(name, {}), "cancel_grace_seconds": 0.5} for name in ENGINES}
     )
     runtime.reset_storage()
     yield

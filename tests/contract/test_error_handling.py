@@ -22,16 +22,7 @@ from workflows_app import Step, create_step, create_workflow, errors
 from workflows_app.core import runtime
 
 from .conftest import Calls, Harness
-
-
-def returning(calls: Calls, step_id: str, output: Any) -> Step:
-    """A step that records its call and returns ``output``."""
-
-    async def execute(ctx: Any) -> Any:
-        calls.hit(step_id, ctx.input_data)
-        return output
-
-    return create_step(step_id, execute=execute)
+from .shapes import returning
 
 
 def raising(calls: Calls, step_id: str, error: BaseException) -> Step:

@@ -25,18 +25,11 @@ from workflows_app.testing import awaituntil
 
 from .conftest import Calls, Harness
 from .processes import shared_list
-
-
-class Number(BaseModel):
-    value: int
+from .shapes import Count, Number, items
 
 
 class Numbers(RootModel[list[Number]]):
     pass
-
-
-class Count(BaseModel):
-    count: int
 
 
 class Score(BaseModel):
@@ -120,10 +113,6 @@ def plus_eleven_workflow(
         .then(final)
         .commit()
     )
-
-
-def items(*values: int) -> list[dict[str, int]]:
-    return [{"value": value} for value in values]
 
 
 def progress_events(harness: Harness, step_id: str) -> list[dict[str, Any]]:

@@ -17,6 +17,7 @@ from workflows_app import create_step, create_workflow
 
 from .conftest import Calls, Harness
 from .processes import shared_list
+from .shapes import Doubled, Value
 
 
 @dataclass
@@ -30,14 +31,6 @@ class Tool:
 
 class Name(BaseModel):
     name: str
-
-
-class Value(BaseModel):
-    value: int
-
-
-class Doubled(BaseModel):
-    doubled: int
 
 
 def double_tool() -> Tool:

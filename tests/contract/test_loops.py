@@ -16,23 +16,12 @@ from workflows_app import Step, create_step, create_workflow
 
 from .conftest import Harness
 from .processes import shared_list
+from .shapes import Count, FinalValue, Value
 
 
 class Counter(BaseModel):
     value: int
     target: int
-
-
-class Value(BaseModel):
-    value: int
-
-
-class FinalValue(BaseModel):
-    finalValue: int
-
-
-class Count(BaseModel):
-    count: int
 
 
 class MaybeItems(BaseModel):

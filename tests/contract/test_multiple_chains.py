@@ -8,15 +8,10 @@ from __future__ import annotations
 from typing import Any
 from unittest.mock import ANY
 
-from pydantic import BaseModel
-
 from workflows_app import Step, create_step, create_workflow
 
 from .conftest import Calls, Harness
-
-
-class Empty(BaseModel):
-    pass
+from .shapes import Empty
 
 
 def success_step(calls: Calls, number: int) -> Step:

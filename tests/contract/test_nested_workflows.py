@@ -7,26 +7,18 @@ Workflow ids carry the ``nw-`` prefix.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from pydantic import BaseModel
 
-from workflows_app import Step, create_step, create_workflow
+from workflows_app import create_step, create_workflow
 
 from .conftest import Calls, Harness
-
-
-class Empty(BaseModel):
-    pass
+from .shapes import Empty, Input, counted
 
 
 class Text(BaseModel):
     value: str
-
-
-class Input(BaseModel):
-    input: str
 
 
 class ParentState(BaseModel):
@@ -36,16 +28,6 @@ class ParentState(BaseModel):
 
 class NestedState(BaseModel):
     value: str
-
-
-def counted(calls: Calls, step_id: str, fn: Callable[[Any], Any], **options: Any) -> Step:
-    """A step whose calls are counted; ``fn`` gets the step context."""
-
-    async def execute(ctx: Any) -> Any:
-        calls.hit(step_id, ctx.input_data)
-        return fn(ctx)
-
-    return create_step(step_id, execute=execute, **options)
 
 
 async def test_should_execute_nested_workflow_as_a_step(harness: Harness, calls: Calls) -> None:

@@ -12,13 +12,10 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from workflows_app import create_step, create_workflow
+from workflows_app import create_workflow
 
 from .conftest import Calls, Harness
-
-
-class Input(BaseModel):
-    input: str
+from .shapes import Input, returning
 
 
 class Text(BaseModel):
@@ -27,16 +24,6 @@ class Text(BaseModel):
 
 class Check(BaseModel):
     shouldBranch: bool
-
-
-def returning(calls: Calls, step_id: str, output: dict[str, Any], **options: Any) -> Any:
-    """A counted step that returns ``output``."""
-
-    async def execute(ctx: Any) -> Any:
-        calls.hit(step_id, ctx.input_data)
-        return output
-
-    return create_step(step_id, execute=execute, **options)
 
 
 def basic_workflow(calls: Calls, workflow_id: str) -> Any:

@@ -10,15 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel
-
 from workflows_app import RetryConfig, WorkflowResult, create_step, create_workflow
 
 from .conftest import Calls, Harness
-
-
-class Empty(BaseModel):
-    pass
+from .shapes import Empty
 
 
 def failing_workflow(

@@ -9,16 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel
-
 from workflows_app import create_step, create_workflow
 
 from .conftest import Calls, Harness
 from .processes import shared_list
-
-
-class Count(BaseModel):
-    count: int
+from .shapes import Count
 
 
 async def test_retry_count_should_exist_and_equal_zero_for_the_first_run(

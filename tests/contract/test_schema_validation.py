@@ -17,16 +17,7 @@ from pydantic import BaseModel, RootModel
 from workflows_app import create_step, create_workflow, errors
 
 from .conftest import Calls, Harness
-
-
-def counted(calls: Calls, step_id: str, fn: Any, **options: Any) -> Any:
-    """A step whose user code is counted, returning ``fn(ctx)``."""
-
-    async def execute(ctx: Any) -> Any:
-        calls.hit(step_id, ctx.input_data)
-        return fn(ctx)
-
-    return create_step(step_id, execute=execute, **options)
+from .shapes import counted
 
 
 def echo(step_id: str, **options: Any) -> Any:

@@ -14,18 +14,9 @@ from workflows_app import WorkflowResult, create_step, create_workflow
 
 from .conftest import Calls, Harness
 from .processes import shared_list
+from .shapes import counted
 
 PAUSE_MS = 50
-
-
-def counted(calls: Calls, step_id: str, fn: Any, **options: Any) -> Any:
-    """A step whose user code is counted, returning ``fn(ctx)``."""
-
-    async def execute(ctx: Any) -> Any:
-        calls.hit(step_id, ctx.input_data)
-        return fn(ctx)
-
-    return create_step(step_id, execute=execute, **options)
 
 
 def sleep_record(steps: dict[str, Any]) -> tuple[str, dict[str, Any]]:

@@ -11,26 +11,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel
-
 from workflows_app import create_step, create_workflow
 
 from .conftest import Calls, Harness
 from .processes import shared_list
-
-
-class Value(BaseModel):
-    value: int
-
-
-def counted(calls: Calls, step_id: str, fn: Any, **options: Any) -> Any:
-    """A step whose user code is counted, returning ``fn(ctx)``."""
-
-    async def execute(ctx: Any) -> Any:
-        calls.hit(step_id, ctx.input_data)
-        return fn(ctx)
-
-    return create_step(step_id, execute=execute, **options)
+from .shapes import Value, counted
 
 
 def suspend_once(calls: Calls, step_id: str) -> Any:

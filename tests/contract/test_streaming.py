@@ -26,40 +26,15 @@ from workflows_app import Step, Workflow, create_step, create_workflow
 
 from .conftest import Calls, Harness
 from .processes import shared_list
-
-
-class Empty(BaseModel):
-    pass
-
-
-class TextValue(BaseModel):
-    value: str
+from .shapes import Empty, Input, TextValue, UserInput, returning
 
 
 class Counter(BaseModel):
     counter: int
 
 
-class Input(BaseModel):
-    input: str
-
-
-class UserInput(BaseModel):
-    userInput: str
-
-
 class ModelOutput(BaseModel):
     modelOutput: str
-
-
-def returning(calls: Calls, step_id: str, output: Any, **options: Any) -> Step:
-    """A step that records its call and returns ``output``."""
-
-    async def execute(ctx: Any) -> Any:
-        calls.hit(step_id, ctx.input_data)
-        return output
-
-    return create_step(step_id, execute=execute, **options)
 
 
 def subset(record: dict[str, Any], expected: dict[str, Any]) -> dict[str, Any]:

@@ -10,7 +10,6 @@ resume only sees what the run persisted.
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 from unittest.mock import ANY
 
@@ -21,48 +20,11 @@ from workflows_app import create_step, create_workflow, errors
 
 from .conftest import Calls, Harness
 from .processes import shared_list
-
-
-class Empty(BaseModel):
-    pass
-
-
-class TextValue(BaseModel):
-    value: str
-
-
-class Number(BaseModel):
-    value: int
+from .shapes import Divisor, Empty, Multiplier, Number, TextValue, UserInput, new_run_id, returning
 
 
 class Reason(BaseModel):
     reason: str
-
-
-class UserInput(BaseModel):
-    userInput: str
-
-
-class Multiplier(BaseModel):
-    multiplier: int
-
-
-class Divisor(BaseModel):
-    divisor: int
-
-
-def new_run_id(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:12]}"
-
-
-def returning(calls: Calls, step_id: str, output: Any, **options: Any) -> Any:
-    """A step that records its call and returns ``output``."""
-
-    async def execute(ctx: Any) -> Any:
-        calls.hit(step_id, ctx.input_data)
-        return output
-
-    return create_step(step_id, execute=execute, **options)
 
 
 def suspending(calls: Calls, step_id: str, *payload: Any, **options: Any) -> Any:

@@ -8,7 +8,6 @@ suspended item of the current batch; ``for_each_index`` and labels name one item
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from typing import Any
 from unittest.mock import ANY
@@ -18,10 +17,7 @@ from pydantic import BaseModel
 from workflows_app import create_step, create_workflow
 
 from .conftest import Calls, Harness
-
-
-class Number(BaseModel):
-    value: int
+from .shapes import Number, items, new_run_id
 
 
 class ResumeValue(BaseModel):
@@ -60,10 +56,6 @@ def foreach_workflow(
     return create_workflow(workflow_id).foreach(map_step, concurrency=concurrency).then(final).commit()
 
 
-def items(*values: int) -> list[dict[str, int]]:
-    return [{"value": value} for value in values]
-
-
 SUSPENDED = {"status": "suspended", "suspend_payload": {}}
 
 
@@ -74,10 +66,6 @@ def done(value: int) -> dict[str, Any]:
 def progress(*entries: dict[str, Any] | None) -> dict[str, Any]:
     """The foreach's own suspend payload: one entry per item (catalog F rule 3)."""
     return {"__workflow_meta": {"foreach_output": list(entries)}}
-
-
-def new_run_id(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:12]}"
 
 
 async def test_should_suspend_and_resume_in_foreach_loop(harness: Harness, calls: Calls) -> None:

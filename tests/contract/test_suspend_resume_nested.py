@@ -19,20 +19,9 @@ from workflows_app import Step, Workflow, create_step, create_workflow, errors
 
 from .conftest import Calls, Harness
 from .processes import shared_list
+from .shapes import Divisor, Empty, FinalValue, Multiplier, NewValue, StartValue, UserInput, Value
 
 # -- schemas (field names as in the spec) -------------------------------------------
-
-
-class Empty(BaseModel):
-    pass
-
-
-class StartValue(BaseModel):
-    startValue: int
-
-
-class NewValue(BaseModel):
-    newValue: int
 
 
 class NewAndOther(BaseModel):
@@ -45,28 +34,8 @@ class MaybeNewAndOther(BaseModel):
     other: int | None = None
 
 
-class FinalValue(BaseModel):
-    finalValue: int
-
-
-class Value(BaseModel):
-    value: int
-
-
 class Suspect(BaseModel):
     suspect: str
-
-
-class Multiplier(BaseModel):
-    multiplier: int
-
-
-class Divisor(BaseModel):
-    divisor: int
-
-
-class UserInput(BaseModel):
-    userInput: str
 
 
 class LoopInput(BaseModel):

@@ -16,16 +16,7 @@ from workflows_app import create_step, create_workflow, errors, map_variable
 
 from .conftest import Calls, Harness
 from .processes import shared_list
-
-
-def counted(calls: Calls, step_id: str, fn: Any, **options: Any) -> Any:
-    """A step whose user code is counted, returning ``fn(ctx)``."""
-
-    async def execute(ctx: Any) -> Any:
-        calls.hit(step_id, ctx.input_data)
-        return fn(ctx)
-
-    return create_step(step_id, execute=execute, **options)
+from .shapes import counted
 
 
 def constant(step_id: str, output: Any) -> Any:

@@ -15,8 +15,7 @@ import pytest
 
 from workflows_app import create_step, create_workflow
 from workflows_app.core import runtime
-from workflows_app.core.storage import Change, RunRecord, TaskRow
-from workflows_app.engines.base import CALLBACKS
+from workflows_app.core.storage import CALLBACKS, Change, RunRecord, TaskRow
 from workflows_app.engines.worker import Worker
 from workflows_app.models import WorkflowTask
 

@@ -26,6 +26,19 @@ SleepSpec = float | int | timedelta | Callable[["StepContext"], Any]
 SleepUntilSpec = datetime | Callable[["StepContext"], Any]
 
 
+def sleep_value(spec: Any) -> Any:
+    """A sleep's duration or instant as JSON: seconds for a ``timedelta``, epoch ms for a ``datetime``.
+
+    Both a spec given when the workflow is defined and the value a sleep function
+    returns go through here, so the planner parses one form only.
+    """
+    if isinstance(spec, datetime):
+        return int(spec.timestamp() * 1000)
+    if isinstance(spec, timedelta):
+        return spec.total_seconds()
+    return spec
+
+
 @dataclass(frozen=True, eq=False)
 class StepEntry:
     step: Component

@@ -13,7 +13,6 @@ import inspect
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from . import log_context
@@ -26,7 +25,7 @@ from .errors import (
     ValidationError,
     serialize_error,
 )
-from .graph import BranchEntry, LoopEntry, SleepEntry, expect
+from .graph import BranchEntry, LoopEntry, SleepEntry, expect, sleep_value
 from .payloads import plain
 from .plan import context_delta, task_component
 from .retry import policy_of
@@ -205,12 +204,7 @@ async def _run_helper(entry: Any, task: dict[str, Any], ctx: StepContext) -> dic
     spec = sleep.until if sleep.until is not None else sleep.duration
     if not callable(spec):
         raise TypeError(f"Sleep {sleep.id!r} has no function to call")
-    value = await _call(spec, ctx)
-    if isinstance(value, datetime):
-        value = int(value.timestamp() * 1000)
-    elif hasattr(value, "total_seconds"):
-        value = value.total_seconds()
-    return {"status": "success", "output": value}
+    return {"status": "success", "output": sleep_value(await _call(spec, ctx))}
 
 
 async def _call_within(fn: Callable[[StepContext], Any], ctx: StepContext, timeout: float | None) -> Any:

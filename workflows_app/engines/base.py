@@ -230,17 +230,17 @@ class Engine:
         if committed is not None and event["type"] == "start" and committed.decision.record is not None:
             await lifecycle.astarted(run.workflow, committed.decision.record)
         if not wait:
-            await self._afollow_here(run.workflow, committed, committer)
+            await self._aafter_commit_here(run.workflow, committed, committer)
             return
         async with self.watching(run.run_id) as live:
-            await self._afollow_here(run.workflow, committed, committer)
+            await self._aafter_commit_here(run.workflow, committed, committer)
             run.status = await self._await_settled(run.run_id, live)
 
-    async def _afollow_here(
+    async def _aafter_commit_here(
         self, workflow: Workflow, committed: Committed | None, committer: Committer
     ) -> None:
         """Announce a commit made for a caller; the steps a worker of this process took, it runs."""
-        claims = await self.afollow(workflow, committed, committer)
+        claims = await self.aafter_commit(workflow, committed, committer)
         adopt = getattr(committer, "adopt", None)
         if claims and adopt is not None and committed is not None:
             adopt(claims, committed.decision.record)
@@ -260,7 +260,7 @@ class Engine:
             workflow, run_id, [{"type": "cancel", "now": now_ms()}], committer=committer
         )
         if workflow is not None:
-            await self._afollow_here(workflow, committed, committer)
+            await self._aafter_commit_here(workflow, committed, committer)
         elif committed is not None:
             self.publish(committed)
             await self._aannounce(committed)
@@ -398,7 +398,7 @@ class Engine:
         return rows
 
     # -- after the commit ---------------------------------------------------------------------
-    async def afollow(
+    async def aafter_commit(
         self, workflow: Workflow, committed: Committed | None, committer: Committer
     ) -> list[Claim]:
         """Announce a written commit; the steps its committer claimed are returned for it to run.

@@ -331,7 +331,7 @@ class Worker:
                 await self.storage.arelease(claim, _RELEASE_MS)
                 return
             committed = await self._awork(workflow, record, claim)
-            for following in await self.engine.afollow(workflow, committed, self):
+            for following in await self.engine.aafter_commit(workflow, committed, self):
                 self.adopt([following], committed.decision.record if committed else None)
         except asyncio.CancelledError:
             if claim.run_id in self._abandoned or self._stopped:

@@ -18,6 +18,7 @@ from ..graph import (
     StepEntry,
     expect,
     is_workflow,
+    sleep_value,
 )
 from ..validation import validate
 from ._state import child_key, helper_key, item_key, sleep_key, step_path
@@ -313,12 +314,5 @@ class NodeMixin:
 
 def sleep_due(spec: Any, now: int, *, until: bool) -> int:
     """When a sleep entry ends, in epoch ms: ``now`` plus seconds, or a given instant."""
-    from datetime import datetime, timedelta
-
-    if until:
-        if isinstance(spec, datetime):
-            return int(spec.timestamp() * 1000)
-        return int(spec)
-    if isinstance(spec, timedelta):
-        return now + int(spec.total_seconds() * 1000)
-    return now + int(float(spec or 0) * 1000)
+    value = sleep_value(spec)
+    return int(value) if until else now + int(float(value or 0) * 1000)
