@@ -17,6 +17,7 @@ __all__ = [
     "AgentNotFoundError",
     "BailSignal",
     "ExecutionFlowNotDefinedError",
+    "IdempotencyConflictError",
     "InputValidationError",
     "MultipleSuspendedStepsError",
     "NonRetryableError",
@@ -27,6 +28,7 @@ __all__ = [
     "ResumeConflictError",
     "ResumeDataValidationError",
     "ResumeError",
+    "RunExistsError",
     "RunHeldError",
     "RunNotActiveError",
     "RunNotFoundError",
@@ -140,6 +142,14 @@ class RunHeldError(WorkflowError):
 
 class TimeTravelError(WorkflowError):
     """Time travel is not possible for this run."""
+
+
+class RunExistsError(WorkflowError):
+    """A workflow run with this id already exists."""
+
+
+class IdempotencyConflictError(WorkflowError):
+    """This idempotency key already started a run of this workflow with other input."""
 
 
 class RunNotFoundError(WorkflowError, LookupError):
