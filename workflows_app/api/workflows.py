@@ -7,6 +7,7 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from ninja import Router, Status
+from ninja.params import HeaderEx, P
 
 from ..core import runtime
 from . import operations
@@ -43,21 +44,28 @@ def get_workflow(request: HttpRequest, workflow_id: str) -> dict[str, Any]:
         401: ProblemOut,
         403: ProblemOut,
         404: ProblemOut,
+        409: ProblemOut,
         422: ProblemOut,
     },
     summary="Start a run",
 )
 async def start_run(
-    request: HttpRequest, workflow_id: str, body: StartRunIn, response: HttpResponse
+    request: HttpRequest,
+    workflow_id: str,
+    body: StartRunIn,
+    response: HttpResponse,
+    idempotency_key: HeaderEx[str | None, P(alias="Idempotency-Key", min_length=1, max_length=255)] = None,
 ) -> Status[dict[str, Any]]:
     """Validate the input, store the run and set it going.
 
     Answers at once with the run as stored (status `pending` or `running`), or with
     `wait`, once the run finished or suspended (or `timeout` passed). The run
-    belongs to the caller.
+    belongs to the caller. With an `Idempotency-Key` header, a retried request
+    answers with the run the first one started (started once); the same key with
+    other input is a 409 `idempotency-conflict`.
     """
     workflow = runtime.get_workflow(workflow_id)
     await arequire(caller(request), "start")
-    run_id = await operations.astart(workflow, caller(request), body)
+    run_id = await operations.astart(workflow, caller(request), body, idempotency_key=idempotency_key)
     response["Location"] = reverse("workflows_api:get_run", kwargs={"run_id": run_id})
     return Status(201, await arun_detail(run_id))
