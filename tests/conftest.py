@@ -53,3 +53,35 @@ async def _stop_leftover_tasks() -> AsyncIterator[None]:
         for task in leftovers:
             task.cancel()
         await asyncio.wait(leftovers, timeout=2)
+
+
+@pytest.fixture(params=["default", "evented"])
+def workflow_engine(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Each engine in turn, by name; on a bus that crosses processes, evented steps run in a worker process.
+
+    A sync caller's event loop (a view's, a command's) ends with the call, and an
+    embedded worker with it: a real deployment has worker processes, and so does
+    the test.
+    """
+    from tests.contract.processes import ForkedWorkers
+    from workflows_app.core import runtime
+
+    name = str(request.param)
+    if name != "evented" or runtime.get_bus().local:
+        yield name
+        return
+    saved = runtime.get_engine_options()
+    runtime.configure(
+        engine_options={**saved, "evented": {**saved.get("evented", {}), "inline_when_no_worker": False}}
+    )
+    runtime.reset_storage()
+    workers = ForkedWorkers(1)
+    # Forked here, from the main thread: Linux ends a child with the thread that forked it
+    # (PR_SET_PDEATHSIG), and a sync test's engine calls run in short-lived threads.
+    asyncio.run(workers.aensure())
+    try:
+        yield name
+    finally:
+        workers.stop()
+        runtime.configure(engine_options=saved)
+        runtime.reset_storage()

@@ -11,8 +11,11 @@ from .core.errors import TripwireError
 from .core.mapping import map_variable
 from .core.processors import Processor
 from .core.results import StepResult, WorkflowResult
+from .core.retry import RetryPolicy
 from .core.run import Run
 from .core.runtime import get_agent, get_tool, register_agent, register_tool
+from .core.schedules import Schedule
+from .core.sent_events import asend_event, send_event
 from .core.steps import Step, clone_step, create_step, register_component_adapter, step
 from .core.workflow import RetryConfig, Workflow, clone_workflow, create_workflow
 from .engines import ENGINES as _ENGINES
@@ -27,7 +30,9 @@ __all__ = [
     "Processor",
     "RequestContext",
     "RetryConfig",
+    "RetryPolicy",
     "Run",
+    "Schedule",
     "Step",
     "StepContext",
     "StepResult",
@@ -35,6 +40,7 @@ __all__ = [
     "Workflow",
     "WorkflowResult",
     "__version__",
+    "asend_event",
     "clone_step",
     "clone_workflow",
     "create_step",
@@ -45,5 +51,6 @@ __all__ = [
     "map_variable",
     "register_agent",
     "register_tool",
+    "send_event",
     "step",
 ]

@@ -10,21 +10,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.core.paginator import Paginator
 from django.db import connection
 from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery
 from django.http import HttpRequest
+from django.template.defaultfilters import pluralize
 from django.urls import URLPattern, path, reverse
 from django.utils.functional import cached_property
 from django.utils.html import format_html
 
 from . import admin_views
+from .admin_display import local_time
 from .core import runtime
 from .core.graph import entry_ids
 from .core.plan import ACTIVE
 from .models import StepAttempt, WorkflowRun
-from .permissions import visible_runs
+from .permissions import ACTIONS, visible_runs
 
 _COUNT_CAP = 10_000
 _STATUS_COLOURS = {
@@ -88,7 +90,7 @@ class WorkflowRunAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         "workflow_id",
         "status_badge",
         "resource_id",
-        "created_at",
+        "started",
         "duration",
         "steps",
     )
@@ -100,6 +102,7 @@ class WorkflowRunAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     ordering = ("-created_at",)
     change_form_template = "admin/workflows_app/workflowrun/run_page.html"
     change_list_template = "admin/workflows_app/workflowrun/change_list.html"
+    actions = ("cancel_selected",)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[WorkflowRun]:
         done = (
@@ -132,6 +135,10 @@ class WorkflowRunAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def status_badge(self, run: WorkflowRun) -> str:
         return status_badge(run.status)
 
+    @admin.display(description="started", ordering="created_at")
+    def started(self, run: WorkflowRun) -> str:
+        return local_time(int(run.created_at.timestamp() * 1000))
+
     @admin.display(description="duration")
     def duration(self, run: WorkflowRun) -> str:
         if run.status in ACTIVE:
@@ -144,6 +151,18 @@ class WorkflowRunAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         total = _top_level_steps(run.workflow_id)
         done = getattr(run, "steps_done", None) or 0
         return f"{done} / {total}" if total is not None else str(done)
+
+    @admin.action(description="Cancel selected workflow runs", permissions=["cancel"])
+    def cancel_selected(self, request: HttpRequest, queryset: QuerySet[WorkflowRun]) -> None:
+        """Cancel every selected run that is still going and that the user may cancel."""
+        canceled, skipped = admin_views.cancel_runs(request, queryset)
+        message = f"Canceled {canceled} run{pluralize(canceled)}."
+        if skipped:
+            message += f" Left {skipped} as they were (already ended, or not yours to cancel)."
+        self.message_user(request, message, messages.SUCCESS if canceled else messages.WARNING)
+
+    def has_cancel_permission(self, request: HttpRequest) -> bool:
+        return bool(request.user.has_perm(ACTIONS["cancel"]))
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -166,8 +185,18 @@ class WorkflowRunAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
                 view(admin_views.resume_run),
                 name="workflows_app_resume",
             ),
+            path(
+                "<str:run_id>/send-event/<str:step_path>/",
+                view(admin_views.send_event),
+                name="workflows_app_send_event",
+            ),
             path("<str:run_id>/cancel/", view(admin_views.cancel_run), name="workflows_app_cancel"),
             path("<str:run_id>/restart/", view(admin_views.restart_run), name="workflows_app_restart"),
+            path(
+                "<str:run_id>/time-travel/",
+                view(admin_views.time_travel_run),
+                name="workflows_app_time_travel",
+            ),
         ]
         return own + super().get_urls()
 
@@ -180,6 +209,8 @@ class WorkflowRunAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     ) -> Any:
         run = self.get_object(request, object_id)
         extra = {**(extra_context or {}), **(admin_views.run_page_context(request, run) if run else {})}
+        if run:  # the page's status is the live badge; a status in the title would go stale
+            extra["subtitle"] = f"{run.workflow_id} {run.run_id}"
         return super().change_view(request, object_id, form_url, extra)
 
     def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:
@@ -196,4 +227,5 @@ def _top_level_steps(workflow_id: str) -> int | None:
     return sum(len(entry_ids(entry)) for entry in workflow.entries)
 
 
+from . import admin_schedules as _admin_schedules  # noqa: E402, F401 - registers the schedules' admin
 from .api import admin as _api_admin  # noqa: E402, F401 - registers the REST API's token admin

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .core.mapping import short_label
 from .core.storage import StepRecord, latest_steps
 
 
@@ -25,6 +26,12 @@ class Node:
     children: list[Row] = field(default_factory=list)
     items_done: int = 0
     items_total: int = 0
+    iterations: int = 0  # loop nodes: the iterations run so far
+
+    @property
+    def label(self) -> str:
+        """The id to show: generated ids shortened, the full id is the node's hover title."""
+        return short_label(self.id)
 
     @property
     def progress_percent(self) -> int:
@@ -76,6 +83,8 @@ def _node(
     )
     if "graph" in component:
         node.children = [_row(child, current, rows, path + ".") for child in component["graph"]]
+    if kind == "loop":
+        node.iterations = max((row.iteration for row in rows if row.path == path), default=0)
     if kind == "foreach":
         items = [row for row in rows if row.path == path and row.foreach_index is not None]
         node.items_done = len({row.foreach_index for row in items if row.status == "success"})

@@ -1,7 +1,7 @@
-"""Admin pages beyond the model admin: the run page's context, Resume, Cancel, Restart, Start.
+"""Admin pages beyond the model admin: the run page's context, Resume, Send event, Cancel, Restart, Start.
 
-Every action calls the engine API (``Run.aresume``, ``acancel``, ``arestart``,
-``astart``); none writes a run's status itself. Resume data is validated by the
+Every action calls the engine API (``Run.aresume``, ``asend_event``, ``acancel``,
+``arestart``, ``astart``); none writes a run's status itself. Resume data is validated by the
 engine against the step's resume schema, and its issues come back on the form.
 """
 
@@ -17,16 +17,19 @@ from asgiref.sync import async_to_sync
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.forms import ChoiceField
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 
-from .admin_graph import build_graph
+from .admin_display import shown_rows, timeline
+from .admin_graph import Row, build_graph
 from .core import runtime
 from .core.errors import ResumeDataValidationError, ValidationError, WorkflowError
 from .core.graph import describe_entry
 from .core.hub import hub
-from .core.plan import OPEN, find_target
+from .core.plan import ACTIVE, OPEN, find_target
+from .core.results import failed_attempts
 from .core.run import acancel_by_id
 from .core.storage import latest_steps
 from .forms import SchemaForm
@@ -86,9 +89,10 @@ def _resume_schema(workflow_id: str, step_path: str) -> dict[str, Any] | None:
 def run_page_context(request: HttpRequest, run: WorkflowRun) -> dict[str, Any]:
     """Steps, paginated events, the coloured graph and a resume form per suspended step."""
     storage = runtime.get_storage()
-    rows = async_to_sync(storage.aget_steps)(run.run_id)
+    rows = shown_rows(async_to_sync(storage.aget_steps)(run.run_id), run.status)
     current = latest_steps(rows)
     suspended = [row for row in current.values() if row.status == "suspended"]
+    waits = _event_waits(run.run_state or {})
     events = Paginator(run.events.order_by("seq"), EVENTS_PER_PAGE).get_page(request.GET.get("events"))
     try:
         workflow = runtime.get_workflow(run.workflow_id)
@@ -99,21 +103,61 @@ def run_page_context(request: HttpRequest, run: WorkflowRun) -> dict[str, Any]:
         "run": run,
         "steps": sorted(current.values(), key=lambda row: (row.started_at or 0, row.path)),
         "attempts": {path: sum(1 for r in rows if r.path == path) for path in current},
+        "failed_attempts": {path: failed_attempts(row, rows) for path, row in current.items() if row.attempt},
         "events": events,
         "graph": graph,
+        "timeline": timeline(rows),
+        "travel_steps": travel_steps(graph),
+        "can_travel": can_act(request.user, "time_travel", run.started_by_id) and run.status not in ACTIVE,
         "resume_forms": [
-            (row, SchemaForm(_resume_schema(run.workflow_id, row.path), prefix=row.path)) for row in suspended
+            (row, SchemaForm(_resume_schema(run.workflow_id, row.path), prefix=row.path), waits.get(row.path))
+            for row in suspended
         ],
         "can_resume": can_act(request.user, "resume", run.started_by_id),
         "can_cancel": can_act(request.user, "cancel", run.started_by_id),
         "can_restart": can_act(request.user, "restart", run.started_by_id) and _restartable(run),
         "active": run.status in OPEN,
-        "pretty": {
-            "input": json.dumps(run.input, indent=2, default=str),
-            "result": json.dumps(run.result, indent=2, default=str),
-            "error": json.dumps(run.error, indent=2, default=str),
-        },
     }
+
+
+def _event_waits(run_state: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """What each suspended step waits for (``event``, ``key``), by step path."""
+    return {
+        task["path"]: task["wait"]
+        for task in (run_state.get("tasks") or {}).values()
+        if task.get("status") == "suspended" and task.get("wait")
+    }
+
+
+def send_event(request: HttpRequest, run_id: str, step_path: str) -> HttpResponse:
+    """Send the event a step waits on, with data from a form built from the step's resume schema."""
+    run = _run_or_404(request, run_id)
+    _require(request, "resume", run)
+    wait = _event_waits(run.run_state or {}).get(step_path)
+    if request.method != "POST" or wait is None:
+        if wait is None:
+            messages.error(request, f"{step_path} does not wait on an event (any more).")
+        return HttpResponseRedirect(_run_url(run_id))
+    form = SchemaForm(_resume_schema(run.workflow_id, step_path), request.POST, prefix=step_path)
+    if form.is_valid():
+        handle = async_to_sync(runtime.get_workflow(run.workflow_id).acreate_run)(run_id=run_id)
+        try:
+            async_to_sync(_await_briefly)(handle.asend_event(wait["event"], form.payload(), wait=True))
+        except ResumeDataValidationError as exc:
+            form.add_issues(exc.issues)
+        except WorkflowError as exc:
+            form.add_error(None, exc.message)
+        else:
+            messages.success(request, f"Sent {wait['event']} to {step_path}.")
+            return HttpResponseRedirect(_run_url(run_id))
+    context = {
+        "run": run,
+        "step_path": step_path,
+        "form": form,
+        "wait": wait,
+        "title": f"Send {wait['event']}",
+    }
+    return render(request, "admin/workflows_app/workflowrun/send_event.html", context, status=400)
 
 
 def _restartable(run: WorkflowRun) -> bool:
@@ -239,3 +283,89 @@ async def _astart_as(workflow: Any, input_data: Any, user_id: int | None) -> str
         unsubscribe()
     await _await_briefly(starting)
     return str(run.run_id)
+
+
+def travel_steps(graph: list[Row]) -> list[str]:
+    """The dotted paths of every step and nested workflow of ``graph``: where time travel may start."""
+    paths: list[str] = []
+    pending = list(reversed(graph))
+    while pending:
+        row = pending.pop()
+        for node in row.nodes:
+            if node.kind != "sleep":
+                paths.append(node.path)
+            pending.extend(reversed(node.children))
+    return paths
+
+
+def _step_schema(workflow_id: str, step_path: str) -> dict[str, Any] | None:
+    step = find_target(runtime.get_workflow(workflow_id), step_path.split("."))
+    schema = getattr(step, "input_schema", None)
+    return schema.model_json_schema() if schema is not None else None
+
+
+def time_travel_run(request: HttpRequest, run_id: str) -> HttpResponse:
+    """Run the workflow again from a chosen step, with input data the step's schema accepts.
+
+    The form starts from the input the step had in this run; the engine checks
+    the data against the step's input schema and its issues come back on the form.
+    """
+    run = _run_or_404(request, run_id)
+    _require(request, "time_travel", run)
+    try:
+        workflow = runtime.get_workflow(run.workflow_id)
+    except LookupError as exc:
+        raise Http404(str(exc)) from exc
+    steps = travel_steps(build_graph([describe_entry(entry) for entry in workflow.entries], []))
+    step_path = request.POST.get("step") or request.GET.get("step") or ""
+    if step_path not in steps:
+        messages.error(request, f"Choose a step of {run.workflow_id} to travel from.")
+        return HttpResponseRedirect(_run_url(run_id))
+    stored = latest_steps(async_to_sync(runtime.get_storage().aget_steps)(run_id)).get(step_path)
+    form = SchemaForm(_step_schema(run.workflow_id, step_path), request.POST or None, prefix="input")
+    form.initial = _initial(form, stored.payload if stored else None)
+    if request.method == "POST" and form.is_valid():
+        handle = async_to_sync(workflow.acreate_run)(run_id=run_id)
+        operation = handle.atime_travel(step_path.split("."), input_data=form.payload())
+        try:
+            result = async_to_sync(_await_briefly)(operation)
+        except ValidationError as exc:
+            form.add_issues(exc.issues)
+        except WorkflowError as exc:
+            form.add_error(None, exc.message)
+        else:
+            status = result.status if result is not None else "running"
+            messages.success(request, f"Traveled to {step_path}: the run is {status}.")
+            return HttpResponseRedirect(_run_url(run_id))
+    context = {"run": run, "step_path": step_path, "form": form, "title": f"Time travel to {step_path}"}
+    status = 400 if request.method == "POST" else 200
+    return render(request, "admin/workflows_app/workflowrun/time_travel.html", context, status=status)
+
+
+def _initial(form: SchemaForm, payload: Any) -> dict[str, Any]:
+    """The form filled with the step's stored input: in its fields, or as JSON where it has none."""
+    if payload is None:
+        return {}
+    if set(form.fields) == {"json"} or not isinstance(payload, dict):
+        return {"json": json.dumps(payload, indent=2)}
+    fields = {name: field for name, field in form.fields.items() if name in payload and name != "json"}
+    return {
+        name: json.dumps(payload[name]) if isinstance(field, ChoiceField) else payload[name]
+        for name, field in fields.items()
+    }
+
+
+def cancel_runs(request: HttpRequest, runs: Any) -> tuple[int, int]:
+    """Cancel each run of ``runs`` the user may cancel; returns (canceled, left as they were).
+
+    Runs that already ended, and runs the user may not cancel, are left alone.
+    Like Cancel on the run page, this needs no definition of the workflow here.
+    """
+    canceled = skipped = 0
+    for run in runs.only("run_id", "status", "started_by_id"):
+        if run.status not in OPEN or not can_act(request.user, "cancel", run.started_by_id):
+            skipped += 1
+            continue
+        async_to_sync(acancel_by_id)(run.run_id)
+        canceled += 1
+    return canceled, skipped

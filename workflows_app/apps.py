@@ -16,8 +16,11 @@ class WorkflowsAppConfig(AppConfig):
     def ready(self) -> None:
         from . import checks  # noqa: F401 - registers the system checks
         from .conf import configure_runtime, workflow_settings
+        from .core import runtime
+        from .schedules import asweep_schedules
 
         configure_runtime()
+        runtime.configure(sweep_duties=[asweep_schedules])
         autodiscover_modules("workflows")
         for module in workflow_settings.MODULES:
             importlib.import_module(module)

@@ -32,6 +32,10 @@ DEFAULTS: dict[str, Any] = {
     # How deep and how large (bytes of JSON) input, resume data, state and request context may be.
     "MAX_PAYLOAD_DEPTH": PayloadLimits.max_depth,
     "MAX_PAYLOAD_BYTES": PayloadLimits.max_bytes,
+    # Whether this process's workers fire due schedules at each sweep (docs/operations.md).
+    "FIRE_SCHEDULES": True,
+    # A tick fired later than this many seconds after its time counts as missed (catch_up decides).
+    "SCHEDULE_GRACE_SECONDS": 60.0,
     **{name.upper(): value for name, value in ENGINE_DEFAULTS.items()},
 }
 

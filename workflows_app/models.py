@@ -209,6 +209,53 @@ class WorkflowEvent(models.Model):
         return f"{self.seq} {self.type}"
 
 
+class EventWait(models.Model):
+    """A suspended step waits on an event: how a sender finds the runs by name and key.
+
+    An index of the run states, replaced by the commits that change what a run
+    waits for; the run state stays the truth (a sender checks it before it
+    delivers, under the run's compare-and-set).
+    """
+
+    run = models.ForeignKey(WorkflowRun, on_delete=models.CASCADE, related_name="event_waits")
+    task_key = models.CharField(max_length=500)
+    name = models.CharField(max_length=200)
+    key = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001 - None: no correlation key
+
+    class Meta:
+        indexes = [models.Index(fields=["name", "key"], name="wfwait_name_key")]
+
+    def __str__(self) -> str:
+        return f"{self.run_id} waits on {self.name} ({self.key})"
+
+
+class SentEvent(models.Model):
+    """An event sent before a run waited on it, kept until a run takes it or it expires.
+
+    ``run`` set: sent to that run only; unset: to any run waiting on ``name`` and
+    ``key``. ``taken_by`` is the run that took it. Times are epoch milliseconds.
+    """
+
+    name = models.CharField(max_length=200)
+    key = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001 - None: no correlation key
+    run = models.ForeignKey(
+        WorkflowRun, null=True, blank=True, on_delete=models.CASCADE, related_name="sent_events"
+    )
+    data = _json()
+    sent_at = models.BigIntegerField()
+    expires_at = models.BigIntegerField(db_index=True)
+    taken_by = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001 - None: not taken
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["name", "key", "id"], name="wfsent_name_key"),
+            models.Index(fields=["run", "name", "id"], name="wfsent_run_name"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.key}) #{self.pk}"
+
+
 class WorkerHeartbeat(models.Model):
     """A worker of the evented engine says it is alive (and what it is doing)."""
 
@@ -221,6 +268,80 @@ class WorkerHeartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.worker} ({self.last_seen:%Y-%m-%d %H:%M:%S})"
+
+
+class CatchUp(models.TextChoices):
+    """What a schedule does with ticks missed while nothing fired them (``core/schedules.py``)."""
+
+    NONE = "none", "none: skip missed ticks"
+    ONE = "one", "one: one run for all missed ticks"
+    ALL = "all", "all: one run per missed tick"
+
+
+class WorkflowScheduleQuerySet(models.QuerySet["WorkflowSchedule"]):
+    def active(self) -> WorkflowScheduleQuerySet:
+        return self.filter(paused=False)
+
+    def due(self, now: Any) -> WorkflowScheduleQuerySet:
+        """Schedules with a tick at or before ``now`` that no sweep dealt with yet."""
+        return self.active().filter(next_fire_at__lte=now)
+
+
+class WorkflowSchedule(models.Model):
+    """A cron schedule that starts runs of a workflow, one per tick, whatever the number of workers.
+
+    ``last_tick`` is the last tick a sweep dealt with (fired, or dropped by the
+    catch-up policy); it only moves forward. ``next_fire_at`` is the tick after
+    it, kept so that finding the due schedules is one indexed query. Rows come
+    from the workflows' code (``declared``, synced when a worker starts) or from
+    the admin and the REST API.
+    """
+
+    name = models.CharField(max_length=200, unique=True)
+    workflow_id = models.CharField(max_length=200)
+    cron = models.CharField(max_length=200)
+    timezone = models.CharField(max_length=64, default="UTC")
+    input = _json()
+    catch_up = models.CharField(max_length=8, choices=CatchUp.choices, default=CatchUp.NONE)
+    paused = models.BooleanField(default=False)
+    declared = models.BooleanField(default=False, help_text="Declared in the workflow's code.")
+    last_tick = models.DateTimeField()
+    next_fire_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = WorkflowScheduleQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+        indexes = [
+            models.Index(fields=["next_fire_at"], name="wfschedule_due", condition=models.Q(paused=False)),
+            models.Index(fields=["workflow_id"], name="wfschedule_workflow"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.cron} {self.timezone})"
+
+
+class WorkflowScheduleTick(models.Model):
+    """A tick of a schedule that fired, and the run it started: written in the run's own transaction.
+
+    The unique (schedule, tick) is what makes a tick start one run however many
+    workers fire it at once: the losers' inserts fail and their transactions,
+    run included, roll back.
+    """
+
+    schedule = models.ForeignKey(WorkflowSchedule, on_delete=models.CASCADE, related_name="ticks")
+    tick = models.DateTimeField()
+    run_id = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-tick"]
+        constraints = [models.UniqueConstraint(fields=["schedule", "tick"], name="workflow_schedule_tick")]
+
+    def __str__(self) -> str:
+        return f"{self.schedule_id} @ {self.tick:%Y-%m-%d %H:%M} -> {self.run_id}"
 
 
 class ApiTokenQuerySet(models.QuerySet["ApiToken"]):

@@ -2,8 +2,9 @@
 
 A run started by a user belongs to that user, who sees it. Staff with the
 ``view_workflowrun`` permission see every run. Acting on a run (``resume``,
-``cancel``, ``restart``) takes the model permission of that action as well as the
-right to see the run; starting one takes ``start_workflowrun``.
+``cancel``, ``restart``, ``time_travel``) takes the model permission of that action
+as well as the right to see the run (restart and time travel take resume's);
+starting one takes ``start_workflowrun``.
 """
 
 from __future__ import annotations
@@ -20,6 +21,12 @@ ACTIONS = {
     "resume": "workflows_app.resume_workflowrun",
     "cancel": "workflows_app.cancel_workflowrun",
     "restart": "workflows_app.resume_workflowrun",
+    # Schedules: Django's model permissions of WorkflowSchedule.
+    "view_schedule": "workflows_app.view_workflowschedule",
+    "add_schedule": "workflows_app.add_workflowschedule",
+    "change_schedule": "workflows_app.change_workflowschedule",
+    "delete_schedule": "workflows_app.delete_workflowschedule",
+    "time_travel": "workflows_app.resume_workflowrun",
 }
 
 

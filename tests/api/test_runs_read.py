@@ -36,6 +36,12 @@ async def test_get_run_shows_tries_and_errors(api: AsyncClient, engine: str) -> 
     [flaky] = retried["steps"]
     assert (flaky["status"], flaky["attempt"], flaky["attempts"]) == ("success", 2, 3)
     assert flaky["output"] == {"tries": 3}
+    tries = flaky["failed_attempts"]
+    assert [(t["attempt"], t["error"]["message"]) for t in tries] == [
+        (0, "try 1 failed"),
+        (1, "try 2 failed"),
+    ]
+    assert flaky["retry_at"] is None
     failed = await start(api, "api-failing", wait=True)
     assert failed["status"] == "failed"
     assert failed["error"]["message"] == "boom"

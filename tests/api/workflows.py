@@ -112,3 +112,21 @@ def ask_as(step_id: str) -> Any:
 
 
 two_approvals = create_workflow("api-two-approvals").parallel([ask_as("legal"), ask_as("finance")]).commit()
+
+
+class Payment(BaseModel):
+    amount: int
+
+
+async def await_payment(ctx: StepContext) -> Any:
+    if ctx.resume_data is None and not ctx.timed_out:
+        order = ctx.input_data["order"]
+        return await ctx.suspend({"order": order}, event="payment-received", key=order)
+    return {"paid": ctx.resume_data}
+
+
+payment = (
+    create_workflow("api-payment", description="Waits for the payment of an order.")
+    .then(create_step("await-payment", execute=await_payment, resume_schema=Payment))
+    .commit()
+)

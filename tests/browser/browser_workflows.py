@@ -40,7 +40,27 @@ async def _review(ctx: Any) -> Any:
 
 publishing = (
     create_workflow("browser-publishing", input_schema=Article)
-    .then(create_step("prepare", execute=_prepare))
+    .then(create_step("prepare", execute=_prepare, input_schema=Article))
+    .sleep(0.2)  # a generated id (sleep_…) on the graph, the timeline and the time travel list
     .then(create_step("review", execute=_review, resume_schema=Review))
+    .commit()
+)
+
+
+class Payment(BaseModel):
+    amount: int
+    payer: str
+
+
+async def _await_payment(ctx: Any) -> Any:
+    if ctx.resume_data is None:
+        order = ctx.input_data["title"]
+        return await ctx.suspend({"order": order}, event="payment-received", key=order)
+    return {"paid": ctx.resume_data}
+
+
+payment = (
+    create_workflow("browser-payment", input_schema=Article)
+    .then(create_step("await-payment", execute=_await_payment, resume_schema=Payment))
     .commit()
 )

@@ -20,6 +20,7 @@ from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as RequestValidationError
 
 from ..core import errors
+from ..core.schedules import ScheduleDeclaredError, ScheduleError, ScheduleExistsError, ScheduleNotFoundError
 from ..engines.evented import DefinitionMismatchError, NoWorkerError
 from ..models import WorkflowJSONEncoder
 
@@ -49,6 +50,11 @@ _ENGINE_ERRORS: tuple[tuple[type[Exception], int, str], ...] = (
     (NoWorkerError, 503, "no-worker"),
     (errors.PayloadTooLargeError, 413, "payload-too-large"),
     (errors.PayloadError, 422, "unstorable-value"),
+    (ScheduleNotFoundError, 404, "schedule-not-found"),
+    (ScheduleExistsError, 409, "schedule-exists"),
+    (ScheduleDeclaredError, 409, "schedule-declared"),
+    (ScheduleError, 422, "invalid-schedule"),
+    (errors.EventError, 422, "invalid-event"),
     (errors.WorkflowError, 400, "workflow-error"),
 )
 

@@ -16,6 +16,7 @@ from ..core import runtime
 from ..core.errors import RunNotFoundError
 from ..core.graph import describe_entry, entry_components
 from ..core.plan import find_target, suspended_paths, suspended_tasks
+from ..core.results import failed_attempts
 from ..core.storage import RunRecord, StepRecord
 from ..core.workflow import Workflow
 from ..models import WorkflowRun
@@ -117,13 +118,16 @@ def _steps(record: RunRecord, rows: list[StepRecord], workflow: Workflow | None)
         seen = current.get(key)
         if seen is None or (row.iteration, row.attempt) >= (seen.iteration, seen.attempt):
             current[key] = row
-    labels = _suspension_labels(record) if record.status == "suspended" else {}
+    suspensions = _suspensions(record)
     for key, row in current.items():
         step = _step(row, tries[(*key, row.iteration)])
+        step["failed_attempts"] = failed_attempts(row, rows)
         if row.status == "suspended":
             component = component_at(workflow, row.path) if workflow is not None else None
             step["resume_schema"] = schema_of(getattr(component, "resume_schema", None))
-            step["label"] = labels.get(key)
+            task = suspensions.get(key, {})
+            step["label"] = task.get("label") if record.status == "suspended" else None
+            step["waiting_for"] = _waiting_for(task)
         yield step
 
 
@@ -146,12 +150,22 @@ def _step(row: StepRecord, attempts: int) -> dict[str, Any]:
         "suspended_at": row.suspended_at,
         "resumed_at": row.resumed_at,
         "duration_ms": row.ended_at - row.started_at if ended else None,  # type: ignore[operator]
+        "retry_at": (row.metadata or {}).get("retry_at") if row.status == "waiting" else None,
     }
 
 
-def _suspension_labels(record: RunRecord) -> dict[tuple[str, int | None], str]:
+def _suspensions(record: RunRecord) -> dict[tuple[str, int | None], dict[str, Any]]:
+    """The run's suspended tasks by step coordinate."""
+    return {(task["path"], task.get("fe")): task for _, task in suspended_tasks(record.run_state)}
+
+
+def _waiting_for(task: dict[str, Any]) -> dict[str, Any] | None:
+    """The event a suspended step waits on and its deadline, if it has either."""
+    wait, deadline = task.get("wait"), task.get("deadline")
+    if not wait and not deadline:
+        return None
     return {
-        (task["path"], task.get("fe")): task["label"]
-        for _, task in suspended_tasks(record.run_state)
-        if task.get("label")
+        "event": (wait or {}).get("event"),
+        "key": (wait or {}).get("key"),
+        "timeout_at": (deadline or {}).get("at"),
     }

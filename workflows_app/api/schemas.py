@@ -7,7 +7,7 @@ so they say what a value means, not how it is computed.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from ninja import Field, Schema
 
@@ -88,6 +88,42 @@ class RestartRunIn(WaitOptions):
     pass
 
 
+class FailedAttemptOut(Schema):
+    attempt: int = Field(description="Which try of the step it was, from 0.")
+    error: dict[str, Any] | None = None
+    started_at: int | None = Field(None, description="Epoch milliseconds.")
+    ended_at: int | None = Field(None, description="Epoch milliseconds.")
+
+
+# -- events -------------------------------------------------------------------------
+
+
+class SendEventIn(Schema):
+    name: str = Field(
+        min_length=1, max_length=200, description="The event a step waits on (`suspend(event=)`)."
+    )
+    data: Any = Field(
+        None, description="The waiting step's resume data, validated against its resume schema."
+    )
+    key: str | None = Field(
+        None, max_length=200, description="The correlation key the steps wait on (`suspend(key=)`)."
+    )
+
+
+class SendRunEventIn(WaitOptions):
+    name: str = Field(min_length=1, max_length=200, description="The event a step of the run waits on.")
+    data: Any = Field(
+        None, description="The waiting step's resume data, validated against its resume schema."
+    )
+
+
+class EventSentOut(Schema):
+    name: str
+    key: str | None = None
+    run_ids: list[str] = Field(description="The runs whose waiting steps this event resumed.")
+    kept: bool = Field(description="No step waited on it yet: it is kept for the first that suspends on it.")
+
+
 class StepOut(Schema):
     path: str = Field(description="Dotted path of step ids from the root workflow.")
     foreach_index: int | None = Field(None, description="The item of a foreach this record is about.")
@@ -105,7 +141,18 @@ class StepOut(Schema):
     suspended_at: int | None = Field(None, description="Epoch milliseconds.")
     resumed_at: int | None = Field(None, description="Epoch milliseconds.")
     duration_ms: int | None = None
+    failed_attempts: list[FailedAttemptOut] = Field(
+        default_factory=list, description="Earlier tries at this iteration that the retry policy retried."
+    )
+    retry_at: int | None = Field(
+        None, description="For a step waiting to be tried again: when (epoch milliseconds)."
+    )
     label: str | None = Field(None, description="For a suspended step: the label it suspended with.")
+    waiting_for: dict[str, Any] | None = Field(
+        None,
+        description="For a suspended step waiting on an event or a deadline: `event`, `key` and "
+        "`timeout_at` (epoch milliseconds), each `null` when not given.",
+    )
     resume_schema: JSONSchema | None = Field(
         None, description="For a suspended step: the JSON schema its resume data must match."
     )
@@ -136,6 +183,48 @@ class RunOut(RunSummaryOut):
 class RunPageOut(Schema):
     items: list[RunSummaryOut]
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last.")
+
+
+# -- schedules ----------------------------------------------------------------------
+
+
+class ScheduleIn(Schema):
+    name: str = Field(
+        min_length=1,
+        max_length=200,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$",
+        description="Unique name: letters, digits and `_.:-`.",
+    )
+    workflow_id: str = Field(description="The registered workflow each tick starts a run of.")
+    cron: str = Field(description="A five-field cron expression, e.g. `0 9 * * 1-5`.")
+    timezone: str = Field("UTC", description="The IANA time zone the cron expression is read in.")
+    input: Any = Field(None, description="The input of every run, checked against the workflow's schema.")
+    catch_up: Literal["none", "one", "all"] = Field(
+        "none", description="Ticks missed while nothing fired: skip them, one run for all, or one each."
+    )
+    paused: bool = False
+
+
+class ScheduleChangeIn(Schema):
+    cron: str | None = None
+    timezone: str | None = None
+    input: Any = None
+    catch_up: Literal["none", "one", "all"] | None = None
+
+
+class ScheduleOut(Schema):
+    name: str
+    workflow_id: str
+    cron: str
+    timezone: str
+    input: Any = None
+    catch_up: str
+    paused: bool
+    declared: bool = Field(description="Declared in the workflow's code: change it there, not here.")
+    last_tick: datetime = Field(description="The last tick dealt with (fired, or skipped by catch-up).")
+    next_fire_times: list[datetime] = Field(description="The next ticks it will fire (empty while paused).")
+    created_at: datetime
+    updated_at: datetime
 
 
 # -- events -------------------------------------------------------------------------

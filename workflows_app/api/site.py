@@ -14,7 +14,7 @@ from ninja import NinjaAPI
 from ninja.operation import Operation
 
 from .. import __version__
-from . import errors, runs, workflows
+from . import errors, runs, schedules, sent_events, workflows
 from .auth import BearerTokenAuth, SessionAuth
 from .schemas import CsrfOut
 
@@ -50,6 +50,8 @@ api = WorkflowsAPI(
 errors.install(api)
 api.add_router("/workflows", workflows.router)
 api.add_router("/runs", runs.router)
+api.add_router("/schedules", schedules.router)
+api.add_router("", sent_events.router)
 
 
 @api.get("/csrf", auth=None, response=CsrfOut, tags=["auth"], summary="Get a CSRF token")

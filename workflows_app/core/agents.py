@@ -32,6 +32,7 @@ from pydantic_ai.usage import UsageLimits
 from .agent_stream import ChunkMaker
 from .errors import InputValidationError, WorkflowDefinitionError
 from .processors import aprocess_chunk, aprocess_input, aprocess_result
+from .retry import Duration, RetryPolicy
 from .steps import COMPONENT_AGENT, COMPONENT_TOOL, Step, signature_model
 
 if TYPE_CHECKING:
@@ -85,7 +86,8 @@ def agent_step(
     *,
     id: str | None = None,
     description: str | None = None,
-    retries: int | None = None,
+    retries: int | RetryPolicy | None = None,
+    timeout: Duration | None = None,
     instructions: str | None = None,
     model: Any = None,
     model_settings: dict[str, Any] | None = None,
@@ -134,6 +136,7 @@ def agent_step(
         description=description or agent.description or "",
         retries=retries,
         component=COMPONENT_AGENT,
+        timeout=timeout,
     )
 
 
@@ -234,6 +237,7 @@ def pydantic_tool_step(tool: Tool[Any], **options: Any) -> Step:
         input_schema=signature_model(tool.function, tool.name),
         description=options.pop("description", None) or tool.description or "",
         retries=options.pop("retries", None),
+        timeout=options.pop("timeout", None),
         component=COMPONENT_TOOL,
         options=options,
     )

@@ -26,6 +26,8 @@ class Decision:
     events: list[dict[str, Any]] = field(default_factory=list)
     runs: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     timers: list[tuple[str, int, int]] = field(default_factory=list)  # key, due (epoch ms), number
+    matches: list[tuple[str, int]] = field(default_factory=list)  # key, number: looks for kept events
+    waits: list[list[Any]] | None = None  # what the run's tasks wait for now, when that changed
     cancels: bool = False
     # Set once written: the run as this commit left it.
     record: RunRecord | None = None
@@ -63,6 +65,10 @@ def decide(state: dict[str, Any], actions: list[dict[str, Any]]) -> Decision:
             decision.runs.append((action["key"], action["task"]))
         elif kind == "timer":
             decision.timers.append((action["key"], action["at"], action["n"]))
+        elif kind == "match":
+            decision.matches.append((action["key"], action["n"]))
+        elif kind == "waits":
+            decision.waits = action["waits"]
         elif kind == "cancel-tasks":
             decision.cancels = True
     return decision

@@ -13,9 +13,10 @@ import copy
 import logging
 from collections.abc import Collection, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any, Protocol
 
-from .errors import WorkflowError
+from .errors import EventError, WorkflowError
 from .payloads import plain
 
 _MISSING = object()
@@ -122,6 +123,8 @@ class Requests:
     suspended: bool = False
     suspend_payload: Any = _MISSING
     label: str | None = None
+    wait: dict[str, Any] | None = None
+    timeout_ms: int | None = None
     bailed: bool = False
     bail_value: Any = None
     aborted: bool = False
@@ -149,6 +152,7 @@ class StepContext:
     resource_id: str | None = None
     retry_count: int = 0
     run_count: int = 0
+    timed_out: bool = False
     iteration_count: int = 0
     request_context: RequestContext = field(default_factory=RequestContext)
     abort_signal: AbortSignal = field(default_factory=AbortSignal)
@@ -181,12 +185,30 @@ class StepContext:
             self.state[key] = value
             self.requests.state_delta[key] = copy.deepcopy(value)
 
-    async def suspend(self, payload: Any = None, *, label: str | None = None) -> None:
-        """Ask to suspend after this step returns; a resume runs the step again."""
+    async def suspend(
+        self,
+        payload: Any = None,
+        *,
+        label: str | None = None,
+        event: str | None = None,
+        key: str | None = None,
+        timeout: float | timedelta | None = None,
+    ) -> None:
+        """Ask to suspend after this step returns; a resume runs the step again.
+
+        With ``event``, the step waits for that event (and ``key``, if given):
+        sending it resumes the step with the event's data. With ``timeout``
+        (seconds or a timedelta), a durable timer resumes it after that long with
+        ``resume_data`` ``None`` and ``timed_out`` ``True``. Both are checked
+        here, so a mistake fails the step at once instead of leaving a run that
+        nothing can wake.
+        """
         self.requests.suspended = True
         if payload is not None:
             self.requests.suspend_payload = payload
         self.requests.label = label
+        self.requests.wait = event_wait(event, key)
+        self.requests.timeout_ms = timeout_ms(timeout)
 
     async def bail(self, result: Any) -> Any:
         """End the whole run successfully with ``result`` once this step returns."""
@@ -211,6 +233,29 @@ class StepContext:
         spent["total_tokens"] = int(given_total or spent["input_tokens"] + spent["output_tokens"])
         for name, value in spent.items():
             self.requests.usage[name] = self.requests.usage.get(name, 0) + value
+
+
+def event_wait(event: str | None, key: str | None) -> dict[str, Any] | None:
+    """What a suspend waits for: an event name and an optional correlation key."""
+    if event is None:
+        if key is not None:
+            raise EventError("suspend(key=...) needs an event name (event=...)")
+        return None
+    if not isinstance(event, str) or not event.strip():
+        raise EventError("suspend(event=...) needs a non-empty event name")
+    if key is not None and not isinstance(key, str):
+        raise EventError(f"suspend(key=...) must be a string, not {type(key).__name__}")
+    return {"event": event, "key": key}
+
+
+def timeout_ms(timeout: float | timedelta | None) -> int | None:
+    """A suspend's timeout in milliseconds; it must be positive."""
+    if timeout is None:
+        return None
+    seconds = timeout.total_seconds() if isinstance(timeout, timedelta) else timeout
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not seconds > 0:
+        raise WorkflowError(f"suspend(timeout=...) must be a positive number of seconds, not {timeout!r}")
+    return max(1, int(seconds * 1000))
 
 
 def _usage_field(usage: Any, name: str) -> Any:

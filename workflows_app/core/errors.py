@@ -16,6 +16,7 @@ __all__ = [
     "AbortSignalRaised",
     "AgentNotFoundError",
     "BailSignal",
+    "EventError",
     "ExecutionFlowNotDefinedError",
     "IdempotencyConflictError",
     "InputValidationError",
@@ -37,6 +38,7 @@ __all__ = [
     "StepInputValidationError",
     "StepNotFoundError",
     "StepNotSuspendedError",
+    "StepTimeoutError",
     "SuspendSignal",
     "TemplateError",
     "TimeTravelError",
@@ -48,6 +50,7 @@ __all__ = [
     "WorkflowDefinitionError",
     "WorkflowError",
     "WorkflowNotFoundError",
+    "WorkflowTimeoutError",
     "serialize_error",
 ]
 
@@ -136,6 +139,10 @@ class RunNotActiveError(WorkflowError):
     """This workflow run was not active"""
 
 
+class EventError(WorkflowError, ValueError):
+    """The event is not valid: its name must be a non-empty string, its key a string or None."""
+
+
 class RunHeldError(WorkflowError):
     """A live worker still holds this run: restarting it now would run its steps twice."""
 
@@ -205,6 +212,18 @@ class TripwireError(WorkflowError):
 
 class NonRetryableError(WorkflowError):
     """A step error that must not be retried."""
+
+
+class StepTimeoutError(WorkflowError):
+    """A step attempt ran longer than its timeout.
+
+    The step saw its abort signal, then was cancelled; the attempt counts as
+    failed, so the step's retry policy may run it again.
+    """
+
+
+class WorkflowTimeoutError(WorkflowError):
+    """A run did not finish within its workflow's timeout; the run failed."""
 
 
 class TemplateError(WorkflowDefinitionError):

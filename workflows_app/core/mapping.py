@@ -39,6 +39,21 @@ def stable_id(prefix: str, workflow_id: str, position: int) -> str:
     return f"{prefix}_{uuid.uuid5(_NAMESPACE, f'{workflow_id}:{position}')}"
 
 
+_GENERATED = re.compile(
+    r"^(?P<prefix>[a-z_]+)_(?P<uuid>[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$"
+)
+
+
+def short_label(step_id: str) -> str:
+    """A generated id cut to its prefix and four hex digits (``sleep_0e67…``); other ids as they are.
+
+    Generated ids are 40-odd characters of which only the prefix says anything
+    to a reader; shown whole they make the widest nodes of a graph.
+    """
+    found = _GENERATED.match(step_id)
+    return f"{found['prefix']}_{found['uuid'][:4]}…" if found else step_id
+
+
 def map_variable(*, path: str = ".", step: Any = None, init_data: Any = None) -> dict[str, Any]:
     """A mapping value taken from a step's output or from the workflow input."""
     if (step is None) == (init_data is None):

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from .errors import ResumeConflictError, RunExistsError, RunNotFoundError, WorkflowError
+from .memory_events import EventsInMemory
 from .storage import (
     RUN_FIELDS,
     STEP_FIELDS,
@@ -52,10 +53,11 @@ def _wall_clock() -> int:
     return int(time.time() * 1000)
 
 
-class InMemoryStorage:
+class InMemoryStorage(EventsInMemory):
     """Runs, steps, events and the task queue held in dicts."""
 
     def __init__(self, clock: Callable[[], int] = _wall_clock) -> None:
+        super().__init__()
         self.clock = clock
         self._runs: dict[str, RunRecord] = {}
         self._steps: dict[str, dict[tuple[str, int | None, int, int], StepRecord]] = {}
@@ -134,6 +136,7 @@ class InMemoryStorage:
         now = self.clock()
         for task in change.tasks:
             self._insert(run_id, task, now)
+        self._write_waits(run_id, change.waits)
         return self._append(run_id, change.events)
 
     def _reset(self, run_id: str, reset: str) -> None:
@@ -253,6 +256,7 @@ class InMemoryStorage:
         existed = self._runs.pop(run_id, None) is not None
         self._steps.pop(run_id, None)
         self._events.pop(run_id, None)
+        self._forget_run_events(run_id)
         for task_id in [task_id for task_id in self._tasks if task_id[0] == run_id]:
             del self._tasks[task_id]
         return existed

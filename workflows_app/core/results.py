@@ -8,7 +8,7 @@ form so that ``isinstance`` checks and custom attributes keep working.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -29,6 +29,7 @@ _STEP_KEYS = (
     "suspended_at",
     "resumed_at",
     "metadata",
+    "failed_attempts",
 )
 
 
@@ -48,6 +49,7 @@ class StepResult:
     suspended_at: int | None = None
     resumed_at: int | None = None
     metadata: dict[str, Any] | None = None
+    failed_attempts: list[dict[str, Any]] | None = None  # earlier attempts that the policy retried
 
     def to_dict(self) -> dict[str, Any]:
         """The record with its unset fields left out, as the spec compares them."""
@@ -82,7 +84,12 @@ class WorkflowResult:
         return data
 
 
-def step_result(row: StepRecord, exceptions: Mapping[str, BaseException] | None = None) -> StepResult:
+def step_result(
+    row: StepRecord,
+    exceptions: Mapping[str, BaseException] | None = None,
+    rows: Sequence[StepRecord] = (),
+) -> StepResult:
+    """The result of the step ``row`` is the current record of; ``rows`` hold its earlier attempts."""
     error: Any = row.error
     if error is not None:
         live = _live_error(row.path, error, exceptions or {})
@@ -100,7 +107,34 @@ def step_result(row: StepRecord, exceptions: Mapping[str, BaseException] | None 
         suspended_at=row.suspended_at,
         resumed_at=row.resumed_at,
         metadata=row.metadata,
+        failed_attempts=failed_attempts(row, rows) or None,
     )
+
+
+def failed_attempts(row: StepRecord, rows: Sequence[StepRecord]) -> list[dict[str, Any]]:
+    """The failed attempts before ``row`` at its coordinate (each one the policy retried).
+
+    Oldest first, each with its number, stored error and timings: what the retry
+    policy did is part of the step's result, not only of the logs.
+    """
+    if row.attempt == 0:
+        return []
+    earlier = [
+        other
+        for other in rows
+        if (other.path, other.foreach_index, other.iteration) == (row.path, row.foreach_index, row.iteration)
+        and other.attempt < row.attempt
+        and other.status == "failed"
+    ]
+    return [
+        {
+            "attempt": other.attempt,
+            "error": other.error,
+            "started_at": other.started_at,
+            "ended_at": other.ended_at,
+        }
+        for other in sorted(earlier, key=lambda other: other.attempt)
+    ]
 
 
 def build_result(
@@ -115,7 +149,7 @@ def build_result(
     steps: dict[str, StepResult | Any] = {"input": run.input}
     for path, row in current.items():
         if "." not in path:
-            steps[path] = step_result(row, exceptions)
+            steps[path] = step_result(row, exceptions, rows)
     result = WorkflowResult(status=run.status, steps=steps, input=run.input, run_id=run.run_id)
     if run.status == "success":
         result.result = run.result

@@ -31,6 +31,7 @@ from .hub import hub
 from .payloads import plain
 from .plan import TERMINAL, find_resume_targets, new_state, task_component
 from .results import WorkflowResult, build_result
+from .sent_events import asend_to_run
 from .storage import RunRecord, Storage
 from .stored_runs import RunList, StoredRun, akeep_snapshot
 from .stream import RunStream
@@ -45,6 +46,7 @@ class Engine(Protocol):
     """How an engine carries out ``plan``: the only part that differs between engines."""
 
     name: str
+    options: dict[str, Any]
 
     async def aexecute(
         self,
@@ -156,6 +158,17 @@ class Run:
         event = {"type": "start", "input": data, "state": state, "context": context, "now": now_ms()}
         return record, event
 
+    def start_event(
+        self, input_data: Any = None, *, request_context: Any = None
+    ) -> tuple[RunRecord, dict[str, Any]]:
+        """The run to create and its ``start`` event, validated; nothing is stored.
+
+        For a caller that writes the start inside a larger transaction of its
+        own (a schedule writes its tick's row with it): ``engine.acommit(...,
+        create=record)`` there, ``engine.afollow`` once it committed.
+        """
+        return self._new_record(input_data, None, request_context, False)
+
     async def astart(
         self,
         input_data: Any = None,
@@ -263,6 +276,17 @@ class Run:
 
         include_state = bool(options.get("include_state", False))
         return RunStream(self, begin, close_on_suspend=close_on_suspend, include_state=include_state)
+
+    # -- events -----------------------------------------------------------------
+    async def asend_event(self, name: str, data: Any = None, *, wait: bool = False) -> bool:
+        """Send event ``name`` to this run: its step waiting on it resumes with ``data``.
+
+        Returns ``True`` if a step took it now; ``False`` if the run does not wait
+        on it yet, in which case it is kept (``EVENT_RETENTION_SECONDS``) and
+        delivered when a step of this run suspends on it. With ``wait``, returns
+        once the resumed run settled again (as ``aresume`` does).
+        """
+        return await asend_to_run(self, name, data, wait=wait)
 
     # -- cancel, restart --------------------------------------------------------
     async def acancel(self) -> None:
@@ -393,6 +417,9 @@ class Run:
 
     def cancel(self) -> None:
         async_to_sync(self.acancel)()
+
+    def send_event(self, name: str, data: Any = None, *, wait: bool = False) -> bool:
+        return async_to_sync(self.asend_event)(name, data, wait=wait)
 
     def restart(self, **options: Any) -> WorkflowResult:
         return async_to_sync(self.arestart)(**options)

@@ -7,6 +7,7 @@ live error object an in-process caller may keep for identity.
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import inspect
 import logging
@@ -17,9 +18,9 @@ from typing import TYPE_CHECKING, Any
 
 from .context import AbortSignal, RequestContext, StepContext, StepEnvironment
 from .errors import (
-    NonRetryableError,
     PayloadError,
     StepInputValidationError,
+    StepTimeoutError,
     TripwireError,
     ValidationError,
     serialize_error,
@@ -27,6 +28,7 @@ from .errors import (
 from .graph import BranchEntry, LoopEntry, SleepEntry, expect
 from .payloads import plain
 from .plan import context_delta, task_component
+from .retry import policy_of
 from .validation import validate
 
 if TYPE_CHECKING:
@@ -85,10 +87,11 @@ async def run_task(
         step_ids=level.steps.keys(),
     )
     before = copy.deepcopy(scope.request_context.to_dict())
+    step = task_component(workflow.nested_workflows(), run_state, task) if task["kind"] == "step" else None
+    policy = policy_of(getattr(step, "retries", None), level.retry_config)
     try:
-        if task["kind"] != "step":
+        if step is None:
             return await _run_helper(entry, task, ctx)
-        step = task_component(workflow.nested_workflows(), run_state, task)
         outcome = await _run_step(step, task, ctx, validate_input=level.validate_inputs)
         after = plain(scope.request_context.to_dict(), what=f"the request context set by step {step.id!r}")
         outcome["context_delta"] = context_delta(before, after)
@@ -102,19 +105,20 @@ async def run_task(
             "usage": ctx.requests.usage,
         }
     except Exception as exc:  # the user's error becomes the step's failure
-        logger.exception(
-            "Error executing step %s of run %s (%s)",
-            task.get("path", task["kind"]),
-            scope.run_id,
-            scope.workflow_id,
-        )
-        return {
-            "status": "failed",
-            "error": serialize_error(exc),
-            "exception": exc,
-            "non_retryable": isinstance(exc, NonRetryableError),
-            "usage": ctx.requests.usage,  # tokens a failed attempt spent were spent all the same
-        }
+        where = task.get("path", task["kind"])
+        logger.exception("Error executing step %s of run %s (%s)", where, scope.run_id, scope.workflow_id)
+        return _failed(exc, retryable=policy.retryable(exc), usage=ctx.requests.usage)
+
+
+def _failed(exc: Exception, *, retryable: bool, usage: Any) -> dict[str, Any]:
+    """The outcome of an attempt that raised: its policy decided whether another may follow."""
+    return {
+        "status": "failed",
+        "error": serialize_error(exc),
+        "exception": exc,
+        "non_retryable": not retryable,
+        "usage": usage,  # tokens a failed attempt spent were spent all the same
+    }
 
 
 async def _run_step(
@@ -128,11 +132,12 @@ async def _run_step(
     ctx.input_data = payload
     ctx.step_id = step.id
     ctx.resume_data = task.get("resume")
+    ctx.timed_out = bool(task.get("timed_out"))
     ctx.suspend_data = task.get("suspend_payload")
     ctx.retry_count = task["attempt"]
     ctx.run_count = task.get("run_count", 0)
     ctx.iteration_count = task.get("iter", 0)
-    returned = await _call(step.execute, ctx)
+    returned = await _call_within(step.execute, ctx, step.timeout)
     try:
         return _step_outcome(ctx, step.id, payload, returned)
     except PayloadError as exc:  # what the step gave cannot be stored: fail now, not at the commit
@@ -159,6 +164,10 @@ def _step_outcome(ctx: StepContext, step_id: str, payload: Any, returned: Any) -
         outcome.update(status="bailed", output=stored(requests.bail_value, "the bail value"))
     elif requests.suspended:
         outcome.update(status="suspended", label=requests.label, output=output)
+        if requests.wait is not None:
+            outcome["wait"] = requests.wait
+        if requests.timeout_ms is not None:
+            outcome["timeout_ms"] = requests.timeout_ms
         if requests.has_suspend_payload:
             outcome["suspend_payload"] = stored(requests.suspend_payload, "the suspend payload")
     else:
@@ -184,6 +193,31 @@ async def _run_helper(entry: Any, task: dict[str, Any], ctx: StepContext) -> dic
     elif hasattr(value, "total_seconds"):
         value = value.total_seconds()
     return {"status": "success", "output": value}
+
+
+async def _call_within(fn: Callable[[StepContext], Any], ctx: StepContext, timeout: float | None) -> Any:
+    """Call a step's ``execute``; past ``timeout`` seconds, abort it and raise StepTimeoutError.
+
+    The step first sees its abort signal, then is cancelled: the attempt is over
+    either way, and its retry policy decides whether another one runs. A step
+    that blocks the event loop (sync code) cannot be interrupted; its timeout is
+    noticed when it returns.
+    """
+    if timeout is None:
+        return await _call(fn, ctx)
+    call = asyncio.ensure_future(_call(fn, ctx))
+    try:
+        done, _ = await asyncio.wait({call}, timeout=timeout)
+    finally:
+        if not call.done():
+            ctx.abort_signal.set()
+            call.cancel()
+            await asyncio.wait({call})  # let it unwind; what it raised is not its outcome
+            if not call.cancelled():
+                call.exception()
+    if call in done:
+        return call.result()
+    raise StepTimeoutError(f"Step {ctx.step_id!r} timed out after {timeout:g} s")
 
 
 async def _call(fn: Callable[[StepContext], Any], ctx: StepContext) -> Any:

@@ -9,7 +9,7 @@ settings instead.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .bus import InMemoryBus
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 StorageFactory = Callable[[], "Storage"]
 EngineFactory = Callable[..., Any]  # (storage, bus, **options) -> an engine
+SweepDuty = Callable[[bool], Awaitable[Any]]  # called with True at a worker's first sweep
 
 _storage_factory: StorageFactory | None = None
 _storage: Storage | None = None
@@ -34,6 +35,7 @@ _engines: dict[str, Any] = {}
 _bus_factory: Callable[[], Any] | None = None
 _bus: Any = None
 _engine_factories: dict[str, EngineFactory] = {}
+_sweep_duties: list[SweepDuty] = []
 
 
 def configure(
@@ -42,11 +44,14 @@ def configure(
     default_engine: str | None = None,
     engine_options: dict[str, Any] | None = None,
     engines: Mapping[str, EngineFactory] | None = None,
+    sweep_duties: Sequence[SweepDuty] | None = None,
 ) -> None:
     """Choose how runs are stored and executed; later calls replace earlier ones.
 
     ``engines`` names the engine classes runs may choose: the package gives the
     core its engines (``workflows_app/__init__.py``), the core never imports them.
+    ``sweep_duties`` are what every worker's sweeper also does, given by the app
+    (the Django app fires due schedules there); the engines never import the app.
     """
     global _storage_factory, _storage, _default_engine, _engine_options
     if engines is not None:
@@ -58,6 +63,8 @@ def configure(
         _engines.clear()
     if default_engine is not None:
         _default_engine = default_engine
+    if sweep_duties is not None:
+        _sweep_duties[:] = sweep_duties
     if engine_options is not None:
         _engine_options = dict(engine_options)
         _engines.clear()
@@ -104,6 +111,10 @@ def get_engine(name: str | None = None) -> Any:
             )
         _engines[name] = _engine_factories[name](get_storage(), get_bus(), **_engine_options.get(name, {}))
     return _engines[name]
+
+
+def sweep_duties() -> list[SweepDuty]:
+    return list(_sweep_duties)
 
 
 def engine_names() -> list[str]:

@@ -16,6 +16,7 @@ from pydantic import BaseModel, create_model
 
 from . import runtime
 from .errors import StepInputValidationError, WorkflowDefinitionError
+from .retry import Duration, RetryPolicy, timeout_seconds
 from .validation import validate
 
 if TYPE_CHECKING:
@@ -55,9 +56,10 @@ class Step:
     suspend_schema: Schema = None
     state_schema: Schema = None
     description: str = ""
-    retries: int | None = None
+    retries: int | RetryPolicy | None = None
     component: str = COMPONENT_STEP
     options: dict[str, Any] = field(default_factory=dict)
+    timeout: Duration | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.id, str) or not self.id:
@@ -67,8 +69,14 @@ class Step:
         for name in ("input_schema", "output_schema", "resume_schema", "suspend_schema"):
             _check_schema(self.id, name, getattr(self, name))
         _check_schema(self.id, "state_schema", self.state_schema)
-        if self.retries is not None and self.retries < 0:
-            raise WorkflowDefinitionError(f"Step {self.id!r}: retries must be >= 0")
+        retries = self.retries
+        if (
+            retries is not None
+            and not isinstance(retries, RetryPolicy)
+            and not (isinstance(retries, int) and retries >= 0)
+        ):
+            raise WorkflowDefinitionError(f"Step {self.id!r}: retries must be an int >= 0 or a RetryPolicy")
+        object.__setattr__(self, "timeout", timeout_seconds(self.timeout, f"Step {self.id!r}: timeout"))
 
     def __repr__(self) -> str:
         return f"<Step {self.id!r}>"
@@ -95,17 +103,21 @@ def create_step(
     suspend_schema: Schema = None,
     state_schema: Schema = None,
     description: str = "",
-    retries: int | None = None,
+    retries: int | RetryPolicy | None = None,
+    timeout: Duration | None = None,
     **options: Any,
 ) -> Step:
     """Create a step from an id and an ``execute`` function, or wrap an agent or a tool.
 
     ``create_step("add", execute=...)`` and ``create_step(id="add", execute=...)``
     are the same; ``create_step(agent, **options)`` makes an agent step and
-    ``create_step(tool)`` a tool step (see :func:`tool_step`).
+    ``create_step(tool)`` a tool step (see :func:`tool_step`). ``retries`` (an
+    int, or a :class:`~.retry.RetryPolicy`) overrides the workflow's retry policy;
+    ``timeout`` (seconds) fails an attempt that runs longer with
+    :class:`~.errors.StepTimeoutError`.
     """
     if id_or_component is not None and not isinstance(id_or_component, str):
-        given = {"id": id, "description": description, "retries": retries}
+        given = {"id": id, "description": description, "retries": retries, "timeout": timeout}
         return tool_step(id_or_component, **{k: v for k, v in given.items() if v}, **options)
     step_id: str | None = id_or_component or id
     if step_id is None or execute is None:
@@ -121,6 +133,7 @@ def create_step(
         description=description,
         retries=retries,
         options=options,
+        timeout=timeout,
     )
 
 
@@ -133,7 +146,8 @@ def step(
     suspend_schema: Schema = None,
     state_schema: Schema = None,
     description: str = "",
-    retries: int | None = None,
+    retries: int | RetryPolicy | None = None,
+    timeout: Duration | None = None,
 ) -> Callable[[Execute], Step]:
     """Decorator form of :func:`create_step`; the function name is the default id."""
 
@@ -148,6 +162,7 @@ def step(
             state_schema=state_schema,
             description=description or (inspect.getdoc(fn) or ""),
             retries=retries,
+            timeout=timeout,
         )
 
     return wrap
@@ -173,7 +188,8 @@ def tool_step(tool: Any, **options: Any) -> Step:
         adapted = adapt(tool, **options)
         if adapted is not None:
             return adapted
-    overrides = {name: options.pop(name) for name in ("id", "description", "retries") if name in options}
+    named = ("id", "description", "retries", "timeout")
+    overrides = {name: options.pop(name) for name in named if name in options}
     if isinstance(tool, str):
         step = _registered_tool_step(tool, options)
     elif hasattr(tool, "execute") and hasattr(tool, "id"):

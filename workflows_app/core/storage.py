@@ -48,6 +48,7 @@ TASK_CANCELED = "canceled"
 # Kinds of task rows besides the plan's tasks (steps and helpers, named by their key).
 CALLBACKS = "callbacks"
 TIMER = "timer"
+MATCH = "match"  # a step that suspended on an event looks for one sent before it waited
 
 
 @dataclass
@@ -149,6 +150,24 @@ class Claim:
         return (self.run_id, self.key, self.handout, self.lease)
 
 
+@dataclass
+class SentEvent:
+    """An event sent to resume runs, kept until a run waiting on it takes it or it expires.
+
+    ``run_id`` set: sent to that run only (``run.asend_event``); unset: to every
+    run waiting on ``name`` and ``key``. Times are epoch milliseconds.
+    """
+
+    name: str
+    data: Any = None
+    key: str | None = None
+    run_id: str | None = None
+    id: int = 0
+    sent_at: int = 0
+    expires_at: int = 0
+    taken_by: str | None = None
+
+
 Reset = Literal["cancel", "drop"]
 
 
@@ -159,7 +178,9 @@ class Change:
     ``reset`` applies to the run's task rows already there (not those of this
     commit): ``"cancel"`` marks the running ones canceled and deletes the queued
     ones (a cancel, a bail); ``"drop"`` deletes them all (a restart or a time
-    travel hands the work out anew).
+    travel hands the work out anew). ``waits``, when given, replaces the index of
+    the events the run's tasks wait for (the run state stays the truth: a
+    sender checks it before delivering).
     """
 
     run: dict[str, Any]
@@ -167,6 +188,7 @@ class Change:
     events: Sequence[dict[str, Any]] = ()
     tasks: Sequence[TaskRow] = ()
     reset: Reset | None = None
+    waits: Sequence[Sequence[Any]] | None = None  # [task key, event name, key] each; None: unchanged
 
 
 class LeaseLost(Exception):  # noqa: N818 - a condition the engine handles, not an error users see
@@ -294,6 +316,26 @@ class Storage(Protocol):
 
     async def aheartbeat(self, worker: str, info: dict[str, Any]) -> None:
         """Record that a worker is alive, with what it says about itself."""
+
+    # -- events sent to runs ------------------------------------------------------------
+    async def awaiting_runs(self, name: str, key: str | None) -> list[str]:
+        """Runs with a task waiting on event ``name`` with exactly this ``key``, oldest wait first."""
+
+    async def akeep_event(self, event: SentEvent, keep_ms: int) -> SentEvent:
+        """Store ``event`` for ``keep_ms``; forget the expired ones. Returns it with its id and times."""
+
+    async def akept_events(self, run_id: str, waits: Sequence[tuple[str, str | None]]) -> list[SentEvent]:
+        """Kept events, not expired and not taken, that the run may take, oldest first.
+
+        Those sent to the run whose name is among ``waits``, and those sent to
+        every run whose ``(name, key)`` is one of ``waits``.
+        """
+
+    async def atake_event(self, event_id: int, run_id: str) -> bool:
+        """Mark a kept event taken by the run; ``False`` if another run took it first."""
+
+    async def arelease_event(self, event_id: int, run_id: str) -> None:
+        """Give back an event the run took but could not use (it stopped waiting meanwhile)."""
 
     async def alive_workers(self, since: datetime) -> list[dict[str, Any]]:
         """Workers whose last heartbeat is at or after ``since``."""

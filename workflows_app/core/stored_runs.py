@@ -62,15 +62,15 @@ def live_view(record: RunRecord, rows: Sequence[StepRecord]) -> dict[str, Any]:
     """The view of the run as it is now (``rows`` may be empty when steps are not wanted)."""
     return {
         "status": record.status,
-        "steps": {path: _stored_step(row) for path, row in latest_steps(rows).items()},
+        "steps": {path: _stored_step(row, rows) for path, row in latest_steps(rows).items()},
         "result": record.result,
         "error": record.error,
         "input": record.input,
     }
 
 
-def _stored_step(row: StepRecord) -> dict[str, Any]:
-    data = step_result(row).to_dict()
+def _stored_step(row: StepRecord, rows: Sequence[StepRecord]) -> dict[str, Any]:
+    data = step_result(row, rows=rows).to_dict()
     if row.status == "success":  # suspend-scoped fields end with the suspension
         data.pop("suspend_payload", None)
         data.pop("suspended_at", None)

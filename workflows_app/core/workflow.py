@@ -8,7 +8,6 @@ commit starts a new draft that must be committed again.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel
@@ -16,6 +15,7 @@ from pydantic import BaseModel
 from . import runtime
 from .errors import (
     ExecutionFlowNotDefinedError,
+    InputValidationError,
     UncommittedWorkflowError,
     WorkflowDefinitionError,
 )
@@ -36,19 +36,18 @@ from .graph import (
     entry_ids,
 )
 from .mapping import mapping_step, stable_id
+from .retry import Duration, RetryPolicy, timeout_seconds
 from .run import Run
+from .schedules import Schedule
 from .steps import Step, tool_step
 from .stored_runs import RunList, StoredRun, aget_stored_run, alist_stored_runs
+from .validation import validate
 
 Callback = Callable[[Any], Any]
 
 
-@dataclass(frozen=True)
-class RetryConfig:
-    """How often a failed step is tried again, and how long to wait in between (seconds)."""
-
-    attempts: int = 0
-    delay: float = 0.0
+RetryConfig = RetryPolicy
+"""The spec's name of a workflow's retry policy (``retry_config=``); the same class."""
 
 
 class Workflow:
@@ -57,7 +56,7 @@ class Workflow:
     component = COMPONENT_WORKFLOW
     resume_schema: type[BaseModel] | None = None
     suspend_schema: type[BaseModel] | None = None
-    retries: int | None = None
+    retries: int | RetryPolicy | None = None
 
     def __init__(
         self,
@@ -67,13 +66,15 @@ class Workflow:
         output_schema: type[BaseModel] | None = None,
         state_schema: type[BaseModel] | None = None,
         description: str = "",
-        retry_config: RetryConfig | None = None,
+        retry_config: RetryPolicy | None = None,
+        timeout: Duration | None = None,
         on_start: Callback | None = None,
         on_finish: Callback | None = None,
         on_error: Callback | None = None,
         validate_inputs: bool = True,
         should_persist_snapshot: Callable[[dict[str, Any]], bool] | None = None,
         steps: Sequence[Step] = (),
+        schedule: Schedule | None = None,
     ) -> None:
         if not id:
             raise WorkflowDefinitionError("A workflow needs a non-empty id")
@@ -82,13 +83,17 @@ class Workflow:
         self.output_schema = output_schema
         self.state_schema = state_schema
         self.description = description
-        self.retry_config = retry_config or RetryConfig()
+        self.retry_config = retry_config or RetryPolicy()
+        self.timeout = timeout_seconds(timeout, f"Workflow {id!r}: timeout")
         self.on_start = on_start
         self.on_finish = on_finish
         self.on_error = on_error
         self.validate_inputs = validate_inputs
         self.should_persist_snapshot = should_persist_snapshot
         self.declared_steps = tuple(steps)
+        if schedule is not None and not isinstance(schedule, Schedule):
+            raise WorkflowDefinitionError("schedule= takes a Schedule(cron=..., timezone=..., ...)")
+        self.schedule = schedule
         self.entries: tuple[Entry, ...] = ()
         self._draft: list[Entry] = []
         self._dirty = False
@@ -157,12 +162,23 @@ class Workflow:
         """Freeze the draft into the definition and register the workflow by id."""
         entries = tuple(self._draft) if self._dirty else self.entries
         _check_unique_ids(self.id, entries)
+        self._check_schedule()
         self.entries = entries
         self._dirty = False
         self._nested = self._steps = None
         self.definition_hash = definition_hash(entries, {"id": self.id})
         runtime.register_workflow(self)
         return self
+
+    def _check_schedule(self) -> None:
+        """A declared schedule's input must be valid input: found now, not at its first tick."""
+        if self.schedule is not None and self.validate_inputs:
+            try:
+                validate(self.input_schema, self.schedule.input, InputValidationError)
+            except InputValidationError as exc:
+                raise WorkflowDefinitionError(
+                    f"The schedule of workflow {self.id!r} has invalid input: {exc}"
+                ) from None
 
     # -- introspection ------------------------------------------------------
     @property
@@ -302,6 +318,7 @@ def clone_workflow(original: Workflow, *, id: str) -> Workflow:
         state_schema=original.state_schema,
         description=original.description,
         retry_config=original.retry_config,
+        timeout=original.timeout,
         on_start=original.on_start,
         on_finish=original.on_finish,
         on_error=original.on_error,

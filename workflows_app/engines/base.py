@@ -38,7 +38,7 @@ from ..core.errors import RunNotFoundError, WorkflowError
 from ..core.hub import hub
 from ..core.plan import ACTIVE, plan
 from ..core.results import build_result
-from ..core.storage import CALLBACKS, TIMER, Change, Claim, LeaseLost, RunRecord, TaskRow
+from ..core.storage import CALLBACKS, MATCH, TIMER, Change, Claim, LeaseLost, RunRecord, TaskRow
 from .batching import GroupCommit
 from .live import LiveErrors
 from .worker import LOCAL_WORKERS, Worker
@@ -68,6 +68,8 @@ DEFAULT_OPTIONS: dict[str, Any] = {
     "cancel_grace_seconds": 10.0,
     # With no live worker, run a worker inside the calling process instead of failing (evented).
     "inline_when_no_worker": True,
+    # Seconds an event that no run waits on yet is kept for the first run that suspends on it.
+    "event_retention_seconds": 86400.0,
 }
 SETTLING_EVENTS = frozenset(
     {"workflow-finish", "workflow-step-suspended", "workflow-paused", "workflow-canceled"}
@@ -98,6 +100,20 @@ class Caller:
     """A process that starts, resumes or cancels runs without running their steps itself."""
 
     id: str = field(default_factory=lambda: f"caller-{socket.gethostname()}-{os.getpid()}")
+
+    def claimable(self, freed: int = 0) -> int | None:
+        return 0
+
+
+@dataclass
+class Deferred:
+    """A committer for a commit written inside a larger transaction: it takes none of its tasks.
+
+    Nothing may run before that transaction commits, so the tasks wait in the
+    queue they would have gone to; ``afollow`` rings for them afterwards.
+    """
+
+    id: str
 
     def claimable(self, freed: int = 0) -> int | None:
         return 0
@@ -168,6 +184,10 @@ class Engine:
     def worker_queues(self, worker: Worker) -> list[str]:
         """The queues ``worker`` claims from and sweeps: those of the workflows it serves."""
         return [self.queue_of(workflow_id) for workflow_id in worker.serves()]
+
+    def deferred_committer(self) -> Committer:
+        """The committer of a commit inside a larger transaction (see :class:`Deferred`)."""
+        return Deferred(self.committer().id)
 
     async def aready(self) -> None:
         """Make sure some worker will take the work, or say clearly that none will."""
@@ -355,6 +375,7 @@ class Engine:
                 events=decision.events,
                 tasks=rows,
                 reset="cancel" if decision.cancels else reset,
+                waits=decision.waits,
             )
 
         return change, decided
@@ -420,6 +441,8 @@ class Engine:
         for key, due, number in decision.timers:
             queue = self.queue_for(TIMER, committer, workflow_id)
             rows.append(TaskRow(key, number, TIMER, queue, delay_ms=max(0, due - now)))
+        for key, number in decision.matches:
+            rows.append(TaskRow(key, number, MATCH, self.queue_for(MATCH, committer, workflow_id)))
         if decision.settled and _owes_callbacks(workflow):
             version = decision.record.version if decision.record is not None else 0
             row = TaskRow(CALLBACKS, version, CALLBACKS, self.queue_for(CALLBACKS, committer, workflow_id))

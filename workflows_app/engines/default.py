@@ -3,10 +3,10 @@
 The pipeline is the evented engine's (:mod:`.base`); the difference is where the
 work goes. Every step a commit owes is claimed in that commit by this process's
 worker (one per event loop, with no limit on how many steps it runs at once) and
-runs here as an asyncio task. Timers and callbacks go to the workflow's shared
-queue ``default/<workflow id>``, so that any process serving that workflow on
-the default engine fires a sleep whose process died, or calls the callbacks of a
-run whose process died after settling.
+runs here as an asyncio task. Timers, callbacks and looks for kept events go to
+the workflow's shared queue ``default/<workflow id>``, so that any process
+serving that workflow on the default engine fires a sleep whose process died,
+or calls the callbacks of a run whose process died after settling.
 Steps whose process died wait for ``run.arestart()``, which hands them to the
 caller's process.
 """
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..core.storage import CALLBACKS, TIMER
+from ..core.storage import CALLBACKS, MATCH, TIMER
 from .base import Committer, Engine
 
 if TYPE_CHECKING:
@@ -29,7 +29,7 @@ class DefaultEngine(Engine):
     shared_queue = "default"
 
     def queue_for(self, kind: str, committer: Committer, workflow_id: str) -> str:
-        if kind in (TIMER, CALLBACKS) or committer is self.caller:
+        if kind in (TIMER, CALLBACKS, MATCH) or committer is self.caller:
             # A caller claims nothing (``run.enqueue()`` inside a transaction): any
             # worker of this engine serving the workflow takes the work from its queue.
             return self.queue_of(workflow_id)

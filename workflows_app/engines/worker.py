@@ -36,8 +36,9 @@ from ..core.clock import now_ms
 from ..core.context import AbortSignal
 from ..core.errors import WorkflowError, serialize_error
 from ..core.runner import TaskScope, run_task
-from ..core.storage import CALLBACKS, TIMER, Claim, LeaseLost
+from ..core.storage import CALLBACKS, MATCH, TIMER, Claim, LeaseLost
 from .faults import crash_point
+from .matching import amatch
 
 if TYPE_CHECKING:
     from ..core.storage import RunRecord
@@ -231,6 +232,7 @@ class Worker:
                 logger.exception("Worker %s could not renew its leases", self.id)
 
     async def _asweep_loop(self) -> None:
+        first = True
         while True:
             await asyncio.sleep(float(self.options["sweep_seconds"]))
             try:
@@ -239,6 +241,13 @@ class Worker:
             except Exception:
                 self._reraise_cancel()
                 logger.exception("Sweep of worker %s failed", self.id)
+            for duty in runtime.sweep_duties():  # the app's own (due schedules)
+                try:
+                    await duty(first)
+                except Exception:
+                    self._reraise_cancel()
+                    logger.exception("Sweep duty %r of worker %s failed", duty, self.id)
+            first = False
 
     async def _abeat_loop(self) -> None:
         info = {"host": socket.gethostname(), "pid": os.getpid(), "concurrency": self.capacity or 0}
@@ -348,6 +357,8 @@ class Worker:
                 return None
             await self.engine.arun_callbacks(workflow, claim, record)
             return None
+        if claim.kind == MATCH:
+            return await amatch(self.engine, workflow, record, claim, self)
         if claim.kind == TIMER:
             event = {"type": "timer", "key": claim.key, "handout": claim.handout, "now": now_ms()}
             return await self.engine.acommit(

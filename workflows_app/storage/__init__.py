@@ -17,9 +17,9 @@ from typing import Any
 from asgiref.sync import sync_to_async
 from django.db import transaction
 
-from ..core.storage import STEP_FIELDS, Change, Claim, RunRecord, StepRecord
+from ..core.storage import STEP_FIELDS, Change, Claim, RunRecord, SentEvent, StepRecord
 from ..models import StepAttempt, WorkflowEvent, WorkflowRun
-from . import _commit, _queue
+from . import _commit, _events, _queue
 from ._sql import NO_INDEX, RUN_COLUMNS
 
 
@@ -188,6 +188,22 @@ class DjangoStorage:
 
     async def alive_workers(self, since: datetime) -> list[dict[str, Any]]:
         return await sync_to_async(_queue.live_workers)(since)
+
+    # -- events sent to runs -------------------------------------------------------------
+    async def awaiting_runs(self, name: str, key: str | None) -> list[str]:
+        return await sync_to_async(_events.waiting_runs)(name, key)
+
+    async def akeep_event(self, event: SentEvent, keep_ms: int) -> SentEvent:
+        return await sync_to_async(_events.keep_event)(event, keep_ms, self._now())
+
+    async def akept_events(self, run_id: str, waits: Sequence[tuple[str, str | None]]) -> list[SentEvent]:
+        return await sync_to_async(_events.kept_events)(run_id, waits, self._now())
+
+    async def atake_event(self, event_id: int, run_id: str) -> bool:
+        return await sync_to_async(_events.take_event)(event_id, run_id)
+
+    async def arelease_event(self, event_id: int, run_id: str) -> None:
+        await sync_to_async(_events.release_event)(event_id, run_id)
 
 
 def _run_record(row: WorkflowRun) -> RunRecord:

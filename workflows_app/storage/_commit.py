@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from ..core.errors import ResumeConflictError, RunExistsError, RunNotFoundError
 from ..core.storage import Change, Claim, LeaseLost, RunRecord
+from ._events import write_waits
 from ._postgres import one_statement
 from ._rows import (
     EVENT_WRITE,
@@ -101,7 +102,7 @@ def transact(
         if decided is None:
             drop_fenced(fences, now)
             return None
-        seqs = one_statement(Write.of(run_id, decided, fences, now), version=record.version, create=False)
+        seqs = _one_statement_with_waits(Write.of(run_id, decided, fences, now), record.version, decided)
         if seqs is not None:
             return seqs
         _raise_lost(fences, now)  # a fence, or another commit came first: decide again, locked
@@ -133,9 +134,21 @@ def _locked(
             drop_fenced(fences, now)
             return None
         write = Write.of(run_id, decided, fences, now)
+        write_waits(run_id, decided.waits)
         if connection.vendor == "postgresql":
             return one_statement(write, version=version, create=False)
         return _statements(write, last_seq, create=False)
+
+
+def _one_statement_with_waits(write: Write, version: int, decided: Change) -> list[int] | None:
+    """The one statement of a commit; with the waits it changed, in a transaction with them."""
+    if decided.waits is None:
+        return one_statement(write, version=version, create=False)
+    with transaction.atomic():
+        seqs = one_statement(write, version=version, create=False)
+        if seqs is not None:
+            write_waits(write.run_id, decided.waits)
+        return seqs
 
 
 def _create(
@@ -149,8 +162,11 @@ def _create(
     try:
         with transaction.atomic():  # a savepoint inside the caller's transaction, if there is one
             if connection.vendor == "postgresql":
-                return one_statement(write, version=None, create=True)
-            return _statements(write, 0, create=True)
+                seqs = one_statement(write, version=None, create=True)
+            else:
+                seqs = _statements(write, 0, create=True)
+            write_waits(run_id, decided.waits)
+            return seqs
     except IntegrityError as exc:
         raise RunExistsError(f"A workflow run with id {run_id!r} already exists") from exc
 

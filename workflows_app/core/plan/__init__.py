@@ -8,6 +8,7 @@ from ._planner import Planner, plan
 from ._state import (
     ACTIVE,
     BUSY,
+    DEADLINE,
     OPEN,
     RUN_STATUSES,
     SETTLED,
@@ -34,6 +35,7 @@ from ._travel import find_target
 __all__ = [
     "ACTIVE",
     "BUSY",
+    "DEADLINE",
     "OPEN",
     "RUN_STATUSES",
     "SETTLED",

@@ -23,10 +23,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..errors import WorkflowError
+from ..errors import WorkflowError, WorkflowTimeoutError, serialize_error
+from ._events import EventMixin
 from ._foreach import ForeachMixin
 from ._nodes import NodeMixin
-from ._state import BUSY, OPEN, ROOT
+from ._state import BUSY, DEADLINE, OPEN, ROOT
 from ._tasks import TaskMixin
 from ._travel import TravelMixin
 
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
     from ..workflow import Workflow
 
 
-class Planner(TaskMixin, NodeMixin, ForeachMixin, TravelMixin):
+class Planner(TaskMixin, NodeMixin, ForeachMixin, TravelMixin, EventMixin):
     """One application of an event to a run state, collecting the actions."""
 
     def __init__(self, workflow: Workflow | None, state: dict[str, Any], now: int) -> None:
@@ -47,6 +48,14 @@ class Planner(TaskMixin, NodeMixin, ForeachMixin, TravelMixin):
 
     # -- dispatch -------------------------------------------------------------
     def apply(self, event: dict[str, Any]) -> None:
+        before = self.waits()
+        self.dispatch(event)
+        self.settle()
+        after = self.waits()
+        if after != before:  # the index senders find waiting runs by is written with this commit
+            self.actions.append({"type": "waits", "waits": after})
+
+    def dispatch(self, event: dict[str, Any]) -> None:
         kind = event["type"]
         if kind == "start":
             self.on_start(event)
@@ -55,6 +64,10 @@ class Planner(TaskMixin, NodeMixin, ForeachMixin, TravelMixin):
         elif kind == "resume":
             self.s.setdefault("context", {}).update(event.get("context") or {})
             self.on_resume(event["keys"], event.get("data"))
+        elif kind == "timer" and event["key"] == DEADLINE:
+            self.on_run_timeout(event.get("handout"))
+        elif kind == "event":
+            self.on_event(event["event"], event["keys"])
         elif kind == "timer":
             self.on_timer(event["key"], event.get("handout"))
         elif kind == "cancel":
@@ -65,13 +78,13 @@ class Planner(TaskMixin, NodeMixin, ForeachMixin, TravelMixin):
             self.on_time_travel(event)
         else:
             raise ValueError(f"Unknown plan event {kind!r}")
-        self.settle()
 
     def on_start(self, event: dict[str, Any]) -> None:
         self.s["status"] = "running"
         self.s["state"] = dict(event.get("state") or {})
         self.s["context"] = dict(event.get("context") or {})
         self.emit("workflow-start", {"run_id": self.s["run_id"]})
+        self.arm_run_timeout()
         self.s["frames"][ROOT] = self.new_frame(self.root, "", event.get("input"), parent=None)
         self.advance(ROOT)
 
@@ -95,6 +108,37 @@ class Planner(TaskMixin, NodeMixin, ForeachMixin, TravelMixin):
                 self.hand_out(key, task)
         for key, timer in list(self.s["timers"].items()):
             self.arm_timer(key, timer["frame"], timer["at"])
+        self.rearm_deadlines()
+        if self.s.get("deadline"):
+            self.arm_run_timeout(self.s["deadline"]["at"])
+
+    # -- the workflow's timeout ---------------------------------------------------
+    def arm_run_timeout(self, due: int | None = None) -> None:
+        """Owe a timer that fails the run when its workflow's ``timeout`` is up.
+
+        It is kept apart from ``timers``: those keep a run from settling, while the
+        deadline runs on through suspensions (a run's timeout bounds its whole life).
+        """
+        if self.root.timeout is None:
+            return
+        if due is None:
+            due = self.now + round(self.root.timeout * 1000)
+        deadline = {"at": due, "n": self.next_order()}
+        self.s["deadline"] = deadline
+        self.actions.append({"type": "timer", "key": DEADLINE, "at": due, "n": deadline["n"]})
+
+    def on_run_timeout(self, number: int | None) -> None:
+        deadline = self.s.get("deadline")
+        if deadline is None or (number is not None and deadline["n"] != number):
+            return  # an earlier arming (before a restart or a time travel) fired late
+        if self.s["status"] not in OPEN - {"pending"}:
+            return
+        self.stop_everything()
+        self.s["frames"].clear()
+        late = WorkflowTimeoutError(
+            f"Workflow {self.root.id!r} did not finish within {self.root.timeout:g} s"
+        )
+        self.finish("failed", error=serialize_error(late))
 
     # -- run-level settling -----------------------------------------------------
     def settle(self) -> None:
@@ -116,6 +160,7 @@ class Planner(TaskMixin, NodeMixin, ForeachMixin, TravelMixin):
 
     def finish(self, status: str, **fields: Any) -> None:
         self.s["status"] = status
+        self.s.pop("deadline", None)
         self.s.update(fields)
         payload = {
             "workflow_status": status,

@@ -13,7 +13,9 @@ Keys name places in the graph, never objects, so that they survive JSON:
   ``#<n>`` for foreach item ``n`` (:func:`child_key`, :func:`item_index`);
 - a helper (conditions, a loop condition) is ``<frame key>/<entry index>?``
   (:func:`helper_key`); a sleep's timer and its duration function use
-  ``<frame key>/<entry index>~`` (:func:`sleep_key`).
+  ``<frame key>/<entry index>~`` (:func:`sleep_key`);
+- the timer of the workflow's ``timeout`` is :data:`DEADLINE` (no ``/``, so it
+  names no place in the graph).
 """
 
 from __future__ import annotations
@@ -75,6 +77,9 @@ class Task(TypedDict):
     started_at: NotRequired[int]
     resume: NotRequired[Any]
     label: NotRequired[str]
+    wait: NotRequired[dict[str, Any]]  # a suspended step waiting on an event: its name and key
+    deadline: NotRequired[dict[str, int]]  # a suspend's timeout: when (epoch ms), its timer number
+    timed_out: NotRequired[bool]  # this run of the step comes from its deadline
 
 
 class Frame(TypedDict):
@@ -97,6 +102,13 @@ class Timer(TypedDict):
     n: int
 
 
+class Deadline(TypedDict):
+    """The armed timer of the workflow's ``timeout``: due ``at``, under number ``n``."""
+
+    at: int
+    n: int
+
+
 class RunState(TypedDict):
     v: int
     run_id: str
@@ -114,6 +126,8 @@ class RunState(TypedDict):
     error: Any
     tripwire: Any
     order: int
+    deadline: NotRequired[Deadline]
+    received: NotRequired[list[int]]  # ids of the events the run took (each at most once)
 
 
 def new_state(run_id: str, *, per_step: bool = False) -> dict[str, Any]:
@@ -141,6 +155,7 @@ def new_state(run_id: str, *, per_step: bool = False) -> dict[str, Any]:
 
 # -- the key grammar ----------------------------------------------------------------
 ROOT = ""
+DEADLINE = "~timeout"
 
 
 def child_key(fkey: str, entry: int, component_id: str, index: int | None = None) -> str:

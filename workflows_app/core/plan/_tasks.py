@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ..retry import RetryPolicy, policy_of
 from ..storage import StepRecord
 from ._state import apply_context_delta, coordinate_of, graph_order, step_path, task_component
 
@@ -33,6 +34,9 @@ class TaskMixin:
         def on_sleep_timer(self, key: str, fkey: str) -> None: ...
         def mark_foreach_suspended(self, fkey: str, node: dict[str, Any]) -> None: ...
         def mark_foreach_resumed(self, fkey: str | None, data: Any) -> None: ...
+        def wait_for_event(self, key: str, task: dict[str, Any], wait: dict[str, Any]) -> None: ...
+        def on_deadline(self, key: str, number: int | None) -> None: ...
+        def arm_deadline(self, key: str, task: dict[str, Any], timeout_ms: int) -> int: ...
 
     # -- scheduling ---------------------------------------------------------------
     def next_order(self) -> int:
@@ -115,6 +119,8 @@ class TaskMixin:
     def record(self, task: dict[str, Any], status: str, **fields: Any) -> None:
         """Write the whole current row of a task's coordinate."""
         metadata = {"iteration_count": task["iter"]} if task.get("loop") else None
+        if fields.get("metadata"):
+            metadata = {**(metadata or {}), **fields.pop("metadata")}
         row = StepRecord(
             path=task["path"],
             foreach_index=coordinate_of(task)[1],
@@ -196,23 +202,34 @@ class TaskMixin:
 
     def step_failed(self, key: str, task: dict[str, Any], outcome: dict[str, Any]) -> None:
         error = outcome.get("error")
-        if not outcome.get("non_retryable") and task["attempt"] < self.retries_of(task):
-            self.retry(key, task, error)
+        policy = self.policy_of(task)
+        if not outcome.get("non_retryable") and task["attempt"] < policy.attempts:
+            self.retry(key, task, error, policy)
             return
         self.record(task, "failed", error=error, ended_at=self.now)
         self.emit("workflow-step-result", self.result_payload(key, task, "failed", error=error))
         del self.s["tasks"][key]
         self.child_settled(task["frame"], key, "failed", error)
 
-    def retry(self, key: str, task: dict[str, Any], error: Any) -> None:
+    def retry(self, key: str, task: dict[str, Any], error: Any, policy: RetryPolicy) -> None:
+        """Keep the failed attempt's row, and owe the next attempt: at once, or on a durable timer.
+
+        The wait is a timer of the run (a task row due later), so a worker that
+        dies during it loses nothing, and no worker sleeps through it.
+        """
         self.record(task, "failed", error=error, ended_at=self.now)
+        failed = task["attempt"]
         task["attempt"] += 1
-        task["started_at"] = self.now
-        delay_ms = int(self.workflow_of(task).retry_config.delay * 1000)
-        if delay_ms > 0:
+        due = self.now + policy.delay_ms(task["attempt"], seed=f"{self.s['run_id']}:{key}")
+        payload = self.result_payload(key, task, "failed", error=error, attempt=failed, retry_at=due)
+        self.emit("workflow-step-retry", payload)
+        if due > self.now:
             task["status"] = "waiting"
-            self.arm_timer(key, task["frame"], self.now + delay_ms)
+            task["started_at"] = None
+            self.record(task, "waiting", metadata={"retry_at": due})
+            self.arm_timer(key, task["frame"], due)
         else:
+            task["started_at"] = self.now
             self.record(task, "running")
             self.hand_out(key, task)
 
@@ -231,7 +248,11 @@ class TaskMixin:
         payload = {"id": task["path"], "status": "suspended", "suspended_at": self.now}
         if "suspend_payload" in task:
             payload["suspend_payload"] = task["suspend_payload"]
+        if outcome.get("timeout_ms"):
+            payload["timeout_at"] = self.arm_deadline(key, task, int(outcome["timeout_ms"]))
         self.emit("workflow-step-suspended", payload)
+        if outcome.get("wait"):
+            self.wait_for_event(key, task, outcome["wait"])
 
     def step_bailed(self, key: str, task: dict[str, Any], outcome: dict[str, Any]) -> None:
         value = outcome.get("output")
@@ -283,11 +304,15 @@ class TaskMixin:
         return payload
 
     # -- resume and timers --------------------------------------------------------
-    def on_resume(self, keys: list[str], data: Any) -> None:
+    def on_resume(self, keys: list[str], data: Any, *, timed_out: bool = False) -> None:
         self.s["status"] = "running"
         for key in keys:
             task = self.s["tasks"][key]
             task["status"] = "running"
+            for name in ("deadline", "wait", "timed_out"):
+                task.pop(name, None)
+            if timed_out:
+                task["timed_out"] = True
             task["resume"] = data
             task["resume_payload"] = data
             task["resumed_at"] = self.now
@@ -308,14 +333,18 @@ class TaskMixin:
 
     def on_timer(self, key: str, number: int | None = None) -> None:
         timer = self.s["timers"].get(key)
-        if timer is None or self.s["status"] != "running":
+        if timer is None:
+            self.on_deadline(key, number)
+            return
+        if self.s["status"] != "running":
             return
         if number is not None and timer.get("n") != number:
             return  # an earlier arming of this key (a retry delay, a loop's sleep) fired late
         del self.s["timers"][key]
         task = self.s["tasks"].get(key)
-        if task is not None:
+        if task is not None:  # a retry's wait is over
             task["status"] = "running"
+            task["started_at"] = self.now
             self.record(task, "running")
             self.hand_out(key, task)
         else:
@@ -369,8 +398,5 @@ class TaskMixin:
     def component_of(self, task: dict[str, Any]) -> Any:
         return task_component(self.workflows, self.s, task)
 
-    def retries_of(self, task: dict[str, Any]) -> int:
-        step = self.component_of(task)
-        if step.retries is not None:
-            return int(step.retries)
-        return int(self.workflow_of(task).retry_config.attempts)
+    def policy_of(self, task: dict[str, Any]) -> RetryPolicy:
+        return policy_of(self.component_of(task).retries, self.workflow_of(task).retry_config)

@@ -31,6 +31,7 @@ class TravelMixin:
     if TYPE_CHECKING:
 
         def emit(self, event_type: str, payload: dict[str, Any]) -> None: ...
+        def arm_run_timeout(self, due: int | None = None) -> None: ...
         def record(self, task: dict[str, Any], status: str, **fields: Any) -> None: ...
         def new_frame(
             self, workflow: Workflow, scope: str, data: Any, parent: str | None, **extra: Any
@@ -47,6 +48,7 @@ class TravelMixin:
         self.s["resume_data"] = event.get("resume")
         context: dict[str, Any] = event.get("context") or {}
         self.emit("workflow-start", {"run_id": self.s["run_id"]})
+        self.arm_run_timeout()
         for path, row in context.items():
             self.record_context(path, row)
         self.s["frames"][ROOT] = self.new_frame(self.root, "", event.get("run_input"), parent=None)

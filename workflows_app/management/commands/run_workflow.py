@@ -9,6 +9,8 @@ from asgiref.sync import async_to_sync
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from workflows_app.core import errors, runtime
+from workflows_app.core.clock import active_ms
+from workflows_app.core.payloads import limits, plain
 from workflows_app.core.results import WorkflowResult
 from workflows_app.core.workflow import Workflow
 
@@ -28,7 +30,7 @@ class Command(BaseCommand):
         parser.add_argument("--data", default=None, help="resume data as JSON")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        self._started: dict[str, int] = {}
+        self._started: dict[str, dict[str, Any]] = {}
         try:
             workflow = runtime.get_workflow(options["workflow_id"])
         except errors.WorkflowNotFoundError as exc:
@@ -41,33 +43,49 @@ class Command(BaseCommand):
         self._print_result(workflow.id, result)
 
     async def _arun(self, workflow: Workflow, options: dict[str, Any]) -> WorkflowResult:
+        """Start or resume the run and print its events, each once and in order, until it settles.
+
+        The run's stream (``astream``) does the ordering: on the evented engine an
+        event can reach this process twice (from the worker's relay and the log).
+        The run id is printed with the run's first event, so a run that was
+        refused before it was stored (invalid input) never shows an id.
+        """
         run = await workflow.acreate_run(
             run_id=options["resume"], resource_id=options["resource_id"], engine=options["engine"]
         )
-        unwatch = run.watch(self._print_event)
-        try:
-            if options["resume"]:
-                return await run.aresume(
-                    _json(options["data"], "--data"), step=options["step"], label=options["label"]
-                )
-            self.stdout.write(f"run {run.run_id} of {workflow.id}")
-            return await run.astart(
-                _json(options["input"], "--input"), initial_state=_json(options["state"], "--state")
-            )
-        finally:
-            unwatch()
+        if options["resume"]:
+            if await run.arefresh() is None:
+                raise CommandError(f"No stored run {options['resume']!r} of {workflow.id}: nothing to resume")
+            self.stdout.write(f"resuming run {run.run_id} of {workflow.id}")
+            data = _json(options["data"], "--data")
+            stream = run.aresume_stream(data, step=options["step"], label=options["label"])
+        else:
+            input_data = _json(options["input"], "--input")
+            state = _json(options["state"], "--state")
+            stream = run.astream(input_data, initial_state=state)
+        async for event in stream:
+            if event["type"] == "workflow-start":
+                self.stdout.write(f"run {run.run_id} of {workflow.id}")
+            self._print_event(event)
+        return await stream.result()
 
     def _print_event(self, event: dict[str, Any]) -> None:
         payload = event.get("payload") or {}
         kind = event["type"]
         if kind == "workflow-step-result":
             took = ""
-            started = self._started.pop(str(payload.get("id")), None)
-            if started is not None and payload.get("ended_at"):
-                took = f" ({(payload['ended_at'] - started) / 1000:.3f} s)"
+            start = self._started.pop(str(payload.get("id")), None)
+            if start is not None and payload.get("ended_at"):
+                worked = active_ms(
+                    int(start.get("started_at") or 0),
+                    int(payload["ended_at"]),
+                    suspended_at=start.get("suspended_at"),
+                    resumed_at=start.get("resumed_at"),
+                )
+                took = f" ({worked / 1000:.3f} s)"
             self.stdout.write(f"  {payload.get('id')}: {payload.get('status')}{took}")
         elif kind == "workflow-step-start":
-            self._started[str(payload.get("id"))] = int(payload.get("started_at") or 0)
+            self._started[str(payload.get("id"))] = payload
             self.stdout.write(f"  {payload.get('id')}: running")
         elif kind == "workflow-step-suspended":
             self.stdout.write(
@@ -94,9 +112,18 @@ class Command(BaseCommand):
 
 
 def _json(text: str | None, flag: str) -> Any:
+    """The JSON value of a command-line option, held to the limits of every entry (``core.payloads``)."""
     if text is None:
         return None
     try:
-        return json.loads(text)
+        value = json.loads(text)
     except json.JSONDecodeError as exc:
         raise CommandError(f"{flag} is not valid JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise CommandError(f"{flag} is nested more than {limits().max_depth} levels deep") from exc
+    except ValueError as exc:  # a number with more digits than Python converts
+        raise CommandError(f"{flag} is not usable JSON: {exc}") from exc
+    try:
+        return plain(value, what=flag)
+    except errors.PayloadError as exc:
+        raise CommandError(str(exc)) from exc

@@ -1,12 +1,44 @@
-// Keeps the admin's run page current: each event of the run (over the WebSocket)
+// Keeps the admin's run page current (and its times local): each event of the run (over the WebSocket)
 // reloads the page's live part from the server; the actions part is reloaded
 // only when the run's status or its suspended steps change, so a resume form
 // being filled in is not wiped by unrelated events.
 (function () {
   "use strict";
   const page = document.getElementById("run-page");
-  if (!page || !window.followRun) return;
+  if (!page) return;
   let pending = null;
+
+  // Times come from the server in its TIME_ZONE; show them in the browser's own
+  // zone, and keep "3 minutes ago" true while the page stays open.
+  const units = [[86400, "day"], [3600, "hour"], [60, "minute"], [1, "second"]];
+  function ago(ms) {
+    const delta = Date.now() - ms;
+    const seconds = Math.floor(Math.abs(delta) / 1000);
+    if (seconds < 2) return "just now";
+    for (const [size, unit] of units) {
+      if (seconds >= size) {
+        const count = Math.floor(seconds / size);
+        const text = count + " " + unit + (count === 1 ? "" : "s");
+        return delta > 0 ? text + " ago" : "in " + text;
+      }
+    }
+    return "just now";
+  }
+  function pad(n) { return String(n).padStart(2, "0"); }
+  function localTimes() {
+    document.querySelectorAll("time.wf-time[data-ms]").forEach((node) => {
+      const ms = Number(node.dataset.ms);
+      const d = new Date(ms);
+      node.textContent = d.getFullYear() + "-" + pad(d.getMonth() + 1) + "-" + pad(d.getDate()) + " " +
+        pad(d.getHours()) + ":" + pad(d.getMinutes()) + ":" + pad(d.getSeconds());
+      node.title = d.toString();
+      const relative = node.nextElementSibling;
+      if (relative && relative.classList.contains("wf-ago")) relative.textContent = ago(ms);
+    });
+  }
+  localTimes();
+  window.setInterval(localTimes, 15000);
+  if (!window.followRun) return;
 
   function swap(fresh, id, onlyIfChanged) {
     const current = document.getElementById(id);
@@ -25,6 +57,7 @@
         const fresh = new DOMParser().parseFromString(html, "text/html");
         swap(fresh, "run-live", false);
         swap(fresh, "run-actions", true);
+        localTimes();
       });
   }
 
