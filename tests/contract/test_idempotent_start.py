@@ -45,6 +45,8 @@ async def test_the_same_key_gives_the_same_run_started_once(harness: Harness, ca
 
 async def test_racing_starts_with_one_key_make_one_run(harness: Harness, calls: Calls) -> None:
     workflow = charging(calls, "idem-race")
+    # Workers first: the forked workers of the PostgreSQL leg start once, not once per racer.
+    await (await workflow.acreate_run(engine=harness.engine)).engine.aready()
 
     async def start() -> str:
         run = await workflow.acreate_run(engine=harness.engine, idempotency_key="race")
