@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 from django.test import AsyncClient
@@ -125,3 +126,44 @@ async def test_request_not_matching_the_api_schema_is_422(api: AsyncClient) -> N
 async def test_malformed_body_is_400(api: AsyncClient, payload: str) -> None:
     response = await api.post(f"{API}/workflows/api-echo/runs", payload, content_type="application/json")
     problem(response, 400, "malformed-request")
+
+
+async def _start_keyed(api: AsyncClient, key: str, name: str) -> Any:
+    body = {"input_data": {"name": name, "times": 1}, "wait": True}
+    return await api.post(
+        f"{API}/workflows/api-echo/runs",
+        body,
+        content_type="application/json",
+        headers={"Idempotency-Key": key},
+    )
+
+
+async def test_a_retried_start_with_an_idempotency_key_gets_the_same_run(
+    api: AsyncClient, engine: str
+) -> None:
+    first = await _start_keyed(api, "order-42", "Ada")
+    assert first.status_code == 201, first.content
+    again = await _start_keyed(api, "order-42", "Ada")
+    assert again.status_code == 201, again.content
+    assert again.json()["run_id"] == first.json()["run_id"]
+    assert again["Location"] == first["Location"]
+    assert again.json()["status"] == "success"
+    listed = (await api.get(f"{API}/runs", {"workflow_id": "api-echo"})).json()
+    assert [item["run_id"] for item in listed["items"]] == [first.json()["run_id"]]
+
+
+async def test_racing_starts_with_one_idempotency_key_make_one_run(api: AsyncClient, engine: str) -> None:
+    responses = await asyncio.gather(*(_start_keyed(api, "race", "Bo") for _ in range(3)))
+    assert {response.status_code for response in responses} == {201}
+    assert len({response.json()["run_id"] for response in responses}) == 1
+
+
+async def test_an_idempotency_key_with_other_input_is_a_409(api: AsyncClient, engine: str) -> None:
+    assert (await _start_keyed(api, "k-1", "Ada")).status_code == 201
+    body = problem(await _start_keyed(api, "k-1", "Bo"), 409, "idempotency-conflict")
+    assert "other input" in body["detail"]
+
+
+async def test_an_empty_idempotency_key_is_a_422(api: AsyncClient) -> None:
+    response = await _start_keyed(api, "", "Ada")
+    assert response.status_code == 422, response.content

@@ -44,6 +44,8 @@ _ENGINE_ERRORS: tuple[tuple[type[Exception], int, str], ...] = (
     (errors.ResumeConflictError, 409, "resume-conflict"),
     (errors.RunNotActiveError, 409, "run-not-active"),
     (errors.RunHeldError, 409, "run-held"),
+    (errors.IdempotencyConflictError, 409, "idempotency-conflict"),
+    (errors.RunExistsError, 409, "run-exists"),
     (DefinitionMismatchError, 409, "definition-mismatch"),
     (NoWorkerError, 503, "no-worker"),
     (errors.PayloadTooLargeError, 413, "payload-too-large"),

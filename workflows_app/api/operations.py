@@ -88,10 +88,15 @@ def background_loop() -> asyncio.AbstractEventLoop:
         return _background
 
 
-async def astart(workflow: Workflow, user: Any, body: Any) -> str:
-    """Validate and store a new run owned by ``user``, set it going; returns its id."""
+async def astart(workflow: Workflow, user: Any, body: Any, *, idempotency_key: str | None = None) -> str:
+    """Validate and store a new run owned by ``user``, set it going; returns its id.
+
+    With ``idempotency_key``, a retried request gets the run the first one started.
+    """
     # The owner goes in the commit that creates and starts the run: never a run without one.
-    run = await workflow.acreate_run(resource_id=body.resource_id, owner=getattr(user, "pk", None))
+    run = await workflow.acreate_run(
+        resource_id=body.resource_id, owner=getattr(user, "pk", None), idempotency_key=idempotency_key
+    )
     try:
         await run.aenqueue(
             body.input_data, initial_state=body.initial_state, request_context=body.request_context

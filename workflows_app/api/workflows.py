@@ -7,6 +7,7 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from ninja import Router, Status
+from ninja.params import HeaderEx, P
 
 from ..conf import workflow_settings
 from ..core import runtime
@@ -46,19 +47,26 @@ def get_workflow(request: HttpRequest, workflow_id: str) -> dict[str, Any]:
         401: ProblemOut,
         403: ProblemOut,
         404: ProblemOut,
+        409: ProblemOut,
         422: ProblemOut,
         429: ProblemOut,
     },
     summary="Start a run",
 )
 async def start_run(
-    request: HttpRequest, workflow_id: str, body: StartRunIn, response: HttpResponse
+    request: HttpRequest,
+    workflow_id: str,
+    body: StartRunIn,
+    response: HttpResponse,
+    idempotency_key: HeaderEx[str | None, P(alias="Idempotency-Key", min_length=1, max_length=255)] = None,
 ) -> Status[dict[str, Any]]:
     """Validate the input, store the run and set it going.
 
     Answers at once with the run as stored (status `pending` or `running`), or with
     `wait`, once the run finished or suspended (or `timeout` passed). The run
-    belongs to the caller. 429 when the caller started as many runs as the
+    belongs to the caller. With an `Idempotency-Key` header, a retried request
+    answers with the run the first one started (started once); the same key with
+    other input is a 409 `idempotency-conflict`. 429 when the caller started as many runs as the
     `START_RATE_LIMIT` setting allows in its period; `Retry-After` says when to try again.
     """
     workflow = runtime.get_workflow(workflow_id)
@@ -72,6 +80,8 @@ async def start_run(
             f"try again in {retry_after} s.",
             headers={"Retry-After": str(retry_after)},
         )
-    run_id = await operations.aoutlive(request, operations.astart(workflow, caller(request), body))
+    run_id = await operations.aoutlive(
+        request, operations.astart(workflow, caller(request), body, idempotency_key=idempotency_key)
+    )
     response["Location"] = reverse("workflows_api:get_run", kwargs={"run_id": run_id})
     return Status(201, await arun_detail(run_id))

@@ -18,6 +18,7 @@ __all__ = [
     "BailSignal",
     "EventError",
     "ExecutionFlowNotDefinedError",
+    "IdempotencyConflictError",
     "InputValidationError",
     "LoopLimitError",
     "MultipleSuspendedStepsError",
@@ -29,6 +30,7 @@ __all__ = [
     "ResumeConflictError",
     "ResumeDataValidationError",
     "ResumeError",
+    "RunExistsError",
     "RunHeldError",
     "RunNotActiveError",
     "RunNotFoundError",
@@ -148,6 +150,14 @@ class RunHeldError(WorkflowError):
 
 class TimeTravelError(WorkflowError):
     """Time travel is not possible for this run."""
+
+
+class RunExistsError(WorkflowError):
+    """A workflow run with this id already exists."""
+
+
+class IdempotencyConflictError(WorkflowError):
+    """This idempotency key already started a run of this workflow with other input."""
 
 
 class RunNotFoundError(WorkflowError, LookupError):

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from .errors import ResumeConflictError, RunNotFoundError, WorkflowError
+from .errors import ResumeConflictError, RunExistsError, RunNotFoundError, WorkflowError
 from .memory_events import EventsInMemory
 from .storage import (
     RUN_FIELDS,
@@ -77,9 +77,25 @@ class InMemoryStorage(EventsInMemory):
         fences: Sequence[Claim] = (),
         expected_version: int | None = None,
     ) -> list[int] | None:
+        return self.transact(run_id, change, create=create, fences=fences, expected_version=expected_version)
+
+    def on_commit(self, callback: Callable[[], None]) -> None:
+        """Dicts have no transactions: everything is committed as soon as it is written."""
+        callback()
+
+    def transact(
+        self,
+        run_id: str,
+        change: Callable[[RunRecord], Change | None],
+        *,
+        known: RunRecord | None = None,
+        create: RunRecord | None = None,
+        fences: Sequence[Claim] = (),
+        expected_version: int | None = None,
+    ) -> list[int] | None:
         if create is not None:
             if run_id in self._runs:
-                raise WorkflowError(f"A workflow run with id {run_id!r} already exists")
+                raise RunExistsError(f"A workflow run with id {run_id!r} already exists")
             current = _copy(create)
         else:
             stored = self._runs.get(run_id)
@@ -181,6 +197,9 @@ class InMemoryStorage(EventsInMemory):
 
     # -- reading ------------------------------------------------------------------------
     async def aget_run(self, run_id: str) -> RunRecord | None:
+        return self.get_run(run_id)
+
+    def get_run(self, run_id: str) -> RunRecord | None:
         run = self._runs.get(run_id)
         return _copy(run) if run else None
 

@@ -17,8 +17,10 @@ from asgiref.sync import async_to_sync
 from . import runtime
 from .clock import now_ms
 from .errors import (
+    IdempotencyConflictError,
     InputValidationError,
     ResumeDataValidationError,
+    RunExistsError,
     RunHeldError,
     RunNotActiveError,
     RunNotFoundError,
@@ -60,6 +62,13 @@ class Engine(Protocol):
         """Apply ``event`` to the stored run (created in the same commit with ``create``);
         with ``wait``, return once the run has settled."""
 
+    def enqueue_here(self, run: Run, event: dict[str, Any], create: RunRecord) -> None:
+        """Create the run with ``event`` applied in the caller's open transaction, queueing
+        its work; ring the workers once that transaction commits."""
+
+    async def await_settled(self, run_id: str) -> str:
+        """Wait until the run settles (finishes, suspends, pauses or is canceled); its status."""
+
     async def acancel_run(self, run_id: str, workflow: Workflow | None) -> None:
         """Cancel the run, reaching steps that are running now (with or without its definition)."""
 
@@ -87,8 +96,12 @@ class Run:
         resource_id: str | None = None,
         engine: str | None = None,
         owner: Any = None,
+        idempotency_key: str | None = None,
     ) -> None:
         self.workflow = workflow
+        self.idempotency_key = idempotency_key
+        if idempotency_key is not None:
+            run_id = _keyed_run_id(workflow.id, run_id, idempotency_key)
         self.run_id = run_id or str(uuid.uuid4())
         self.resource_id = resource_id
         self.owner = owner
@@ -167,7 +180,7 @@ class Run:
     ) -> WorkflowResult:
         """Create and start the run in one commit; return its result once it settles."""
         record, event = self._new_record(input_data, initial_state, request_context, per_step)
-        await self.engine.aexecute(self, event, create=record)
+        await self._acreate(record, event, wait=True)
         return await self.aresult(include_state=include_state)
 
     async def aenqueue(
@@ -175,9 +188,33 @@ class Run:
     ) -> str:
         """Create and start the run in one commit without waiting for it; returns the run id."""
         record, event = self._new_record(input_data, initial_state, request_context, False)
-        await self.engine.aexecute(self, event, create=record, wait=False)
-        self.status = "running"
+        await self._acreate(record, event, wait=False)
         return self.run_id
+
+    async def _acreate(self, record: RunRecord, event: dict[str, Any], *, wait: bool) -> None:
+        """Create and start the run; with an idempotency key, a second start joins the first."""
+        try:
+            await self.engine.aexecute(self, event, create=record, wait=wait)
+            if not wait:
+                self.status = "running"
+        except RunExistsError:
+            if self.idempotency_key is None:
+                raise
+            self._join(await self.storage.aget_run(self.run_id), record)
+            if wait:
+                self.status = await self.engine.await_settled(self.run_id)
+
+    def _join(self, stored: RunRecord | None, record: RunRecord) -> None:
+        """The run this key started already exists: the same start joins it, another is refused."""
+        if stored is None:  # deleted since: the key is free again, but not within this call
+            raise RunExistsError(f"A workflow run with id {self.run_id!r} already exists")
+        if stored.input != record.input:
+            raise IdempotencyConflictError(
+                f"Idempotency key {self.idempotency_key!r} already started run {self.run_id} "
+                f"of {self.workflow.id!r} with other input",
+                run_id=self.run_id,
+            )
+        self.status = stored.status
 
     def astream(
         self,
@@ -357,8 +394,26 @@ class Run:
     def resume(self, resume_data: Any = None, **options: Any) -> WorkflowResult:
         return async_to_sync(self.aresume)(resume_data, **options)
 
-    def enqueue(self, input_data: Any = None, **options: Any) -> str:
-        return async_to_sync(self.aenqueue)(input_data, **options)
+    def enqueue(
+        self, input_data: Any = None, *, initial_state: Any = None, request_context: Any = None
+    ) -> str:
+        """Create and start the run in the caller's database transaction; returns the run id.
+
+        Call it inside ``transaction.atomic()`` with the rows the run belongs with
+        (an order and the run that ships it): a rollback leaves no trace of the
+        run, and workers see it, and are rung for it, only once the transaction
+        commits. It runs on the calling thread (sync code only), and does not
+        start a worker: a running worker serving the workflow takes the run.
+        """
+        record, event = self._new_record(input_data, initial_state, request_context, False)
+        try:
+            self.engine.enqueue_here(self, event, record)
+            self.status = "running"
+        except RunExistsError:
+            if self.idempotency_key is None:
+                raise
+            self._join(self.storage.get_run(self.run_id), record)
+        return self.run_id
 
     def cancel(self) -> None:
         async_to_sync(self.acancel)()
@@ -397,6 +452,23 @@ async def acancel_by_id(run_id: str) -> str:
         await akeep_snapshot(workflow, storage, record)
     await runtime.get_engine(record.engine).acancel_run(run_id, workflow)
     return "canceled"
+
+
+# Runs started with an idempotency key have ids derived from it: the primary key is the
+# unique constraint that makes racing starts with one key create one run.
+_IDEMPOTENCY_NAMESPACE = uuid.UUID("9a4f2c1e-6b0d-4f57-8a53-3c8e2d7b1f60")
+MAX_IDEMPOTENCY_KEY = 255
+
+
+def _keyed_run_id(workflow_id: str, run_id: str | None, key: str) -> str:
+    """The id of the run of ``workflow_id`` that ``key`` starts (the same for every caller)."""
+    if not isinstance(key, str) or not key or len(key) > MAX_IDEMPOTENCY_KEY:
+        raise WorkflowError(
+            f"An idempotency key is a non-empty string of at most {MAX_IDEMPOTENCY_KEY} characters"
+        )
+    if run_id is not None:
+        raise WorkflowError("Give either a run id or an idempotency key, not both")
+    return str(uuid.uuid5(_IDEMPOTENCY_NAMESPACE, f"{workflow_id}\x00{key}"))
 
 
 def _stored(validated: Any) -> Any:

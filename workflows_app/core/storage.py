@@ -229,6 +229,26 @@ class Storage(Protocol):
         deleted all the same).
         """
 
+    def transact(
+        self,
+        run_id: str,
+        change: Callable[[RunRecord], Change | None],
+        *,
+        create: RunRecord | None = None,
+    ) -> list[int] | None:
+        """``atransact`` on the calling thread, inside the caller's open transaction if any.
+
+        This is how ``run.enqueue()`` writes a run in the transaction of the code
+        that calls it (a Django view's ``transaction.atomic()``).
+        """
+
+    def get_run(self, run_id: str) -> RunRecord | None:
+        """``aget_run`` on the calling thread, inside the caller's open transaction if any."""
+
+    def on_commit(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` once the caller's transaction commits (at once outside one);
+        never if it rolls back."""
+
     async def acommit(
         self,
         run_id: str,

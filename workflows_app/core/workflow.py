@@ -232,14 +232,25 @@ class Workflow:
         resource_id: str | None = None,
         engine: str | None = None,
         owner: Any = None,
+        idempotency_key: str | None = None,
     ) -> Run:
         """A run of this workflow; with the ``run_id`` of a stored run, that run as stored.
 
         ``owner`` is who starts it, stored with it (the Django app passes a user's pk).
+        With ``idempotency_key``, every caller with the same key gets the same run,
+        started once: starting it again with the same input joins the run the first
+        start made, with other input raises ``IdempotencyConflictError``.
         """
         self.check_runnable()
-        run = Run(self, run_id=run_id, resource_id=resource_id, engine=engine, owner=owner)
-        if run_id is not None:
+        run = Run(
+            self,
+            run_id=run_id,
+            resource_id=resource_id,
+            engine=engine,
+            owner=owner,
+            idempotency_key=idempotency_key,
+        )
+        if run_id is not None or idempotency_key is not None:
             await run.arefresh()
         return run
 
@@ -249,10 +260,18 @@ class Workflow:
         resource_id: str | None = None,
         engine: str | None = None,
         owner: Any = None,
+        idempotency_key: str | None = None,
     ) -> Run:
         """A run of this workflow, without reading storage (``acreate_run`` reads a stored run)."""
         self.check_runnable()
-        return Run(self, run_id=run_id, resource_id=resource_id, engine=engine, owner=owner)
+        return Run(
+            self,
+            run_id=run_id,
+            resource_id=resource_id,
+            engine=engine,
+            owner=owner,
+            idempotency_key=idempotency_key,
+        )
 
     async def aget_run(
         self, run_id: str, fields: Sequence[str] | None = None, with_nested_workflows: bool = True

@@ -23,10 +23,12 @@ import contextlib
 import logging
 import os
 import socket
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
+
+from asgiref.sync import async_to_sync
 
 from ..core import lifecycle, runtime
 from ..core.bus import Bus
@@ -315,6 +317,36 @@ class Engine:
         expected_version: int | None = None,
     ) -> Committed | None:
         """``plan`` applied to the run as committed, written with what it owes; ``None``: no change."""
+        change, decided = self._decider(workflow, run_id, events, committer, fresh, reset, len(fences))
+        seqs = await self.storage.atransact(
+            run_id,
+            change,
+            known=known,
+            create=create,
+            fences=fences,
+            expected_version=expected_version,
+        )
+        if seqs is None or not decided:
+            return None
+        committed = decided[0]
+        committed.seqs = seqs
+        return committed
+
+    def _decider(
+        self,
+        workflow: Workflow | None,
+        run_id: str,
+        events: list[dict[str, Any]],
+        committer: Committer,
+        fresh: dict[str, Any] | None,
+        reset: Reset | None,
+        freed: int,
+    ) -> tuple[Callable[[RunRecord], Change | None], list[Committed]]:
+        """The ``change`` a storage applies to the run as committed, and where it leaves its decision.
+
+        The storage may call ``change`` more than once (another commit came
+        first); the list holds the decision of the call that was written.
+        """
         decided: list[Committed] = []
 
         def change(record: RunRecord) -> Change | None:
@@ -339,7 +371,7 @@ class Engine:
                 return None
             decision = decide(state, actions)
             decision.record = replace(base, **decision.run, version=record.version + 1)
-            rows = self._rows(workflow, decision, committer, events[-1]["now"], len(fences))
+            rows = self._rows(workflow, decision, committer, events[-1]["now"], freed)
             decided.append(Committed(decision=decision, rows=rows))
             return Change(
                 run={**(fresh or {}), **decision.run},
@@ -350,19 +382,44 @@ class Engine:
                 waits=decision.waits,
             )
 
-        seqs = await self.storage.atransact(
-            run_id,
-            change,
-            known=known,
-            create=create,
-            fences=fences,
-            expected_version=expected_version,
-        )
+        return change, decided
+
+    # -- a start inside the caller's transaction -----------------------------------------------
+    def enqueue_here(self, run: Run, event: dict[str, Any], create: RunRecord) -> None:
+        """Create and start the run in the caller's open transaction, on the caller's thread.
+
+        Every task the start owes is queued (the caller claims nothing), so no
+        step can run before the transaction commits: until then no other
+        connection sees the rows. Only once it commits are the workers rung
+        (a rollback leaves nothing to ring for); a lost doorbell only delays the
+        run until a worker polls its queue.
+        """
+        change, decided = self._decider(run.workflow, run.run_id, [event], self.caller, None, None, 0)
+        seqs = self.storage.transact(run.run_id, change, create=create)
         if seqs is None or not decided:
-            return None
+            return
         committed = decided[0]
         committed.seqs = seqs
-        return committed
+        self.storage.on_commit(lambda: self._ring_from_thread(run.workflow, committed))
+
+    def _ring_from_thread(self, workflow: Workflow, committed: Committed) -> None:
+        """After the caller's commit, from its thread: wake the workers of this process, ring the rest."""
+        for worker, task in list(self._workers.values()):
+            loop = task.get_loop()
+            if loop.is_closed():
+                continue
+            for row in committed.queued:
+                if row.queue in worker.queues:
+                    loop.call_soon_threadsafe(worker.wake_in, row.delay_ms)
+        ready = sum(1 for row in committed.queued if not row.delay_ms)
+        try:
+            if workflow.on_start is not None and committed.decision.record is not None:
+                async_to_sync(lifecycle.astarted)(workflow, committed.decision.record)
+            if not self.bus.local:
+                for _ in range(min(ready, _DOORBELLS_PER_COMMIT)):
+                    async_to_sync(self.bus.asend)({"type": "wake"})
+        except Exception:  # committed already: workers find the work when they poll
+            logger.exception("Could not ring for the work of run %s; workers will find it", committed.run_id)
 
     def _rows(
         self, workflow: Workflow | None, decision: Decision, committer: Committer, now: int, freed: int

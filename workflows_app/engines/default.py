@@ -29,7 +29,9 @@ class DefaultEngine(Engine):
     shared_queue = "default"
 
     def queue_for(self, kind: str, committer: Committer, workflow_id: str) -> str:
-        if kind in (TIMER, CALLBACKS, MATCH):
+        if kind in (TIMER, CALLBACKS, MATCH) or committer is self.caller:
+            # A caller claims nothing (``run.enqueue()`` inside a transaction): any
+            # worker of this engine serving the workflow takes the work from its queue.
             return self.queue_of(workflow_id)
         return _private_queue(committer.id)
 

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from asgiref.sync import sync_to_async
+from django.db import transaction
 
 from ..core.storage import STEP_FIELDS, Change, Claim, RunRecord, SentEvent, StepRecord
 from ..models import StepAttempt, WorkflowEvent, WorkflowRun
@@ -67,6 +68,9 @@ class DjangoStorage:
             expected_version=expected_version,
             now=self._now(),
         )
+
+    def on_commit(self, callback: Callable[[], None]) -> None:
+        transaction.on_commit(callback)
 
     async def acommit(
         self,

@@ -22,7 +22,7 @@ from typing import Any
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from ..core.errors import ResumeConflictError, RunNotFoundError, WorkflowError
+from ..core.errors import ResumeConflictError, RunExistsError, RunNotFoundError
 from ..core.storage import Change, Claim, LeaseLost, RunRecord
 from ._events import write_waits
 from ._postgres import one_statement
@@ -168,7 +168,7 @@ def _create(
             write_waits(run_id, decided.waits)
             return seqs
     except IntegrityError as exc:
-        raise WorkflowError(f"A workflow run with id {run_id!r} already exists") from exc
+        raise RunExistsError(f"A workflow run with id {run_id!r} already exists") from exc
 
 
 def _check_version(record: RunRecord, expected: int | None) -> None:
