@@ -4,11 +4,33 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
 from channels.layers import channel_layers
 from django.db import connections
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _drop_leftover_sessions(django_db_setup: None, django_db_blocker: Any) -> Iterator[None]:
+    """Close what still holds the PostgreSQL test database before it is dropped.
+
+    Worker processes forked by contract, admin and e2e tests hold connections of
+    their own; one that outlives its test (a child still exiting) would make the
+    drop fail with "being accessed by other users" after every test passed.
+    Torn down before ``django_db_setup`` (it depends on it), so it runs first.
+    """
+    yield
+    with django_db_blocker.unblock():
+        connection = connections["default"]
+        if connection.vendor != "postgresql":
+            return
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
 
 
 @pytest.fixture(autouse=True)
