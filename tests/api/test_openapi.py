@@ -29,10 +29,23 @@ _OPAQUE_CURSOR = {
         }
     },
 }
+# A schedule names a registered workflow and a cron expression: a schema cannot say which strings
+# those are, so a schema-valid body may be refused with 422 invalid-schedule.
+_SCHEDULE_BODIES = [
+    {
+        "include-operation-id": operation_id,
+        "checks": {
+            "positive_data_acceptance": {
+                "expected-statuses": ["2xx", "401", "403", "404", "409", "422", "429"],
+            }
+        },
+    }
+    for operation_id in ("create_schedule", "change_schedule")
+]
 schema = schemathesis.openapi.from_wsgi(
     f"{API}/openapi.json",
     WSGIHandler(),
-    config=SchemathesisConfig.from_dict({"operations": [_OPAQUE_CURSOR]}),
+    config=SchemathesisConfig.from_dict({"operations": [_OPAQUE_CURSOR, *_SCHEDULE_BODIES]}),
 )
 
 
@@ -96,7 +109,7 @@ EVERY_CHECK = CHECKS.get_all()
 
 
 @schema.parametrize()
-@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=25, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 def test_every_check_passes_on_generated_requests(case: Any, superuser: dict[str, Any]) -> None:
     """Requests generated from the document, valid and not, authenticated as a superuser.
 

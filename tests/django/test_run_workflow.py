@@ -63,9 +63,9 @@ def test_resuming_a_run_that_was_never_stored_is_a_clear_error() -> None:
             "nested more than 64 levels",
         ),
         ("[" * 5000 + "]" * 5000, "--input is nested more than 64 levels deep"),
-        ("1" * 5000, "--input is not usable JSON: Exceeds the limit"),
+        ("1" * 5000, "--input holds an integer of more than 1,000 digits"),
         (json.dumps({"email": "x" * 2_000_000}), "--input is larger than 1,048,576 bytes as JSON"),
-        ("NaN", "--input holds nan"),
+        ("NaN", "--input holds NaN, which JSON cannot store"),
     ],
     ids=["100-levels", "5000-levels", "5000-digits", "2-MB", "NaN"],
 )
