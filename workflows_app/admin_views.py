@@ -8,7 +8,6 @@ engine against the step's resume schema, and its issues come back on the form.
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import json
 from collections.abc import Coroutine
 from typing import Any
@@ -35,6 +34,7 @@ from .core.storage import latest_steps
 from .forms import SchemaForm
 from .models import WorkflowRun
 from .permissions import can_act, visible_runs
+from .request_threads import spawn
 
 EVENTS_PER_PAGE = 50
 # How long an action waits for the run to settle before showing the run page,
@@ -43,19 +43,9 @@ EVENTS_PER_PAGE = 50
 SETTLE_SECONDS = 2.0
 
 
-def _detached(operation: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
-    """Run ``operation`` outside this request's context, so it can outlive the request.
-
-    A sync view's async calls run their database work on the request thread's
-    executor, which stops when the view returns; a task in a fresh context uses
-    the process-wide one instead.
-    """
-    return asyncio.get_running_loop().create_task(operation, context=contextvars.Context())
-
-
 async def _await_briefly(operation: Coroutine[Any, Any, Any] | asyncio.Task[Any]) -> Any:
     """The operation's result if it finishes within ``SETTLE_SECONDS``, else ``None``."""
-    task = operation if isinstance(operation, asyncio.Task) else _detached(operation)
+    task = operation if isinstance(operation, asyncio.Task) else spawn(operation)
     done, _ = await asyncio.wait({task}, timeout=SETTLE_SECONDS)
     return task.result() if done else None
 
@@ -273,7 +263,7 @@ async def _astart_as(workflow: Any, input_data: Any, user_id: int | None) -> str
     run = await workflow.acreate_run(owner=user_id)
     first_event, unsubscribe = hub.queue(run.run_id)
     try:
-        starting = _detached(run.astart(input_data))
+        starting = spawn(run.astart(input_data))
         started = asyncio.ensure_future(first_event.get())
         await asyncio.wait({starting, started}, return_when=asyncio.FIRST_COMPLETED)
         started.cancel()
