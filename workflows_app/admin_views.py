@@ -34,6 +34,7 @@ from .core.storage import latest_steps
 from .forms import SchemaForm
 from .models import WorkflowRun
 from .permissions import can_act, visible_runs
+from .quotas import astart_retry_after, rate_limited_message
 from .request_threads import spawn
 
 EVENTS_PER_PAGE = 50
@@ -243,19 +244,25 @@ def start_run(request: HttpRequest, workflow_id: str) -> HttpResponse:
         raise Http404(str(exc)) from exc
     schema = workflow.input_schema.model_json_schema() if workflow.input_schema is not None else None
     form = SchemaForm(schema, request.POST or None)
-    if request.method == "POST" and form.is_valid():
+    retry_after = async_to_sync(astart_retry_after)(request.user) if request.method == "POST" else None
+    if retry_after is not None:  # the REST API's limit, with its words; the form keeps what was typed
+        form.add_error(None, rate_limited_message(retry_after))
+    elif request.method == "POST" and form.is_valid():
         try:
             run_id = async_to_sync(_astart_as)(workflow, form.payload(), request.user.pk)
         except ValidationError as exc:
             form.add_issues(exc.issues)
         else:
             return HttpResponseRedirect(_run_url(run_id))
-    return render(
+    response = render(
         request,
         "admin/workflows_app/start.html",
         {"workflow_id": workflow_id, "form": form, "title": f"Start {workflow_id}"},
-        status=400 if request.method == "POST" else 200,
+        status=429 if retry_after is not None else 400 if request.method == "POST" else 200,
     )
+    if retry_after is not None:
+        response["Retry-After"] = str(retry_after)
+    return response
 
 
 async def _astart_as(workflow: Any, input_data: Any, user_id: int | None) -> str:
