@@ -77,6 +77,7 @@ def _env(database: str) -> dict[str, str]:
         REDIS_URL=REDIS_URL,
         ALLOWED_HOSTS=f"{HOST},localhost",
         DEBUG="0",
+        SECURE_SSL_REDIRECT="0",  # plain HTTP on the loopback: no TLS proxy in front
         SECRET_KEY="bench-" + uuid.uuid4().hex,
         LOG_LEVEL="ERROR",
     )
