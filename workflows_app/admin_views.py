@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -24,12 +24,12 @@ from django.urls import reverse
 from .admin_display import shown_rows, timeline
 from .admin_graph import Row, build_graph
 from .core import runtime
-from .core.errors import ResumeDataValidationError, ValidationError, WorkflowError
+from .core.errors import ValidationError, WorkflowError
 from .core.graph import describe_entry
 from .core.hub import hub
 from .core.plan import ACTIVE, OPEN, find_target
 from .core.results import failed_attempts
-from .core.run import acancel_by_id
+from .core.run import Run, acancel_by_id
 from .core.storage import latest_steps
 from .forms import SchemaForm
 from .models import WorkflowRun
@@ -130,17 +130,15 @@ def send_event(request: HttpRequest, run_id: str, step_path: str) -> HttpRespons
             messages.error(request, f"{step_path} does not wait on an event (any more).")
         return HttpResponseRedirect(_run_url(run_id))
     form = SchemaForm(_resume_schema(run.workflow_id, step_path), request.POST, prefix=step_path)
-    if form.is_valid():
-        handle = async_to_sync(runtime.get_workflow(run.workflow_id).acreate_run)(run_id=run_id)
-        try:
-            async_to_sync(_await_briefly)(handle.asend_event(wait["event"], form.payload(), wait=True))
-        except ResumeDataValidationError as exc:
-            form.add_issues(exc.issues)
-        except WorkflowError as exc:
-            form.add_error(None, exc.message)
-        else:
-            messages.success(request, f"Sent {wait['event']} to {step_path}.")
-            return HttpResponseRedirect(_run_url(run_id))
+    done = _operate(
+        request,
+        run,
+        form,
+        lambda handle, data: handle.asend_event(wait["event"], data, wait=True),
+        lambda _: f"Sent {wait['event']} to {step_path}.",
+    )
+    if done is not None:
+        return done
     context = {
         "run": run,
         "step_path": step_path,
@@ -149,6 +147,33 @@ def send_event(request: HttpRequest, run_id: str, step_path: str) -> HttpRespons
         "title": f"Send {wait['event']}",
     }
     return render(request, "admin/workflows_app/workflowrun/send_event.html", context, status=400)
+
+
+def _operate(
+    request: HttpRequest,
+    run: WorkflowRun,
+    form: SchemaForm,
+    operation: Callable[[Run, Any], Coroutine[Any, Any, Any]],
+    said: Callable[[str], str],
+) -> HttpResponse | None:
+    """Call the engine as a valid form asks; the redirect to the run, or ``None`` to show the form again.
+
+    Data the engine refuses comes back on the form's fields, any other refusal
+    above them; ``said`` words the success from the run's status by then.
+    """
+    if not form.is_valid():
+        return None
+    handle = async_to_sync(runtime.get_workflow(run.workflow_id).acreate_run)(run_id=run.run_id)
+    try:
+        result = async_to_sync(_await_briefly)(operation(handle, form.payload()))
+    except ValidationError as exc:
+        form.add_issues(exc.issues)
+        return None
+    except WorkflowError as exc:
+        form.add_error(None, exc.message)
+        return None
+    messages.success(request, said(getattr(result, "status", None) or "running"))
+    return HttpResponseRedirect(_run_url(run.run_id))
 
 
 def _restartable(run: WorkflowRun) -> bool:
@@ -169,19 +194,15 @@ def resume_run(request: HttpRequest, run_id: str, step_path: str) -> HttpRespons
     if request.method != "POST":
         return HttpResponseRedirect(_run_url(run_id))
     form = SchemaForm(_resume_schema(run.workflow_id, step_path), request.POST, prefix=step_path)
-    if form.is_valid():
-        workflow = runtime.get_workflow(run.workflow_id)
-        try:
-            handle = async_to_sync(workflow.acreate_run)(run_id=run_id)
-            result = async_to_sync(_await_briefly)(handle.aresume(form.payload(), step=step_path.split(".")))
-        except ResumeDataValidationError as exc:
-            form.add_issues(exc.issues)
-        except WorkflowError as exc:
-            form.add_error(None, exc.message)
-        else:
-            status = result.status if result is not None else "running"
-            messages.success(request, f"Resumed {step_path}: the run is {status}.")
-            return HttpResponseRedirect(_run_url(run_id))
+    done = _operate(
+        request,
+        run,
+        form,
+        lambda handle, data: handle.aresume(data, step=step_path.split(".")),
+        lambda status: f"Resumed {step_path}: the run is {status}.",
+    )
+    if done is not None:
+        return done
     return render(
         request,
         "admin/workflows_app/workflowrun/resume.html",
@@ -321,19 +342,16 @@ def time_travel_run(request: HttpRequest, run_id: str) -> HttpResponse:
     stored = latest_steps(async_to_sync(runtime.get_storage().aget_steps)(run_id)).get(step_path)
     form = SchemaForm(_step_schema(run.workflow_id, step_path), request.POST or None, prefix="input")
     form.initial = _initial(form, stored.payload if stored else None)
-    if request.method == "POST" and form.is_valid():
-        handle = async_to_sync(workflow.acreate_run)(run_id=run_id)
-        operation = handle.atime_travel(step_path.split("."), input_data=form.payload())
-        try:
-            result = async_to_sync(_await_briefly)(operation)
-        except ValidationError as exc:
-            form.add_issues(exc.issues)
-        except WorkflowError as exc:
-            form.add_error(None, exc.message)
-        else:
-            status = result.status if result is not None else "running"
-            messages.success(request, f"Traveled to {step_path}: the run is {status}.")
-            return HttpResponseRedirect(_run_url(run_id))
+    if request.method == "POST":
+        done = _operate(
+            request,
+            run,
+            form,
+            lambda handle, data: handle.atime_travel(step_path.split("."), input_data=data),
+            lambda status: f"Traveled to {step_path}: the run is {status}.",
+        )
+        if done is not None:
+            return done
     context = {"run": run, "step_path": step_path, "form": form, "title": f"Time travel to {step_path}"}
     status = 400 if request.method == "POST" else 200
     return render(request, "admin/workflows_app/workflowrun/time_travel.html", context, status=status)
