@@ -298,6 +298,8 @@ async def measure_tree(tree: Path, options: argparse.Namespace, sse_streams: int
     results: dict[str, Any] = {}
     with serve(tree) as server:
         results["feed"] = await measure_feed(server, options.feed, options.starts)
+    if options.feed_only:
+        return results
     with serve(tree) as server:
         runs = [await asyncio.to_thread(start_run, server, "bench-waiting", True) for _ in range(10)]
         results["websocket"] = await measure_idle(
@@ -382,12 +384,15 @@ def main() -> None:
     parser.add_argument("--idle", type=int, default=400)
     parser.add_argument("--idle-sse", type=int, default=150)
     parser.add_argument("--idle-seconds", type=float, default=20.0)
+    parser.add_argument("--feed-only", action="store_true", help="measure the runs feed alone")
     options = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
         tree = export_tree(options.before, Path(scratch))
         before = asyncio.run(measure_tree(tree, options, min(options.idle_sse, BEFORE_SSE_STREAMS)))
     after = asyncio.run(measure_tree(ROOT, options, options.idle_sse))
     sys.stdout.write(json.dumps({"before": before, "after": after}) + "\n\n")
+    if options.feed_only:
+        return
     sys.stdout.write(
         f"before = {options.before[:10]}, after = this tree\n\n{table(before, after, options)}\n"
     )

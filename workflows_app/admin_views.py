@@ -35,7 +35,7 @@ from .forms import SchemaForm
 from .models import WorkflowRun
 from .permissions import can_act, visible_runs
 from .quotas import astart_retry_after, rate_limited_message
-from .request_threads import spawn
+from .request_threads import detach
 
 EVENTS_PER_PAGE = 50
 # How long an action waits for the run to settle before showing the run page,
@@ -46,7 +46,7 @@ SETTLE_SECONDS = 2.0
 
 async def _await_briefly(operation: Coroutine[Any, Any, Any] | asyncio.Task[Any]) -> Any:
     """The operation's result if it finishes within ``SETTLE_SECONDS``, else ``None``."""
-    task = operation if isinstance(operation, asyncio.Task) else spawn(operation)
+    task = operation if isinstance(operation, asyncio.Task) else detach(operation)
     done, _ = await asyncio.wait({task}, timeout=SETTLE_SECONDS)
     return task.result() if done else None
 
@@ -291,7 +291,7 @@ async def _astart_as(workflow: Any, input_data: Any, user_id: int | None) -> str
     run = await workflow.acreate_run(owner=user_id)
     first_event, unsubscribe = hub.queue(run.run_id)
     try:
-        starting = spawn(run.astart(input_data))
+        starting = detach(run.astart(input_data))
         started = asyncio.ensure_future(first_event.get())
         await asyncio.wait({starting, started}, return_when=asyncio.FIRST_COMPLETED)
         started.cancel()

@@ -10,10 +10,11 @@ calls made the request a new thread, which nothing ever ended.
 
 So a stream gives back its request's connection and thread once its response
 begins (:func:`aleave_request_thread`), and its later work -- reading pages of
-the log, checking access again -- runs in tasks made by :func:`spawn`, as do
-operations that outlive a request: their synchronous calls go to the one thread
-that WebSocket consumers use too (asgiref's thread for work outside any
-request). A stream's reads are short database accesses that give their
+the log, checking access again -- runs in tasks made by :func:`spawn`, whose
+synchronous calls go to the one thread that WebSocket consumers use too
+(asgiref's thread for work outside any request). An operation that outlives
+its request runs with a thread of its own instead, ended with it
+(:func:`detach`). A stream's reads are short database accesses that give their
 connection back (:class:`ShortReads`, and ``stream_access``'s checks), through
 channels' ``database_sync_to_async``.
 
@@ -30,7 +31,7 @@ import contextvars
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
-from asgiref.sync import SyncToAsync, sync_to_async
+from asgiref.sync import SyncToAsync, ThreadSensitiveContext, sync_to_async
 from channels.db import database_sync_to_async
 from django.db import connections
 
@@ -55,6 +56,23 @@ async def aleave_request_thread() -> None:
     executor = executors.pop(context, None) if context is not None else None
     if executor is not None:
         executor.shutdown(wait=False)
+
+
+def detach(work: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
+    """A task that outlives the request, with a thread of its own for its database work.
+
+    An operation (a run driven in this process) keeps the parallelism of a
+    request: its own thread and connection while it runs, both ended with it.
+    """
+    return spawn(_aon_own_thread(work))
+
+
+async def _aon_own_thread(work: Coroutine[Any, Any, T]) -> T:
+    async with ThreadSensitiveContext():
+        try:
+            return await work
+        finally:
+            await sync_to_async(connections.close_all)()
 
 
 def spawn(work: Coroutine[Any, Any, T]) -> asyncio.Task[T]:

@@ -36,7 +36,7 @@ from ..core.plan import ACTIVE
 from ..core.run import Run
 from ..core.storage import RunRecord
 from ..core.workflow import Workflow
-from ..request_threads import spawn
+from ..request_threads import detach
 from .errors import ApiError, field_errors
 
 logger = logging.getLogger(__name__)
@@ -168,7 +168,7 @@ async def adrive(
     deadline = loop.time() + timeout
     accepted = asyncio.Event()
     # Off the request's thread, which ends with the response.
-    task = operation if isinstance(operation, asyncio.Task) else spawn(operation)
+    task = operation if isinstance(operation, asyncio.Task) else detach(operation)
     _operations.add(task)
     task.add_done_callback(_finished)
 
