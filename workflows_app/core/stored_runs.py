@@ -29,7 +29,7 @@ from .results import step_result
 from .storage import RunRecord, StepRecord, Storage, latest_steps
 
 if TYPE_CHECKING:
-    from .workflow import Workflow
+    from .graph import WorkflowDefinition
 
 VIEW_FIELDS = ("status", "steps", "result", "error", "input")
 
@@ -79,7 +79,7 @@ def _stored_step(row: StepRecord, rows: Sequence[StepRecord]) -> dict[str, Any]:
     return data
 
 
-async def _aaccepts(workflow: Workflow, view: dict[str, Any]) -> bool:
+async def _aaccepts(workflow: WorkflowDefinition, view: dict[str, Any]) -> bool:
     """Ask the workflow whether it keeps this view of a settled run."""
     decide = workflow.should_persist_snapshot
     if decide is None:
@@ -90,7 +90,9 @@ async def _aaccepts(workflow: Workflow, view: dict[str, Any]) -> bool:
     return bool(answer)
 
 
-async def ashown_view(workflow: Workflow, storage: Storage, record: RunRecord) -> dict[str, Any] | None:
+async def ashown_view(
+    workflow: WorkflowDefinition, storage: Storage, record: RunRecord
+) -> dict[str, Any] | None:
     """The view storage shows for ``record`` under the workflow's choice; ``None``: not shown."""
     if record.status in SETTLED:
         live = live_view(record, await storage.aget_steps(record.run_id))
@@ -99,7 +101,7 @@ async def ashown_view(workflow: Workflow, storage: Storage, record: RunRecord) -
     return record.snapshot
 
 
-async def akeep_snapshot(workflow: Workflow, storage: Storage, record: RunRecord) -> int:
+async def akeep_snapshot(workflow: WorkflowDefinition, storage: Storage, record: RunRecord) -> int:
     """Before a settled run moves on, keep its view if the workflow accepts it.
 
     Returns the run's version after the write, for the compare-and-set of the
@@ -132,7 +134,7 @@ def _stored(record: RunRecord, view: dict[str, Any], wanted: set[str], with_nest
 
 
 async def aget_stored_run(
-    workflow: Workflow, run_id: str, fields: Sequence[str] | None, with_nested: bool
+    workflow: WorkflowDefinition, run_id: str, fields: Sequence[str] | None, with_nested: bool
 ) -> StoredRun | None:
     storage = runtime.get_storage()
     record = await storage.aget_run(run_id)
@@ -147,7 +149,7 @@ async def aget_stored_run(
 
 
 async def alist_stored_runs(
-    workflow: Workflow,
+    workflow: WorkflowDefinition,
     *,
     status: str | None = None,
     limit: int | None = 50,

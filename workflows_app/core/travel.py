@@ -19,13 +19,13 @@ from .stored_runs import akeep_snapshot
 from .validation import validate
 
 if TYPE_CHECKING:
+    from .engine import RunHandle
+    from .graph import WorkflowDefinition
     from .results import WorkflowResult
-    from .run import Run
-    from .workflow import Workflow
 
 
 async def atime_travel(
-    run: Run,
+    run: RunHandle,
     *,
     step: Any,
     input_data: Any = None,
@@ -100,7 +100,12 @@ def _run_input(record: RunRecord | None, given: dict[str, dict[str, Any]]) -> An
 
 
 def _synthesize(
-    history: dict[str, dict[str, Any]], workflow: Workflow, target: list[str], data: Any, *, siblings: bool
+    history: dict[str, dict[str, Any]],
+    workflow: WorkflowDefinition,
+    target: list[str],
+    data: Any,
+    *,
+    siblings: bool,
 ) -> None:
     """History made up for a time travel given only the target's input (spec T, rule 2).
 
@@ -134,7 +139,7 @@ def _join(scope: str, step_id: str) -> str:
     return f"{scope}.{step_id}" if scope else step_id
 
 
-async def _history(run: Run, record: RunRecord | None) -> dict[str, dict[str, Any]]:
+async def _history(run: RunHandle, record: RunRecord | None) -> dict[str, dict[str, Any]]:
     if record is None:
         return {}
     rows = latest_steps(await run.storage.aget_steps(run.run_id))

@@ -48,9 +48,9 @@ from .live import LiveErrors
 from .worker import LOCAL_WORKERS, Worker
 
 if TYPE_CHECKING:
-    from ..core.run import Run
+    from ..core.engine import RunHandle
+    from ..core.graph import WorkflowDefinition
     from ..core.storage import Reset, Storage
-    from ..core.workflow import Workflow
     from ._pipeline import Served
 
 logger = logging.getLogger(__name__)
@@ -107,7 +107,7 @@ class Engine:
     # -- what runs ask for -----------------------------------------------------------------
     async def aexecute(
         self,
-        run: Run,
+        run: RunHandle,
         event: dict[str, Any],
         *,
         create: RunRecord | None = None,
@@ -145,7 +145,7 @@ class Engine:
             run.status = await self._await_settled(run.run_id, live)
 
     async def _aafter_commit_here(
-        self, workflow: Workflow, committed: Committed | None, committer: Committer
+        self, workflow: WorkflowDefinition, committed: Committed | None, committer: Committer
     ) -> None:
         """Announce a commit made for a caller; the steps a worker of this process took, it runs."""
         claims = await self.aafter_commit(workflow, committed, committer)
@@ -153,7 +153,7 @@ class Engine:
         if claims and adopt is not None and committed is not None:
             adopt(claims, committed.decision.record)
 
-    async def acancel_run(self, run_id: str, workflow: Workflow | None) -> None:
+    async def acancel_run(self, run_id: str, workflow: WorkflowDefinition | None) -> None:
         """Cancel the run in one commit; ``workflow`` may be ``None`` where its definition is unknown.
 
         A cancel needs no graph: every task row of the run is marked canceled and
@@ -210,7 +210,7 @@ class Engine:
     # -- the commit -------------------------------------------------------------------------
     async def acommit(
         self,
-        workflow: Workflow | None,
+        workflow: WorkflowDefinition | None,
         run_id: str,
         events: list[dict[str, Any]],
         *,
@@ -240,7 +240,7 @@ class Engine:
 
     def _decider(
         self,
-        workflow: Workflow | None,
+        workflow: WorkflowDefinition | None,
         run_id: str,
         events: list[dict[str, Any]],
         committer: Committer,
@@ -251,7 +251,7 @@ class Engine:
         return decider(self, workflow, run_id, events, committer, fresh, reset, freed)
 
     # -- a start inside the caller's transaction -----------------------------------------------
-    def enqueue_here(self, run: Run, event: dict[str, Any], create: RunRecord) -> None:
+    def enqueue_here(self, run: RunHandle, event: dict[str, Any], create: RunRecord) -> None:
         """Create and start the run in the caller's open transaction, on the caller's thread.
 
         Every task the start owes is queued (the caller claims nothing), so no
@@ -268,13 +268,13 @@ class Engine:
         committed.seqs = seqs
         self.storage.on_commit(lambda: self._ring_from_thread(run.workflow, committed))
 
-    def _ring_from_thread(self, workflow: Workflow, committed: Committed) -> None:
+    def _ring_from_thread(self, workflow: WorkflowDefinition, committed: Committed) -> None:
         loops = [(worker, task.get_loop()) for worker, task in list(self._workers.values())]
         ring_from_thread(self.bus, loops, workflow, committed)
 
     # -- after the commit ---------------------------------------------------------------------
     async def aafter_commit(
-        self, workflow: Workflow, committed: Committed | None, committer: Committer
+        self, workflow: WorkflowDefinition, committed: Committed | None, committer: Committer
     ) -> list[Claim]:
         """Announce a written commit; the steps its committer claimed are returned for it to run.
 
@@ -299,7 +299,9 @@ class Engine:
     async def _aannounce(self, committed: Committed) -> None:
         await aannounce(self.bus, self.workers(), committed)
 
-    async def arun_callbacks(self, workflow: Workflow, claim: Claim, record: RunRecord | None) -> None:
+    async def arun_callbacks(
+        self, workflow: WorkflowDefinition, claim: Claim, record: RunRecord | None
+    ) -> None:
         """Call ``on_finish`` / ``on_error`` of a settled run, then let the queue forget them.
 
         At least once: the row stays until they returned, and if this process dies
@@ -339,7 +341,7 @@ class Engine:
     # -- outcomes of tasks ---------------------------------------------------------------------
     async def acommit_outcome(
         self,
-        workflow: Workflow,
+        workflow: WorkflowDefinition,
         claim: Claim,
         event: dict[str, Any],
         *,

@@ -36,8 +36,8 @@ from ..core.storage import Claim, LeaseLost
 from ._tasks import Held, TaskLostError, TaskRunner, cancelling
 
 if TYPE_CHECKING:
+    from ..core.graph import WorkflowDefinition
     from ..core.storage import RunRecord
-    from ..core.workflow import Workflow
     from ._pipeline import Pipeline
 
 logger = logging.getLogger(__name__)
@@ -325,7 +325,7 @@ class Worker:
         except Exception:
             logger.exception("Worker %s failed on %s of run %s", self.id, claim.key, claim.run_id)
 
-    def _workflow_for(self, record: RunRecord) -> Workflow | None:
+    def _workflow_for(self, record: RunRecord) -> WorkflowDefinition | None:
         try:
             workflow = runtime.get_workflow(record.workflow_id)
         except WorkflowError:
