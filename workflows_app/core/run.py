@@ -91,7 +91,7 @@ class Run:
 
         For a caller that writes the start inside a larger transaction of its
         own (a schedule writes its tick's row with it): ``engine.acommit(...,
-        create=record)`` there, ``engine.afollow`` once it committed.
+        create=record)`` there, ``engine.aafter_commit`` once it committed.
         """
         return self._new_record(input_data, None, request_context, False)
 

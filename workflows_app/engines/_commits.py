@@ -56,7 +56,7 @@ class Deferred:
     """A committer for a commit written inside a larger transaction: it takes none of its tasks.
 
     Nothing may run before that transaction commits, so the tasks wait in the
-    queue they would have gone to; ``afollow`` rings for them afterwards.
+    queue they would have gone to; the workers are rung for them once it committed.
     """
 
     id: str
