@@ -175,7 +175,7 @@ async def arun_agent(agent: AbstractAgent[Any, Any], options: AgentOptions, ctx:
     output = await aprocess_result(options.output_processors, result.output)
     if options.on_finish is not None:
         await _acall(options.on_finish, result)
-    return {"text": output} if isinstance(output, str) else output  # the runner stores models as JSON
+    return {"text": output} if isinstance(output, str) else output  # run_task stores models as JSON
 
 
 def _model_for(model: Any, ctx: StepContext) -> Any:

@@ -14,10 +14,10 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ..core._execution import TaskScope, run_task
 from ..core.clock import now_ms
 from ..core.context import AbortSignal
 from ..core.errors import WorkflowError, serialize_error
-from ..core.runner import TaskScope, run_task
 from ..core.storage import CALLBACKS, MATCH, TIMER, Claim
 from .faults import crash_point
 from .matching import amatch
