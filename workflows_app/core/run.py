@@ -32,7 +32,7 @@ from .hub import hub
 from .plan import TERMINAL
 from .results import WorkflowResult, build_result
 from .storage import RunRecord, Storage
-from .stored_runs import RunList, StoredRun, akeep_snapshot
+from .stored_runs import RunList, StoredRun, acancel_by_id, akeep_snapshot
 from .stream import RunStream
 from .travel import atime_travel
 
@@ -385,29 +385,6 @@ async def acreate_run(
     if run_id is not None or idempotency_key is not None:
         await run.arefresh()
     return run
-
-
-async def acancel_by_id(run_id: str) -> str:
-    """Cancel a stored run by id, whether or not this process has its workflow; its status after.
-
-    What the admin and the REST API call: an operator may cancel a run from a
-    process that does not serve its workflow (the definition was removed, or
-    lives in another service). A run that already ended is left as it is.
-    """
-    storage = runtime.get_storage()
-    record = await storage.aget_run(run_id)
-    if record is None:
-        raise RunNotFoundError(f"Workflow run {run_id!r} not found")
-    if record.status in TERMINAL:
-        return record.status
-    try:
-        workflow: WorkflowDefinition | None = runtime.get_workflow(record.workflow_id)
-    except WorkflowError:
-        workflow = None
-    if workflow is not None:
-        await akeep_snapshot(workflow, storage, record)
-    await runtime.get_engine(record.engine).acancel_run(run_id, workflow)
-    return "canceled"
 
 
 __all__ = [

@@ -1,4 +1,4 @@
-"""Stored views of runs (``workflow.aget_run`` / ``alist_runs``) and which state they show.
+"""Stored runs by id: their views (``workflow.aget_run`` / ``alist_runs``), and cancelling one.
 
 A run is always stored while it is active: the engines continue it from storage.
 What the run storage API *shows* is a view: status, steps (dotted paths for nested
@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from . import runtime
-from .plan import SETTLED
+from .errors import RunNotFoundError, WorkflowError
+from .plan import SETTLED, TERMINAL
 from .results import step_result
 from .storage import RunRecord, StepRecord, Storage, latest_steps
 
@@ -175,3 +176,26 @@ async def alist_stored_runs(
             shown.append(_stored(record, view, {"status"}, True))
     end = None if limit is None else offset + limit
     return RunList(shown[offset:end], len(shown))
+
+
+async def acancel_by_id(run_id: str) -> str:
+    """Cancel a stored run by id, whether or not this process has its workflow; its status after.
+
+    What the admin and the REST API call: an operator may cancel a run from a
+    process that does not serve its workflow (the definition was removed, or
+    lives in another service). A run that already ended is left as it is.
+    """
+    storage = runtime.get_storage()
+    record = await storage.aget_run(run_id)
+    if record is None:
+        raise RunNotFoundError(f"Workflow run {run_id!r} not found")
+    if record.status in TERMINAL:
+        return record.status
+    try:
+        workflow: WorkflowDefinition | None = runtime.get_workflow(record.workflow_id)
+    except WorkflowError:
+        workflow = None
+    if workflow is not None:
+        await akeep_snapshot(workflow, storage, record)
+    await runtime.get_engine(record.engine).acancel_run(run_id, workflow)
+    return "canceled"

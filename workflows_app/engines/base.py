@@ -21,8 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
-from datetime import UTC, datetime, timedelta
+from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..core import lifecycle, runtime
@@ -30,7 +29,7 @@ from ..core.bus import Bus
 from ..core.clock import now_ms
 from ..core.hub import hub
 from ..core.results import build_result
-from ..core.storage import CALLBACKS, Change, Claim, LeaseLost, RunRecord
+from ..core.storage import CALLBACKS, Claim, LeaseLost, RunRecord
 from ._announce import aannounce, apublish, publish, ring_from_thread
 from ._commits import (
     Caller,
@@ -45,7 +44,7 @@ from ._options import DEFAULT_OPTIONS
 from ._waiting import SETTLING_EVENTS, await_settled, watching
 from .batching import GroupCommit
 from .live import LiveErrors
-from .worker import LOCAL_WORKERS, Worker
+from .worker import Worker, aholders
 
 if TYPE_CHECKING:
     from ..core.engine import RunHandle
@@ -186,26 +185,8 @@ class Engine:
         return any(worker.works_on(run_id) for worker in self.workers())
 
     async def aholders(self, run_id: str) -> list[str]:
-        """The live workers working on the run now: each holds a lease on one of its tasks.
-
-        A lease outlives a killed worker by up to ``lease_seconds``, so a lease
-        alone does not say someone works on the run. A worker of this process
-        counts while it runs the task (one that let it go, as ``testing.acrash``
-        does, is as good as dead); another process's worker counts while its
-        heartbeat is fresh (three beats). Restart is refused while this is not
-        empty: the run would have its steps run twice at once.
-        """
-        owners = await self.storage.aholders(run_id)
-        if not owners:
-            return []
-        since = datetime.now(UTC) - timedelta(seconds=3 * float(self.options["heartbeat_seconds"]))
-        alive = {str(row["worker"]) for row in await self.storage.alive_workers(since)}
-        holding = []
-        for owner in sorted(owners):
-            here = LOCAL_WORKERS.get(owner)
-            if here.works_on(run_id) if here is not None else owner in alive:
-                holding.append(owner)
-        return holding
+        """The live workers working on the run now (see :func:`.worker.aholders`)."""
+        return await aholders(self.storage, run_id, float(self.options["heartbeat_seconds"]))
 
     # -- the commit -------------------------------------------------------------------------
     async def acommit(
@@ -223,7 +204,7 @@ class Engine:
         expected_version: int | None = None,
     ) -> Committed | None:
         """``plan`` applied to the run as committed, written with what it owes; ``None``: no change."""
-        change, decided = self._decider(workflow, run_id, events, committer, fresh, reset, len(fences))
+        change, decided = decider(self, workflow, run_id, events, committer, fresh, reset, len(fences))
         seqs = await self.storage.atransact(
             run_id,
             change,
@@ -238,18 +219,6 @@ class Engine:
         committed.seqs = seqs
         return committed
 
-    def _decider(
-        self,
-        workflow: WorkflowDefinition | None,
-        run_id: str,
-        events: list[dict[str, Any]],
-        committer: Committer,
-        fresh: dict[str, Any] | None,
-        reset: Reset | None,
-        freed: int,
-    ) -> tuple[Callable[[RunRecord], Change | None], list[Committed]]:
-        return decider(self, workflow, run_id, events, committer, fresh, reset, freed)
-
     # -- a start inside the caller's transaction -----------------------------------------------
     def enqueue_here(self, run: RunHandle, event: dict[str, Any], create: RunRecord) -> None:
         """Create and start the run in the caller's open transaction, on the caller's thread.
@@ -260,7 +229,7 @@ class Engine:
         (a rollback leaves nothing to ring for); a lost doorbell only delays the
         run until a worker polls its queue.
         """
-        change, decided = self._decider(run.workflow, run.run_id, [event], self.caller, None, None, 0)
+        change, decided = decider(self, run.workflow, run.run_id, [event], self.caller, None, None, 0)
         seqs = self.storage.transact(run.run_id, change, create=create)
         if seqs is None or not decided:
             return
