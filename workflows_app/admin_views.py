@@ -29,7 +29,7 @@ from .core.graph import describe_entry
 from .core.hub import hub
 from .core.plan import ACTIVE, OPEN, find_target
 from .core.results import failed_attempts
-from .core.run import Run, acancel_by_id
+from .core.run import Run, acancel_by_id, acreate_run, create_run
 from .core.storage import latest_steps
 from .forms import SchemaForm
 from .models import WorkflowRun
@@ -163,7 +163,7 @@ def _operate(
     """
     if not form.is_valid():
         return None
-    handle = async_to_sync(runtime.get_workflow(run.workflow_id).acreate_run)(run_id=run.run_id)
+    handle = async_to_sync(acreate_run)(runtime.get_workflow(run.workflow_id), run_id=run.run_id)
     try:
         result = async_to_sync(_await_briefly)(operation(handle, form.payload()))
     except ValidationError as exc:
@@ -184,7 +184,7 @@ def _restartable(run: WorkflowRun) -> bool:
         workflow = runtime.get_workflow(run.workflow_id)
     except LookupError:
         return False
-    handle = workflow.create_run(run_id=run.run_id, engine=run.engine)
+    handle = create_run(workflow, run_id=run.run_id, engine=run.engine)
     return async_to_sync(handle.arestart_refusal)() is None
 
 
@@ -228,7 +228,7 @@ def restart_run(request: HttpRequest, run_id: str) -> HttpResponse:
     _require(request, "restart", run)
     if request.method != "POST":
         return HttpResponseRedirect(_run_url(run_id))
-    handle = runtime.get_workflow(run.workflow_id).create_run(run_id=run_id, engine=run.engine)
+    handle = create_run(runtime.get_workflow(run.workflow_id), run_id=run_id, engine=run.engine)
     try:
         result = async_to_sync(_await_briefly)(handle.arestart())
     except WorkflowError as exc:

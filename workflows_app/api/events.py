@@ -22,7 +22,7 @@ from typing import Any
 
 from ..conf import workflow_settings
 from ..core import runtime
-from ..core.follow import afollow as follow
+from ..core.follow import afollow
 from ..models import WorkflowJSONEncoder
 from ..request_threads import aleave_request_thread, short_reads, spawn
 from ..stream_access import Credentials, Nudge, Refusal, acheck, aguard, listen
@@ -43,10 +43,10 @@ async def aread_page(run_id: str, after: int, limit: int) -> dict[str, Any]:
     }
 
 
-async def afollow(run_id: str, after: int) -> AsyncGenerator[dict[str, Any] | None]:
+async def _aevents_after(run_id: str, after: int) -> AsyncGenerator[dict[str, Any] | None]:
     """The run's events after ``after``, then live ones; ``None`` when a keep-alive is due."""
     storage, bus = short_reads(runtime.get_storage()), runtime.get_bus()
-    async for event in follow(
+    async for event in afollow(
         storage,
         bus,
         run_id,
@@ -88,7 +88,7 @@ async def asse_stream(run_id: str, after: int, credentials: Credentials) -> Asyn
     nudged, stop_listening = listen(credentials.user_id)
     # Access was checked before the response began; a change since then was not heard: look again.
     nudged.put_nowait(Nudge(credentials.user_id))
-    events = afollow(run_id, after)
+    events = _aevents_after(run_id, after)
     guard = spawn(aguard(credentials, check, nudged))
     step: asyncio.Future[dict[str, Any] | None] | None = None
     try:

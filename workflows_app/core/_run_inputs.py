@@ -19,12 +19,12 @@ from .storage import RunRecord
 from .validation import validate
 
 if TYPE_CHECKING:
-    from .run import Run
-    from .workflow import Workflow
+    from .engine import RunHandle
+    from .graph import WorkflowDefinition
 
 
 def new_record(
-    run: Run, input_data: Any, initial_state: Any, request_context: Any, per_step: bool
+    run: RunHandle, input_data: Any, initial_state: Any, request_context: Any, per_step: bool
 ) -> tuple[RunRecord, dict[str, Any]]:
     """The run to create and its ``start`` event; nothing is stored yet.
 
@@ -61,7 +61,7 @@ def new_record(
 
 
 def resume_event(
-    workflow: Workflow,
+    workflow: WorkflowDefinition,
     record: RunRecord,
     resume_data: Any,
     step: Any,

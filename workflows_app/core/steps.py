@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, create_model
 
-from . import runtime
+from .components import get_tool
 from .errors import StepInputValidationError, WorkflowDefinitionError
 from .retry import Duration, RetryPolicy, timeout_seconds
 from .validation import validate
@@ -180,7 +180,7 @@ def tool_step(tool: Any, **options: Any) -> Step:
     with ``id`` and ``execute(input, context)`` (and optional ``input_schema``,
     ``output_schema``, ``description``), a typed plain function whose parameters
     become the input schema, or the id of a tool registered with
-    :func:`~.runtime.register_tool`, looked up when the step runs.
+    :func:`~.components.register_tool`, looked up when the step runs.
     """
     if isinstance(tool, Step):
         return tool
@@ -249,7 +249,7 @@ def _registered_tool_step(tool_id: str, options: dict[str, Any]) -> Step:
     """A step for the tool registered as ``tool_id``, found when the step runs (not when defined)."""
 
     async def execute(ctx: StepContext) -> Any:
-        found = tool_step(runtime.get_tool(tool_id))
+        found = tool_step(get_tool(tool_id))
         ctx.input_data = validate(found.input_schema, ctx.input_data, StepInputValidationError)
         result = found.execute(ctx)
         return await result if inspect.isawaitable(result) else result

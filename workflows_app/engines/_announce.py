@@ -18,7 +18,7 @@ from ..core.bus import Bus
 from ..core.hub import hub
 
 if TYPE_CHECKING:
-    from ..core.workflow import Workflow
+    from ..core.graph import WorkflowDefinition
     from ._commits import Committed
     from .worker import Worker
 
@@ -70,7 +70,7 @@ async def aannounce(bus: Bus, workers: Iterable[Worker], committed: Committed) -
 def ring_from_thread(
     bus: Bus,
     loops: Iterable[tuple[Worker, asyncio.AbstractEventLoop]],
-    workflow: Workflow,
+    workflow: WorkflowDefinition,
     committed: Committed,
 ) -> None:
     """After the caller's commit, from its thread: wake the workers of this process, ring the rest."""

@@ -20,8 +20,8 @@ from ..core.plan import plan
 from ..core.storage import CALLBACKS, MATCH, TIMER, Change, Claim, RunRecord, TaskRow
 
 if TYPE_CHECKING:
+    from ..core.graph import WorkflowDefinition
     from ..core.storage import Reset
-    from ..core.workflow import Workflow
 
 
 class DefinitionMismatchError(WorkflowError):
@@ -56,7 +56,7 @@ class Deferred:
     """A committer for a commit written inside a larger transaction: it takes none of its tasks.
 
     Nothing may run before that transaction commits, so the tasks wait in the
-    queue they would have gone to; ``afollow`` rings for them afterwards.
+    queue they would have gone to; the workers are rung for them once it committed.
     """
 
     id: str
@@ -91,7 +91,7 @@ class Committed:
 
 
 # An outcome as GroupCommit carries it: workflow, event, the claim it completes, the run as known.
-Outcome = tuple["Workflow", dict[str, Any], Claim, RunRecord | None, Committer]
+Outcome = tuple["WorkflowDefinition", dict[str, Any], Claim, RunRecord | None, Committer]
 
 
 class Placement(Protocol):
@@ -107,7 +107,7 @@ class Placement(Protocol):
 
 def decider(
     placement: Placement,
-    workflow: Workflow | None,
+    workflow: WorkflowDefinition | None,
     run_id: str,
     events: list[dict[str, Any]],
     committer: Committer,
@@ -160,7 +160,7 @@ def decider(
 
 def task_rows(
     placement: Placement,
-    workflow: Workflow | None,
+    workflow: WorkflowDefinition | None,
     decision: Decision,
     committer: Committer,
     now: int,
@@ -199,6 +199,6 @@ def task_rows(
     return rows
 
 
-def _owes_callbacks(workflow: Workflow | None) -> bool:
+def _owes_callbacks(workflow: WorkflowDefinition | None) -> bool:
     """Whether a run that settles owes callbacks (an unknown definition may have some)."""
     return workflow is None or workflow.on_finish is not None or workflow.on_error is not None
