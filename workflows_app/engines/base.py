@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import contextvars
 import logging
 from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
@@ -368,10 +367,7 @@ class Engine:
             del self._workers[stale]
         if loop not in self._workers:
             worker = Worker(self, name=name, capacity=capacity)
-            # A fresh context: the caller's (a request's, whose thread ends with it) would
-            # leave the worker's database work on a thread made for a context already gone.
-            job = loop.create_task(worker.arun(doorbell=doorbell), context=contextvars.Context())
-            self._workers[loop] = (worker, job)
+            self._workers[loop] = (worker, loop.create_task(worker.arun(doorbell=doorbell)))
         return self._workers[loop][0]
 
     def workers(self) -> Iterator[Worker]:
