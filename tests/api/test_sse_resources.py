@@ -22,8 +22,8 @@ from typing import Any
 
 import pytest
 import uvicorn
-from asgiref.sync import sync_to_async
-from django.db import connection
+from asgiref.sync import SyncToAsync, sync_to_async
+from django.db import connection, connections
 
 from workflows_app.models import ApiToken
 
@@ -40,6 +40,7 @@ def server() -> Iterator[str]:
     """The project's ASGI application under uvicorn, in a thread; its base URL."""
     from project.asgi import application
 
+    executors_before = set(SyncToAsync.context_to_thread_executor)
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     config = uvicorn.Config(application, lifespan="off", log_level="warning", timeout_graceful_shutdown=5)
@@ -51,6 +52,14 @@ def server() -> Iterator[str]:
     served.should_exit = True
     thread.join(30)
     listener.close()
+    # A known leak, not this test's subject (see the report of issue 13): the process's embedded
+    # worker, started from a request, makes executor threads for that request's context after it
+    # ended, and nothing closes their connections. Close them here, on their own threads.
+    for context, executor in list(SyncToAsync.context_to_thread_executor.items()):
+        if context not in executors_before:
+            executor.submit(connections.close_all).result(30)
+            executor.shutdown(wait=False)
+            SyncToAsync.context_to_thread_executor.pop(context, None)
 
 
 def until(condition: Callable[[], bool], message: str, timeout: float = 30.0) -> None:
