@@ -42,6 +42,7 @@ from ..core.storage import CALLBACKS, MATCH, TIMER, Change, Claim, LeaseLost, Ru
 from .batching import GroupCommit
 from .live import LiveErrors
 from .worker import LOCAL_WORKERS, Worker
+from .writes import WriterBatches
 
 if TYPE_CHECKING:
     from ..core.run import Run
@@ -72,6 +73,8 @@ DEFAULT_OPTIONS: dict[str, Any] = {
     "event_retention_seconds": 86400.0,
     # The most iterations one loop (dowhile / dountil) may run in a run; None: no cap.
     "max_loop_iterations": None,
+    # Milliseconds a step's written event (ctx.writer) may wait to share a commit; 0: one each.
+    "writer_batch_ms": 20.0,
 }
 SETTLING_EVENTS = frozenset(
     {"workflow-finish", "workflow-step-suspended", "workflow-paused", "workflow-canceled"}
@@ -164,6 +167,8 @@ class Engine:
         self.caller = Caller()
         self._workers: dict[asyncio.AbstractEventLoop, tuple[Worker, asyncio.Task[None]]] = {}
         self._outcomes: GroupCommit[_Outcome, Committed | None] = GroupCommit(self._acommit_outcomes)
+        delay = float(self.options["writer_batch_ms"]) / 1000
+        self._writes = WriterBatches(self._acommit_writes, delay=delay)
 
     # -- placement: what the engines override ---------------------------------------------
     def queue_of(self, workflow_id: str) -> str:
@@ -541,12 +546,17 @@ class Engine:
             keeper.cancel()
 
     async def aemit(self, run_id: str, event: dict[str, Any]) -> None:
-        """Append a step's own event (``writer``) to the run's log and fan it out."""
-        seqs = await self.storage.acommit(run_id, events=[event])
-        published = {**event, "seq": seqs[0]}
-        hub.publish(run_id, published)
+        """Append a step's own event (``writer``) to the run's log, in a batch (:mod:`.writes`)."""
+        await self._writes.aadd(run_id, event)
+
+    async def _acommit_writes(self, run_id: str, events: list[dict[str, Any]]) -> None:
+        """One commit and one fan-out for a batch of written events."""
+        seqs = await self.storage.acommit(run_id, events=events)
+        published = [{**event, "seq": seq} for event, seq in zip(events, seqs, strict=True)]
+        for event in published:
+            hub.publish(run_id, event)
         if not self.bus.local:
-            await self._apublish(run_id, [published])
+            await self._apublish(run_id, published)
 
     # -- outcomes of tasks ---------------------------------------------------------------------
     async def acommit_outcome(
@@ -563,8 +573,11 @@ class Engine:
         They go in one commit (:class:`~.batching.GroupCommit`), which comes back to
         the last of them, whose caller carries out what follows; the others get
         ``None``. An outcome whose claim was lost (the lease expired and the task
-        was handed to another worker, or the run was canceled) is dropped.
+        was handed to another worker, or the run was canceled) is dropped. What
+        the run's steps wrote is committed first: the log has a step's writes
+        before its result.
         """
+        await self._writes.aflush(claim.run_id)
         return await self._outcomes.submit(claim.run_id, (workflow, event, claim, known, committer))
 
     async def _acommit_outcomes(self, run_id: str, items: list[_Outcome]) -> list[Committed | None]:
