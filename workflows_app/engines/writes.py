@@ -20,7 +20,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from ..core.hub import hub
+from ._announce import apublish
+
+if TYPE_CHECKING:
+    from ..core.bus import Bus
+    from ..core.storage import Storage
 
 logger = logging.getLogger(__name__)
 
@@ -102,3 +109,13 @@ class WriterBatches:
             await self.aflush(run_id)
         except Exception:
             logger.exception("Could not commit the writes of run %s; the next flush tries again", run_id)
+
+
+async def acommit_writes(storage: Storage, bus: Bus, run_id: str, events: list[Event]) -> None:
+    """One commit and one fan-out for a batch of written events."""
+    seqs = await storage.acommit(run_id, events=events)
+    published = [{**event, "seq": seq} for event, seq in zip(events, seqs, strict=True)]
+    for event in published:
+        hub.publish(run_id, event)
+    if not bus.local:
+        await apublish(bus, run_id, published)
