@@ -19,8 +19,7 @@ from django.db import transaction
 
 from ..core.storage import STEP_FIELDS, Change, Claim, RunRecord, SentEvent, StepRecord
 from ..models import StepAttempt, WorkflowEvent, WorkflowRun
-from . import _async_pg, _commit, _events, _postgres, _queue
-from ._rows import Write
+from . import _commit, _events, _queue
 from ._sql import NO_INDEX, RUN_COLUMNS
 
 
@@ -49,35 +48,7 @@ class DjangoStorage:
         fences: Sequence[Claim] = (),
         expected_version: int | None = None,
     ) -> list[int] | None:
-        if fences and known is not None and create is None and expected_version is None:
-            # A worker completing its claims, never inside a caller's transaction.
-            seqs = await self._afenced(run_id, change, known, fences)
-            if seqs is not None:
-                return seqs
-            known = None  # ``change`` has seen it (and may have changed it): the run is read again
         return await sync_to_async(self.transact)(run_id, change, known, create, fences, expected_version)
-
-    async def _afenced(
-        self,
-        run_id: str,
-        change: Callable[[RunRecord], Change | None],
-        known: RunRecord,
-        fences: Sequence[Claim],
-    ) -> list[int] | None:
-        """The commit of a worker's outcome as one statement on the loop's own connection.
-
-        ``None`` when it wrote nothing (no change, waits to write, another commit
-        of the run came first or a lease was lost): Django's connection then
-        decides again and says which (:func:`._commit.transact`).
-        """
-        if not _async_pg.supported():
-            return None
-        decided = change(known)
-        if decided is None or decided.waits is not None:
-            return None
-        write = Write.of(run_id, decided, fences, self._now())
-        sql, params = _postgres.statement(write, version=known.version, create=False)
-        return _postgres.seqs_of(write, await _async_pg.afetchone(sql, params))
 
     def transact(
         self,

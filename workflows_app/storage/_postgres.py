@@ -30,23 +30,6 @@ from ._sql import RUNS, STEPS, TASKS, adapt, json_rows, now_sql, q, table
 
 def one_statement(write: Write, *, version: int | None, create: bool) -> list[int] | None:
     """The commit as one statement; ``None`` when the version or a fence did not match."""
-    sql, params = statement(write, version=version, create=create)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        row = cursor.fetchone()
-    return seqs_of(write, row)
-
-
-def seqs_of(write: Write, row: Sequence[Any] | None) -> list[int] | None:
-    """The seqs of the commit's events, from the row its statement returned (``None``: none)."""
-    if row is None:
-        return None
-    base = int(row[0])
-    return list(range(base + 1, base + 1 + len(write.events)))
-
-
-def statement(write: Write, *, version: int | None, create: bool) -> tuple[str, list[Any]]:
-    """The SQL and parameters of the commit as one statement, returning the base of its seqs."""
     columns, run_params = run_changes(write.run)
     if create:
         run_params += [write.run_id, len(write.events), adapt(RUNS, "created_at", timezone.now())]
@@ -76,7 +59,13 @@ def statement(write: Write, *, version: int | None, create: bool) -> tuple[str, 
         parts.append(_tasks_cte())
         params += [write.run_id, json_rows(TASK_WRITE, task_rows(write.tasks))]
     sql = f"WITH {', '.join(parts)} SELECT base FROM _run"
-    return sql, _order(sql, params)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, _order(sql, params))
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    base = int(row[0])
+    return list(range(base + 1, base + 1 + len(write.events)))
 
 
 def _order(sql: str, params: list[Any]) -> list[Any]:
