@@ -131,6 +131,10 @@ def config_args(
 
 
 def run_peers(options: argparse.Namespace, scratch: Path, round_: int) -> dict[str, Any]:
+    missing = [name for name in ("dbos", "langgraph") if importlib.util.find_spec(name) is None]
+    if missing:
+        # Ratios are the point of a run on a shared machine: no peers is an error, not "n/a".
+        sys.exit(f"Peers not installed: {', '.join(missing)} (pip install -e '.[bench]', or --no-peers)")
     runs = ["--runs", "2" if options.quick else "3"]
     results: dict[str, Any] = {}
     if importlib.util.find_spec("dbos") is not None:
