@@ -36,7 +36,7 @@ from ..core.clock import now_ms
 from ..core.commit import Decision, decide
 from ..core.errors import RunNotFoundError, WorkflowError
 from ..core.hub import hub
-from ..core.plan import ACTIVE, plan
+from ..core.plan import ACTIVE, Rows, plan
 from ..core.results import build_result
 from ..core.storage import CALLBACKS, MATCH, TIMER, Change, Claim, LeaseLost, RunRecord, TaskRow
 from .batching import GroupCommit
@@ -362,9 +362,14 @@ class Engine:
                 )
             base = replace(record, **fresh) if fresh else record
             state, actions = base.run_state, []
+            steps = Rows(self.storage, run_id)  # the step rows as this decision sees them
             for event in events:
                 state, more = plan(
-                    workflow, state, event, max_loop_iterations=self.options["max_loop_iterations"]
+                    workflow,
+                    state,
+                    event,
+                    max_loop_iterations=self.options["max_loop_iterations"],
+                    rows=steps,
                 )
                 actions += more
             if not actions:

@@ -9,11 +9,14 @@ from typing import TYPE_CHECKING, Any
 
 from ..retry import RetryPolicy, policy_of
 from ..storage import StepRecord
+from ._rows import Rows, row_ref
 from ._state import apply_context_delta, coordinate_of, graph_order, step_path, task_component
 
 if TYPE_CHECKING:
     from ..steps import Step
     from ..workflow import Workflow
+
+_KEPT = ("payload", "suspend_payload", "suspended_at", "resume_payload", "resumed_at")
 
 
 class TaskMixin:
@@ -24,12 +27,15 @@ class TaskMixin:
     root: Workflow
     workflows: dict[str, Workflow]
     actions: list[dict[str, Any]]
+    rows: Rows
 
     if TYPE_CHECKING:
 
         def emit(self, event_type: str, payload: dict[str, Any]) -> None: ...
         def finish(self, status: str, **fields: Any) -> None: ...
-        def child_settled(self, fkey: str, key: str, status: str, value: Any) -> None: ...
+        def child_settled(
+            self, fkey: str, key: str, status: str, value: Any, ref: list[Any] | None = None
+        ) -> None: ...
         def on_helper_done(self, key: str, task: dict[str, Any], outcome: dict[str, Any]) -> None: ...
         def on_sleep_timer(self, key: str, fkey: str) -> None: ...
         def mark_foreach_suspended(self, fkey: str, node: dict[str, Any]) -> None: ...
@@ -136,7 +142,18 @@ class TaskMixin:
             metadata=metadata,
             **fields,
         )
+        self.rows.write(row)
         self.actions.append({"type": "record", "record": row})
+
+    def rewrite(self, row: dict[str, Any], status: str, **fields: Any) -> None:
+        """Write a row of the run's own (a sleep, a foreach) again, keeping what it holds.
+
+        The state keeps only where such a row is; its payload and its suspend and
+        resume details stay in the row, read back here.
+        """
+        stored = self.rows.row(coordinate_of(row))
+        kept = {name: getattr(stored, name) for name in _KEPT} if stored is not None else {}
+        self.record({**{k: v for k, v in kept.items() if v is not None}, **row}, status, **fields)
 
     # -- outcomes -----------------------------------------------------------------
     def on_task_done(self, key: str, outcome: dict[str, Any], handout: int | None = None) -> None:
@@ -198,7 +215,7 @@ class TaskMixin:
         self.record(task, "success", output=output, ended_at=self.now)
         self.emit("workflow-step-result", self.result_payload(key, task, "success", output=output))
         del self.s["tasks"][key]
-        self.child_settled(task["frame"], key, "success", output)
+        self.child_settled(task["frame"], key, "success", output, row_ref(coordinate_of(task)))
 
     def step_failed(self, key: str, task: dict[str, Any], outcome: dict[str, Any]) -> None:
         error = outcome.get("error")
@@ -283,7 +300,7 @@ class TaskMixin:
         for frame in self.s["frames"].values():
             node = frame["node"]
             if node is not None and node["kind"] in ("sleep", "foreach") and "row" in node:
-                self.record(node["row"], "canceled", ended_at=self.now)
+                self.rewrite(node["row"], "canceled", ended_at=self.now)
             if frame["parent"] is not None:
                 self.record_frame(frame, "canceled", ended_at=self.now)
         self.actions.append({"type": "cancel-tasks"})
@@ -377,7 +394,11 @@ class TaskMixin:
             fkey = frame["parent"]
 
     def record_frame(self, frame: dict[str, Any], status: str, **fields: Any) -> None:
-        task = {
+        self.record(self.frame_row(frame), status, **fields)
+
+    def frame_row(self, frame: dict[str, Any]) -> dict[str, Any]:
+        """The row of a nested workflow's frame, as :meth:`record` takes it."""
+        return {
             "path": frame["scope"],
             "fe": frame.get("fe"),
             "item": frame.get("item"),
@@ -389,7 +410,6 @@ class TaskMixin:
             "resumed_at": frame.get("resumed_at"),
             "loop": frame.get("loop", False),
         }
-        self.record(task, status, **fields)
 
     # -- lookups ------------------------------------------------------------------
     def workflow_of(self, task: dict[str, Any]) -> Workflow:
