@@ -362,7 +362,7 @@ class Engine:
                 )
             base = replace(record, **fresh) if fresh else record
             state, actions = base.run_state, []
-            steps = Rows(self.storage, run_id)  # the step rows as this decision sees them
+            steps = Rows(self.storage, run_id, base.input)  # the step rows as this decision sees them
             for event in events:
                 state, more = plan(
                     workflow,

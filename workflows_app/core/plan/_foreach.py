@@ -38,6 +38,7 @@ class ForeachMixin:
         def frame_failed(self, fkey: str, error: Any) -> None: ...
         def start_child(self, fkey: str, i: int, component: Any, data: Any, **coords: Any) -> str | None: ...
         def value(self, frame: dict[str, Any], ref: Ref | None = None) -> Any: ...
+        def frame_input(self, frame: dict[str, Any]) -> Any: ...
 
     def start_foreach(self, fkey: str, frame: dict[str, Any], entry: ForeachEntry, items: Any) -> None:
         path = step_path(frame["scope"], entry.step.id)
@@ -81,7 +82,7 @@ class ForeachMixin:
         node["batch"] = batch
         node["results"] = {}
         for index in batch:
-            item = resolve_item(self.rows, node["items"], frame["input"], index)
+            item = resolve_item(self.rows, node["items"], self.frame_input(frame), index)
             self.start_child(fkey, frame["i"], entry.step, item, fe=index)
 
     def outputs_ref(self, frame: dict[str, Any], entry: ForeachEntry) -> Ref:

@@ -21,7 +21,7 @@ from ..graph import (
     sleep_value,
 )
 from ..validation import validate
-from ._rows import INPUT, Ref, Rows, resolve, row_ref
+from ._rows import INPUT, UNKNOWN, Ref, Rows, resolve, row_ref
 from ._state import child_key, coordinate_of, helper_key, item_key, sleep_key, step_path
 
 if TYPE_CHECKING:
@@ -66,7 +66,7 @@ class NodeMixin:
     def new_frame(
         self, workflow: Workflow, scope: str, data: Any, parent: str | None, **extra: Any
     ) -> dict[str, Any]:
-        return {
+        frame = {
             "wf": workflow.id,
             "scope": scope,
             "input": data,
@@ -78,10 +78,17 @@ class NodeMixin:
             "started_at": self.now,
             **extra,
         }
+        if parent is None and self.rows.run_input is not UNKNOWN:
+            del frame["input"]  # the run row has it
+        return frame
 
     def value(self, frame: dict[str, Any], ref: Ref | None = None) -> Any:
         """The value ``ref`` (by default the frame's ``prev``) names, read back from the rows."""
-        return resolve(self.rows, frame["prev"] if ref is None else ref, frame["input"])
+        return resolve(self.rows, frame["prev"] if ref is None else ref, self.frame_input(frame))
+
+    def frame_input(self, frame: dict[str, Any]) -> Any:
+        """A frame's input; the root frame's is the run's, on the run row."""
+        return frame.get("input", self.rows.run_input)
 
     def advance(self, fkey: str) -> None:
         """Start entries of the frame until one has to wait for its children."""

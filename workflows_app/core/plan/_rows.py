@@ -8,7 +8,8 @@ value written and used in one commit is never read from the database.
 
 A reference is a short JSON list:
 
-- ``["input"]``: the input of the frame that holds it;
+- ``["input"]``: the input of the frame that holds it (the root frame's is the
+  run's input, kept on the run row and not in the state);
 - ``["value", v]``: ``v`` itself (a value the run was given, never a step's output);
 - ``["row", coordinate]``: the output of the step row at ``coordinate``;
 - ``["ids", {id: ref or None}]``: ``{id: value}`` (a parallel's or a branch's output);
@@ -30,6 +31,7 @@ from ._state import Coordinate, item_key
 
 Ref = list[Any]
 INPUT: Ref = ["input"]
+UNKNOWN: Any = object()
 
 
 class StepReader(Protocol):
@@ -73,9 +75,10 @@ class StepTable:
 class Rows:
     """The run's step rows as one commit sees them: the stored ones under the ones it writes."""
 
-    def __init__(self, reader: StepReader | None, run_id: str) -> None:
+    def __init__(self, reader: StepReader | None, run_id: str, run_input: Any = UNKNOWN) -> None:
         self.reader = reader
         self.run_id = run_id
+        self.run_input = run_input  # the run row's input: the root frame's, which it then need not keep
         self.written = StepTable()
 
     def write(self, row: StepRecord) -> None:
@@ -170,5 +173,6 @@ def resolve_item(rows: Rows, ref: Ref, frame_input: Any, index: int) -> Any:
     if kind == "items":
         found = rows.row(item_coordinate(ref, index))
         return copy.deepcopy(found.output) if found is not None and found.status == "success" else None
-    value = resolve(rows, ref, frame_input)
-    return value[index] if isinstance(value, list) and 0 <= index < len(value) else None
+    value = frame_input if kind == "input" else ref[1] if kind == "value" else resolve(rows, ref, frame_input)
+    found = value[index] if isinstance(value, list) and 0 <= index < len(value) else None
+    return copy.deepcopy(found)
