@@ -108,7 +108,7 @@ async def _run_task(
         resource_id=scope.resource_id,
         request_context=scope.request_context,
         abort_signal=scope.abort_signal,
-        init_data=frame["input"] if "input" in frame else copy.deepcopy(scope.run_input),
+        init_data=frame.get("input", scope.run_input),
         step_ids=level.steps.keys(),
     )
     before = copy.deepcopy(scope.request_context.to_dict())

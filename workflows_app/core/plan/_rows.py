@@ -80,17 +80,28 @@ class Rows:
         self.run_id = run_id
         self.run_input = run_input  # the run row's input: the root frame's, which it then need not keep
         self.written = StepTable()
+        self.read: dict[Coordinate, StepRecord | None] = {}  # stored rows read by this commit
+        self.items: dict[tuple[str, int], list[StepRecord]] = {}
 
     def write(self, row: StepRecord) -> None:
         self.written.write(row)
 
     def row(self, coordinate: Coordinate) -> StepRecord | None:
         coordinate = _coordinate(coordinate)
-        found = self.written.rows.get(coordinate)
-        if found is None and self.reader is not None:
-            stored = self.reader.read_steps(self.run_id, [coordinate])
-            found = stored[0] if stored else None
-        return found
+        if coordinate in self.written.rows:
+            return self.written.rows[coordinate]
+        self.prefetch([coordinate])
+        return self.read.get(coordinate)
+
+    def prefetch(self, coordinates: Iterable[Coordinate]) -> None:
+        """Read the stored rows of these coordinates that this commit has not, in one query."""
+        wanted = [
+            c for c in map(_coordinate, coordinates) if c not in self.written.rows and c not in self.read
+        ]
+        if not wanted or self.reader is None:
+            return
+        self.read.update(dict.fromkeys(wanted))
+        self.read.update((row.coordinate, row) for row in self.reader.read_steps(self.run_id, wanted))
 
     def output(self, coordinate: Coordinate) -> Any:
         found = self.row(coordinate)
@@ -106,11 +117,9 @@ class Rows:
 
     def item_outputs(self, path: str, iteration: int, wanted: dict[int, Coordinate]) -> dict[int, Any]:
         """The outputs of foreach items: ``{index: output}`` for each wanted ``{index: coordinate}``."""
-        found: dict[Coordinate, StepRecord] = {}
-        if self.reader is not None:
-            found.update(
-                (row.coordinate, row) for row in self.reader.read_items(self.run_id, path, iteration)
-            )
+        if (path, iteration) not in self.items and self.reader is not None:
+            self.items[path, iteration] = self.reader.read_items(self.run_id, path, iteration)
+        found = {row.coordinate: row for row in self.items.get((path, iteration), ())}
         found.update(self.written.rows)
         outputs = {}
         for index, coordinate in wanted.items():
@@ -155,6 +164,7 @@ def resolve(rows: Rows, ref: Ref, frame_input: Any) -> Any:
     if kind == "row":
         return rows.output(ref[1])
     if kind == "ids":
+        rows.prefetch(part[1] for part in ref[1].values() if part is not None and part[0] == "row")
         return {
             sid: None if part is None else resolve(rows, part, frame_input) for sid, part in ref[1].items()
         }
