@@ -19,6 +19,7 @@ from ..core.storage import CALLBACKS, MATCH, TIMER
 from .base import Committer, Engine
 
 if TYPE_CHECKING:
+    from ._pipeline import Served
     from .worker import Worker
 
 
@@ -38,7 +39,7 @@ class DefaultEngine(Engine):
     def committer(self) -> Committer:
         return self.worker()
 
-    def worker_queues(self, worker: Worker) -> list[str]:
+    def worker_queues(self, worker: Served) -> list[str]:
         return [_private_queue(worker.id), *super().worker_queues(worker)]
 
     def worker(self) -> Worker:
