@@ -37,11 +37,9 @@ class TaskMixin:
             self, fkey: str, key: str, status: str, value: Any, ref: list[Any] | None = None
         ) -> None: ...
         def on_helper_done(self, key: str, task: dict[str, Any], outcome: dict[str, Any]) -> None: ...
-        def on_sleep_timer(self, key: str, fkey: str) -> None: ...
         def mark_foreach_suspended(self, fkey: str, node: dict[str, Any]) -> None: ...
-        def mark_foreach_resumed(self, fkey: str | None, data: Any) -> None: ...
         def wait_for_event(self, key: str, task: dict[str, Any], wait: dict[str, Any]) -> None: ...
-        def on_deadline(self, key: str, number: int | None) -> None: ...
+        def arm_timer(self, key: str, fkey: str, due: int) -> None: ...
         def arm_deadline(self, key: str, task: dict[str, Any], timeout_ms: int) -> int: ...
 
     # -- scheduling ---------------------------------------------------------------
@@ -319,53 +317,6 @@ class TaskMixin:
         if task.get("fe") is not None:
             payload["for_each_index"] = task["fe"]
         return payload
-
-    # -- resume and timers --------------------------------------------------------
-    def on_resume(self, keys: list[str], data: Any, *, timed_out: bool = False) -> None:
-        self.s["status"] = "running"
-        for key in keys:
-            task = self.s["tasks"][key]
-            task["status"] = "running"
-            for name in ("deadline", "wait", "timed_out"):
-                task.pop(name, None)
-            if timed_out:
-                task["timed_out"] = True
-            task["resume"] = data
-            task["resume_payload"] = data
-            task["resumed_at"] = self.now
-            label = task.pop("label", None)
-            if label:
-                self.s["labels"].pop(label, None)
-            self.record(task, "running")
-            self.mark_ancestors_running(task["frame"])
-            self.mark_foreach_resumed(task["frame"], data)
-            self.emit("workflow-step-start", self.start_payload(key, task))
-            self.hand_out(key, task)
-
-    def arm_timer(self, key: str, fkey: str, due: int) -> None:
-        """Arm a timer under a new number, which its firing quotes (like a task's hand-out)."""
-        timer = {"at": due, "frame": fkey, "n": self.next_order()}
-        self.s["timers"][key] = timer
-        self.actions.append({"type": "timer", "key": key, "at": due, "n": timer["n"]})
-
-    def on_timer(self, key: str, number: int | None = None) -> None:
-        timer = self.s["timers"].get(key)
-        if timer is None:
-            self.on_deadline(key, number)
-            return
-        if self.s["status"] != "running":
-            return
-        if number is not None and timer.get("n") != number:
-            return  # an earlier arming of this key (a retry delay, a loop's sleep) fired late
-        del self.s["timers"][key]
-        task = self.s["tasks"].get(key)
-        if task is not None:  # a retry's wait is over
-            task["status"] = "running"
-            task["started_at"] = self.now
-            self.record(task, "running")
-            self.hand_out(key, task)
-        else:
-            self.on_sleep_timer(key, timer["frame"])
 
     # -- nested workflow rows -----------------------------------------------------
     def mark_suspended_ancestors(self) -> None:
