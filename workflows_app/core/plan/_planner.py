@@ -31,7 +31,7 @@ from ..errors import WorkflowError, WorkflowTimeoutError, serialize_error
 from ._events import EventMixin
 from ._foreach import ForeachMixin
 from ._nodes import NodeMixin
-from ._rows import Rows
+from ._rows import Rows, upgrade
 from ._state import BUSY, DEADLINE, OPEN, ROOT
 from ._tasks import TaskMixin
 from ._travel import TravelMixin
@@ -222,6 +222,6 @@ def plan(
     """
     if workflow is None and event["type"] != "cancel":
         raise WorkflowError(f"Planning a {event['type']!r} event needs the workflow's definition")
-    planner = Planner(workflow, state, int(event["now"]), max_loop_iterations, rows)
+    planner = Planner(workflow, upgrade(state), int(event["now"]), max_loop_iterations, rows)
     planner.apply(event)
     return planner.s, planner.actions

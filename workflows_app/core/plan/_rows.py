@@ -186,3 +186,31 @@ def resolve_item(rows: Rows, ref: Ref, frame_input: Any, index: int) -> Any:
     value = frame_input if kind == "input" else ref[1] if kind == "value" else resolve(rows, ref, frame_input)
     found = value[index] if isinstance(value, list) and 0 <= index < len(value) else None
     return copy.deepcopy(found)
+
+
+def upgrade(state: dict[str, Any]) -> dict[str, Any]:
+    """A run state of version 1 (values held in frames) in today's terms, in place.
+
+    A run in flight when its process was upgraded goes on: the values its
+    frames held become ``value`` references, and its foreach reads the outputs
+    of its items from their rows, as every foreach now does.
+    """
+    if state.get("v", 2) >= 2 or not state.get("frames"):
+        state["v"] = max(int(state.get("v", 2)), 2)
+        return state
+    for frame in state["frames"].values():
+        frame["prev"] = ["value", frame.get("prev")]
+        node = frame.get("node") or {}
+        if node.get("kind") == "loop" and "last" in node:
+            node["last"] = ["value", node["last"]]
+        elif node.get("kind") == "multi":
+            for result in node.get("results", {}).values():
+                if result["status"] == "success":
+                    result["ref"] = ["value", result.pop("value", None)]
+        elif node.get("kind") == "foreach":
+            node.pop("outputs", None)
+            node["row"].pop("input", None)
+            node["suspended"] = bool(node["row"].pop("suspended", False))
+            node.update(items=frame["prev"], count=len(frame["prev"][1] or []), attempts={})
+    state["v"] = 2
+    return state
