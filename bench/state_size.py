@@ -7,7 +7,9 @@ over n integers (concurrency 1) whose last item suspends, and a dowhile of n
 iterations whose last iteration suspends. Prints the stored ``run_state`` JSON
 size of each once it suspended, and the milliseconds per item or iteration
 (from the start until it suspended), in wall-clock and in this process's CPU
-time (steadier on a shared machine). A bounded state is about as big after
+time (steadier on a shared machine), and the median gap between items 10-59
+and over the last 50 items (the marginal cost of an item early and late, as
+``bench/run.py`` measures a loop). A bounded state is about as big after
 10,000 items as after 10, and an item costs about the same at 1,000 as at 10,000.
 """
 
@@ -15,8 +17,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -27,20 +31,23 @@ from typing import Any
 import django
 
 ROOT = Path(__file__).resolve().parents[1]
+STAMPS: list[float] = []  # when each item or iteration ran (the default engine runs steps in this process)
 
 
 def _workflows(size: int) -> tuple[Any, Any]:
     from workflows_app import StepContext, create_step, create_workflow
 
     async def item(ctx: StepContext) -> int:
+        STAMPS.append(time.perf_counter())
         if ctx.input_data == size - 1 and ctx.resume_data is None:
-            return await ctx.suspend({"last": True})
+            await ctx.suspend({"last": True})
         return int(ctx.input_data) + 1
 
     async def tick(ctx: StepContext) -> dict[str, int]:
+        STAMPS.append(time.perf_counter())
         n = ctx.input_data["n"] + 1
         if n == size and ctx.resume_data is None:
-            return await ctx.suspend({"last": True})
+            await ctx.suspend({"last": True})
         return {"n": n}
 
     async def more(ctx: StepContext) -> bool:
@@ -55,6 +62,7 @@ async def ameasure(workflow: Any, data: Any, count: int, engine: str) -> dict[st
     from workflows_app.models import WorkflowRun
 
     run = await workflow.acreate_run(engine=engine)
+    STAMPS.clear()
     began, cpu = time.perf_counter(), time.process_time()
     result = await run.astart(data)
     seconds, cpu = time.perf_counter() - began, time.process_time() - cpu
@@ -63,9 +71,12 @@ async def ameasure(workflow: Any, data: Any, count: int, engine: str) -> dict[st
     stored = await WorkflowRun.objects.aget(pk=run.run_id)
     size = len(json.dumps(stored.run_state, separators=(",", ":")))
     await workflow.adelete_run(run.run_id)
+    gaps = [later - earlier for earlier, later in itertools.pairwise(STAMPS)]
     per_item = {
         "ms_per_item": round(1000 * seconds / count, 3),
         "cpu_ms_per_item": round(1000 * cpu / count, 3),
+        "early_item_ms": round(1000 * statistics.median(gaps[9:59]), 3),  # items 10-59
+        "last_items_ms": round(1000 * statistics.median(gaps[-50:]), 3),
     }
     return {"state_bytes": size, **per_item}
 
