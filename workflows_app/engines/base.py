@@ -40,6 +40,7 @@ from ..core.plan import ACTIVE, plan
 from ..core.results import build_result
 from ..core.storage import CALLBACKS, MATCH, TIMER, Change, Claim, LeaseLost, RunRecord, TaskRow
 from .batching import GroupCommit
+from .limits import frees_slot, gated, held_start
 from .live import LiveErrors
 from .worker import LOCAL_WORKERS, Worker
 
@@ -360,6 +361,10 @@ class Engine:
                     f"Run {run_id} was started with definition {record.definition_hash} of "
                     f"{workflow.id!r}; this process has {workflow.definition_hash}"
                 )
+            held = held_start(workflow, record, events, self.queue_of(record.workflow_id))
+            if held is not None:  # over its workflow's limit: created pending, admitted later
+                decided.append(Committed(decision=held[1], rows=held[2]))
+                return held[0]
             base = replace(record, **fresh) if fresh else record
             state, actions = base.run_state, []
             for event in events:
@@ -438,7 +443,8 @@ class Engine:
         for key, task in decision.runs:
             kind = task["kind"]
             row = TaskRow(key, task["handout"], kind, self.queue_for(kind, committer, workflow_id))
-            if budget is None or budget > 0:
+            row = gated(row, workflow, decision.state, task)
+            if (budget is None or budget > 0) and not row.gate.limit_key:
                 budget = None if budget is None else budget - 1
                 row = replace(row, owner=committer.id, lease_ms=self.lease_ms)
             rows.append(row)
@@ -503,6 +509,10 @@ class Engine:
                 if row.queue in queues:
                     worker.wake_in(row.delay_ms)
         ready = sum(1 for row in committed.queued if not row.delay_ms)
+        if frees_slot(committed.decision):  # runs held back by the limit may start now
+            ready += 1
+            for worker, _ in self._workers.values():
+                worker.wake()
         try:
             if committed.decision.cancels:
                 await self.bus.abroadcast({"type": "cancel", "run_id": committed.run_id})

@@ -35,9 +35,11 @@ from ..core import runtime
 from ..core.clock import now_ms
 from ..core.context import AbortSignal
 from ..core.errors import WorkflowError, serialize_error
+from ..core.limits import ADMIT
 from ..core.runner import TaskScope, run_task
 from ..core.storage import CALLBACKS, MATCH, TIMER, Claim, LeaseLost
 from .faults import crash_point
+from .limits import aadmit
 from .matching import amatch
 
 if TYPE_CHECKING:
@@ -317,8 +319,11 @@ class Worker:
             job.add_done_callback(functools.partial(self._release, claim.fence))
 
     def _release(self, fence: tuple[str, str, int, int], job: asyncio.Task[None]) -> None:
-        self.held.pop(fence, None)
+        held = self.held.pop(fence, None)
         self.wake()  # a slot is free
+        if held is not None and held.claim.limited and not self.bus.local:
+            ring = asyncio.ensure_future(self.bus.asend({"type": "wake"}))  # and one of a limit
+            ring.add_done_callback(_log_failure)
 
     async def _arun_claim(self, claim: Claim, known: RunRecord | None) -> None:
         try:
@@ -359,6 +364,8 @@ class Worker:
             return None
         if claim.kind == MATCH:
             return await amatch(self.engine, workflow, record, claim, self)
+        if claim.kind == ADMIT:
+            return await aadmit(self.engine, workflow, record, claim, self)
         if claim.kind == TIMER:
             event = {"type": "timer", "key": claim.key, "handout": claim.handout, "now": now_ms()}
             return await self.engine.acommit(

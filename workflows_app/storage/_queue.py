@@ -22,11 +22,16 @@ from django.utils import timezone
 from ..core.storage import Claim
 from ..models import WorkerHeartbeat
 from ._commit import fence_match
+from ._limits import claim_gated, forget_starts
 from ._sql import TASK_CLAIM, TASKS, now_sql, q, table
 
 
 def claim(queues: Sequence[str], owner: str, limit: int, lease_ms: int, now: int | None) -> list[Claim]:
-    """Claim up to ``limit`` due rows of ``queues``, oldest first, each with a new lease number."""
+    """Claim up to ``limit`` due rows of ``queues``, oldest first, each with a new lease number.
+
+    Rows without a gate first, in one statement; then gated rows whose keys
+    have room (:mod:`._limits`).
+    """
     if not queues or limit <= 0:
         return []
     sql = _claim_sql(connection.vendor, len(queues))
@@ -35,7 +40,10 @@ def claim(queues: Sequence[str], owner: str, limit: int, lease_ms: int, now: int
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = sorted(cursor.fetchall(), key=lambda r: (r[-2], r[-1]))  # RETURNING keeps no order
-    return [Claim(str(r[0]), str(r[1]), int(r[2]), str(r[3]), int(r[4]), int(r[5])) for r in rows]
+    claims = [Claim(str(r[0]), str(r[1]), int(r[2]), str(r[3]), int(r[4]), int(r[5])) for r in rows]
+    if len(claims) < limit:
+        claims += claim_gated(queues, owner, limit - len(claims), lease_ms, now)
+    return claims
 
 
 @cache
@@ -43,7 +51,7 @@ def _claim_sql(vendor: str, queues: int) -> str:
     now = now_sql(vendor)
     due = (
         f"SELECT {q('id')} FROM {table(TASKS)} WHERE {q('queue')} IN ({', '.join(['%s'] * queues)}) "
-        f"AND {q('status')} = 'queued' AND {q('available_at')} <= {now} "
+        f"AND {q('status')} = 'queued' AND {q('available_at')} <= {now} AND {q('limit_key')} = '' "
         f"ORDER BY {q('available_at')}, {q('id')} LIMIT %s"
     )
     sets = (
@@ -112,6 +120,7 @@ def sweep(queues: Sequence[str], now: int | None) -> int:
         cursor.execute(
             f"DELETE FROM {table(TASKS)} WHERE {q('status')} = 'canceled' AND {expired}", [*queues, now]
         )
+    forget_starts(now)
     return taken
 
 

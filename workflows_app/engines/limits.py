@@ -1,0 +1,89 @@
+"""The engines' side of limits (``core/limits.py``): holding runs back, gating step rows.
+
+A start of a workflow with a concurrency limit does not start the run: its
+commit creates the run ``pending``, with a ``workflow-limit-waiting`` event and
+an ``admit`` task row that carries the limit. The claim takes that row only
+while the key has a free slot, oldest first; the worker that took it commits
+the ``start`` (fenced by the claim, so an admission happens once) and the run
+goes on as any other. A step with limits gets a gated row that no commit claims
+for its committer: every execution goes through the claim's check, on both
+engines.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from ..core import lifecycle
+from ..core.clock import now_ms
+from ..core.commit import Decision
+from ..core.limits import ADMIT, run_gate, step_gate, user_key
+from ..core.plan import TERMINAL, task_component
+from ..core.storage import Change, TaskRow
+
+if TYPE_CHECKING:
+    from ..core.storage import Claim, RunRecord
+    from ..core.workflow import Workflow
+    from .base import Committed, Committer, Engine
+
+WAITING = "workflow-limit-waiting"
+
+
+def held_start(
+    workflow: Workflow | None, record: RunRecord, events: list[dict[str, Any]], queue: str
+) -> tuple[Change, Decision, list[TaskRow]] | None:
+    """The commit of a start that waits for a slot; ``None`` for every other commit."""
+    if workflow is None or workflow.concurrency is None or len(events) != 1:
+        return None
+    event = events[0]
+    if event["type"] != "start" or event.get("admitted"):
+        return None
+    gate = run_gate(workflow.id, workflow.concurrency, record.input)
+    waiting = {
+        "type": WAITING,
+        "run_id": record.run_id,
+        "from": "WORKFLOW",
+        "payload": {"key": user_key(gate.limit_key), "limit": gate.limit_n},
+    }
+    run = {"status": "pending", "limit_key": gate.limit_key}
+    decision = Decision(state=record.run_state, run=run, events=[waiting])
+    rows = [TaskRow(ADMIT, 0, ADMIT, queue, gate=gate)]
+    return Change(run=run, events=[waiting], tasks=rows), decision, rows
+
+
+async def aadmit(
+    engine: Engine, workflow: Workflow, record: RunRecord, claim: Claim, committer: Committer
+) -> Committed | None:
+    """Start a run the limit admitted: the ``start`` it was created with, fenced by the claim."""
+    if record.status != "pending":  # canceled while it waited
+        await engine.storage.adrop([claim])
+        return None
+    event = {
+        "type": "start",
+        "admitted": True,
+        "input": record.input,
+        "state": record.state,
+        "context": record.request_context,
+        "now": now_ms(),
+    }
+    committed = await engine.acommit(
+        workflow, claim.run_id, [event], committer=committer, fences=[claim], known=record
+    )
+    if committed is not None and committed.decision.record is not None:
+        await lifecycle.astarted(workflow, committed.decision.record)
+    return committed
+
+
+def gated(row: TaskRow, workflow: Workflow | None, state: dict[str, Any], task: dict[str, Any]) -> TaskRow:
+    """A step's task row with its step's limits, if it has any."""
+    if workflow is None or task.get("kind") != "step":
+        return row
+    gate = step_gate(task_component(workflow.nested_workflows(), state, task))
+    return replace(row, gate=gate) if gate.limit_key else row
+
+
+def frees_slot(decision: Decision) -> bool:
+    """Whether a commit ended a run that held a slot of its workflow's limit."""
+    record = decision.record
+    return bool(record is not None and record.limit_key and record.status in TERMINAL)
