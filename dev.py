@@ -4,7 +4,9 @@
     python3 dev.py serve    # venv, install, migrate, serve the app on 127.0.0.1:8000
     python3 dev.py test     # venv, install, lint, types, checks, tests on SQLite and PostgreSQL
 
-``test`` passes extra arguments to pytest (``python3 dev.py test tests/core -x``);
+``test`` runs its legs side by side, each into ``.test-logs/``, and prints a leg's
+log whole when it fails. It passes extra arguments to pytest
+(``python3 dev.py test tests/core -x``);
 ``--fast`` skips the lint and type legs and the newest-versions leg. Without
 extra arguments, ``test`` also runs the unit, API, admin and contract tests on
 the newest Python and Django the machine has (``.venv-newest``). Under
@@ -24,6 +26,7 @@ import subprocess
 import sys
 import time
 import venv
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
@@ -36,6 +39,7 @@ REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 # The second leg: the newest Python the machine has, with the newest Django 6.x pip finds for it.
 NEWEST_VENV = ROOT / ".venv-newest"
+LOGS = ROOT / ".test-logs"
 NEWEST_PYTHONS = ("3.14", "3.13", "3.12")
 NEWEST_DJANGO = "django>=6,<7"
 NEWEST_TESTS = ("tests/core", "tests/django", "tests/api", "tests/channels", "tests/admin", "tests/contract")
@@ -83,8 +87,8 @@ def ensure_newest_venv(python: Path) -> Path:
     return bin_python
 
 
-def newest_leg(base_env: dict[str, str]) -> str | None:
-    """Run the unit, API, admin and contract tests on the newest Python and Django; their names."""
+def newest_leg(base_env: dict[str, str]) -> Leg | None:
+    """The unit, API, admin and contract tests on the newest Python and Django the machine has."""
     python = newest_python()
     if python is None:
         if CI:
@@ -99,9 +103,8 @@ def newest_leg(base_env: dict[str, str]) -> str | None:
         check=True,
     ).stdout.split()
     name = f"Python {versions[0]} + Django {versions[1]}, SQLite"
-    print(f"\n=== tests on {name} ===", flush=True)
-    run(bin_python, "-m", "pytest", "-q", *NEWEST_TESTS, env=base_env)
-    return name
+    env = {**base_env, "TEST_REDIS_URL": redis_db(REDIS_URL, 9)}
+    return Leg(name, [str(bin_python), "-m", "pytest", "-q", *NEWEST_TESTS], env)
 
 
 def ensure_chromium() -> None:
@@ -163,6 +166,77 @@ def serve() -> None:
     os.execv(daphne, [daphne, "-b", "127.0.0.1", "-p", "8000", "project.asgi:application"])  # noqa: S606
 
 
+@dataclass
+class Leg:
+    """One pytest process of the matrix: its name, its command and its environment."""
+
+    name: str
+    argv: list[str]
+    env: dict[str, str]
+
+
+def redis_db(url: str, number: int) -> str:
+    """``url`` with its database number replaced, so that legs running side by side never share one."""
+    base, _, last = url.rpartition("/")
+    return f"{base}/{number}" if last.isdigit() else f"{url.rstrip('/')}/{number}"
+
+
+def matrix(pytest_args: list[str], base_env: dict[str, str]) -> list[Leg]:
+    """The legs: SQLite, then PostgreSQL + Redis in two shards (the contract tests, the rest).
+
+    Extra pytest arguments select tests, so both backends run them whole, unsharded.
+    """
+    pytest = [str(PYTHON), "-m", "pytest", *pytest_args]
+    legs = [Leg("SQLite + in-memory layer", pytest, {**base_env, "TEST_REDIS_URL": redis_db(REDIS_URL, 8)})]
+    postgres = {**base_env, "DATABASE_URL": POSTGRES_URL, "REDIS_URL": REDIS_URL}
+    if pytest_args:
+        return [*legs, Leg("PostgreSQL + Redis", pytest, postgres)]
+    database = POSTGRES_URL.rsplit("/", 1)[1]
+    contract = {**postgres, "TEST_DATABASE_NAME": f"test_{database}_contract"}
+    contract["REDIS_URL"] = redis_db(REDIS_URL, 6)
+    return [
+        *legs,
+        Leg("PostgreSQL + Redis: contract tests", [*pytest, "tests/contract"], contract),
+        Leg("PostgreSQL + Redis: the other tests", [*pytest, "--ignore=tests/contract"], postgres),
+    ]
+
+
+def run_side_by_side(legs: list[Leg]) -> list[Leg]:
+    """Run the legs at once, each into its own log, printed whole when it ends; the failed legs.
+
+    The suites spend most of their time waiting on workers, leases and timers, so
+    on two cores they take little longer side by side than the longest alone.
+    """
+    LOGS.mkdir(exist_ok=True)
+    running = []
+    for index, leg in enumerate(legs):
+        log = LOGS / f"leg-{index}.log"
+        print(f"+ [{leg.name}] {' '.join(leg.argv)}  > {log.relative_to(ROOT)}", flush=True)
+        handle = log.open("w")
+        process = subprocess.Popen(leg.argv, cwd=ROOT, env=leg.env, stdout=handle, stderr=subprocess.STDOUT)
+        running.append((leg, process, log, handle, time.monotonic()))
+    failed: list[tuple[Leg, Path]] = []
+    while running:
+        for item in [item for item in running if item[1].poll() is not None]:
+            leg, process, log, handle, started = item
+            running.remove(item)
+            handle.close()
+            minutes = (time.monotonic() - started) / 60
+            if process.returncode:
+                failed.append((leg, log))
+                print(f"\n=== {leg.name}: FAILED (exit {process.returncode}) after {minutes:.1f} min ===")
+            else:
+                print(f"\n=== {leg.name}: passed in {minutes:.1f} min ===\n{tail(log)}", flush=True)
+        time.sleep(0.5)
+    for leg, log in failed:  # last, so that the end of the output shows what failed
+        print(f"\n=== {leg.name}: FAILED, its output ===\n{log.read_text()}", flush=True)
+    return [leg for leg, _ in failed]
+
+
+def tail(log: Path, lines: int = 3) -> str:
+    return "\n".join(log.read_text().rstrip().splitlines()[-lines:])
+
+
 def test(args: list[str]) -> int:
     ensure_venv()
     fast = "--fast" in args
@@ -175,26 +249,23 @@ def test(args: list[str]) -> int:
         run(BIN / "mypy", "workflows_app", env=base_env)
         run(PYTHON, "manage.py", "check", "--fail-level", "WARNING", env=base_env)
         run(PYTHON, "manage.py", "makemigrations", "--check", "--dry-run", env=base_env)
-    legs = [("SQLite + in-memory layer", base_env)]
     ensure_chromium()
     start_services()
-    if reachable("127.0.0.1", 5432) and reachable("127.0.0.1", 6379):
-        legs.append(
-            ("PostgreSQL + Redis", {**base_env, "DATABASE_URL": POSTGRES_URL, "REDIS_URL": REDIS_URL})
-        )
-    elif CI:
-        print("PostgreSQL or Redis cannot be reached on 127.0.0.1 and CI=true: failing.", file=sys.stderr)
-        return 1
-    else:
+    legs = matrix(pytest_args, base_env)
+    if not (reachable("127.0.0.1", 5432) and reachable("127.0.0.1", 6379)):
+        if CI:
+            print("PostgreSQL or Redis cannot be reached on 127.0.0.1 and CI=true: failing.", file=sys.stderr)
+            return 1
         print("WARNING: PostgreSQL or Redis is not reachable; only the SQLite leg runs.", file=sys.stderr)
-    names = [name for name, _ in legs]
-    for name, env in legs:
-        print(f"\n=== tests on {name} ===", flush=True)
-        run(PYTHON, "-m", "pytest", *pytest_args, env=env)
+        legs = legs[:1]
     if not fast and not pytest_args:
         newest = newest_leg(base_env)
-        names += [newest] if newest else []
-    print(f"\nAll legs passed: {', '.join(names)}.")
+        legs += [newest] if newest else []
+    failed = run_side_by_side(legs)
+    if failed:
+        print(f"\nFailed legs: {', '.join(leg.name for leg in failed)}.", file=sys.stderr)
+        return 1
+    print(f"\nAll legs passed: {', '.join(leg.name for leg in legs)}.")
     return 0
 
 

@@ -3,7 +3,7 @@
 Read lazily on first use and again after ``setting_changed`` (tests that use
 ``override_settings`` see their values). The engines' tuning keys are the
 engines' own option names in capitals, with the engines' defaults
-(:data:`workflows_app.engines.base.DEFAULT_OPTIONS`): one table, not two.
+(:data:`workflows_app.engines._options.DEFAULT_OPTIONS`): one table, not two.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from django.utils.module_loading import import_string
 from .bus import bus_for_settings
 from .core import payloads, runtime
 from .core.payloads import PayloadLimits
-from .engines.base import DEFAULT_OPTIONS as ENGINE_DEFAULTS
+from .engines._options import DEFAULT_OPTIONS as ENGINE_DEFAULTS
 
 DEFAULTS: dict[str, Any] = {
     # "default" runs steps in the process that starts the run; "evented" in workers.

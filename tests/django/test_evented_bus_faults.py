@@ -21,7 +21,7 @@ from workflows_app.core import runtime
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-REDIS = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+REDIS = os.environ.get("REDIS_URL") or os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 FAST = {"sweep_seconds": 0.05, "poll_seconds": 0.3, "lease_seconds": 2.0, "heartbeat_seconds": 0.5}
 
 

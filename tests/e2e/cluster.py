@@ -41,7 +41,12 @@ class Cluster:
     ) -> None:
         self.tmp = tmp_path
         self.modules = modules
-        self.redis_url = redis_url or os.environ.get("REDIS_URL", DEFAULT_REDIS)
+        # The SQLite leg has no REDIS_URL (its test process uses the in-memory layer); its
+        # clusters take TEST_REDIS_URL (dev.py gives each leg its own db, so that legs running
+        # side by side never share one).
+        self.redis_url = (
+            redis_url or os.environ.get("REDIS_URL") or os.environ.get("TEST_REDIS_URL", DEFAULT_REDIS)
+        )
         self.workers: list[subprocess.Popen[str]] = []
         self.postgres = os.environ.get("DATABASE_URL", "").startswith("postgres")
         if self.postgres:

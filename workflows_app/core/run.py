@@ -10,16 +10,16 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Callable
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any
 
 from asgiref.sync import async_to_sync
 
 from . import runtime
+from ._run_inputs import keyed_run_id, new_record, resume_event
 from .clock import now_ms
+from .engine import Engine
 from .errors import (
     IdempotencyConflictError,
-    InputValidationError,
-    ResumeDataValidationError,
     RunExistsError,
     RunHeldError,
     RunNotActiveError,
@@ -28,61 +28,16 @@ from .errors import (
 )
 from .follow import afollow
 from .hub import hub
-from .payloads import plain
-from .plan import TERMINAL, find_resume_targets, new_state, task_component
+from .plan import TERMINAL
 from .results import WorkflowResult, build_result
 from .sent_events import asend_to_run
 from .storage import RunRecord, Storage
 from .stored_runs import RunList, StoredRun, akeep_snapshot
 from .stream import RunStream
 from .travel import atime_travel
-from .validation import validate
 
 if TYPE_CHECKING:
     from .workflow import Workflow
-
-
-class Engine(Protocol):
-    """How an engine carries out ``plan``: the only part that differs between engines."""
-
-    name: str
-    options: dict[str, Any]
-
-    async def aexecute(
-        self,
-        run: Run,
-        event: dict[str, Any],
-        *,
-        create: RunRecord | None = None,
-        fresh: dict[str, Any] | None = None,
-        reset: Literal["cancel", "drop"] | None = None,
-        expected_version: int | None = None,
-        wait: bool = True,
-    ) -> None:
-        """Apply ``event`` to the stored run (created in the same commit with ``create``);
-        with ``wait``, return once the run has settled."""
-
-    def enqueue_here(self, run: Run, event: dict[str, Any], create: RunRecord) -> None:
-        """Create the run with ``event`` applied in the caller's open transaction, queueing
-        its work; ring the workers once that transaction commits."""
-
-    async def await_settled(self, run_id: str) -> str:
-        """Wait until the run settles (finishes, suspends, pauses or is canceled); its status."""
-
-    async def acancel_run(self, run_id: str, workflow: Workflow | None) -> None:
-        """Cancel the run, reaching steps that are running now (with or without its definition)."""
-
-    def live_exceptions(self, run_id: str) -> dict[str, BaseException]:
-        """Step errors still held as objects by this process, by step path."""
-
-    def abandon(self, run_id: str) -> None:
-        """Stop working on the run here without writing anything more (crash tests)."""
-
-    def holds(self, run_id: str) -> bool:
-        """Whether this process is working on the run."""
-
-    async def aholders(self, run_id: str) -> list[str]:
-        """The live workers, of any process, working on the run now."""
 
 
 class Run:
@@ -101,7 +56,7 @@ class Run:
         self.workflow = workflow
         self.idempotency_key = idempotency_key
         if idempotency_key is not None:
-            run_id = _keyed_run_id(workflow.id, run_id, idempotency_key)
+            run_id = keyed_run_id(workflow.id, run_id, idempotency_key)
         self.run_id = run_id or str(uuid.uuid4())
         self.resource_id = resource_id
         self.owner = owner
@@ -126,37 +81,8 @@ class Run:
     def _new_record(
         self, input_data: Any, initial_state: Any, request_context: Any, per_step: bool
     ) -> tuple[RunRecord, dict[str, Any]]:
-        """Validate what the run starts with; the run to create and its ``start`` event.
-
-        Nothing is stored yet: the run is created by the commit that starts it.
-        """
-        workflow = self.workflow
-        workflow.check_runnable()
-        data = plain(input_data, what="the input data")
-        if workflow.validate_inputs:
-            data = _stored(validate(workflow.input_schema, data, InputValidationError))
-        state = _stored(
-            validate(
-                workflow.state_schema,
-                plain(initial_state or {}, what="the initial state"),
-                InputValidationError,
-            )
-        )
-        context = dict(plain(request_context or {}, what="the request context"))
-        record = RunRecord(
-            run_id=self.run_id,
-            workflow_id=workflow.id,
-            resource_id=self.resource_id,
-            input=data,
-            run_state=new_state(self.run_id, per_step=per_step),
-            request_context=context,
-            state=state,
-            definition_hash=workflow.definition_hash,
-            engine=self.engine_name,
-            owner=self.owner,
-        )
-        event = {"type": "start", "input": data, "state": state, "context": context, "now": now_ms()}
-        return record, event
+        """Validate what the run starts with; the run to create and its ``start`` event."""
+        return new_record(self, input_data, initial_state, request_context, per_step)
 
     def start_event(
         self, input_data: Any = None, *, request_context: Any = None
@@ -252,18 +178,7 @@ class Run:
     ) -> WorkflowResult:
         """Run suspended steps again with ``resume_data``; returns once the run settles."""
         record = await self._aload()
-        keys = find_resume_targets(record.run_state, step=step, label=label, for_each_index=for_each_index)
-        task = record.run_state["tasks"][keys[0]]
-        component = task_component(self.workflow.nested_workflows(), record.run_state, task)
-        data = plain(resume_data, what="the resume data")
-        data = _stored(validate(component.resume_schema, data, ResumeDataValidationError))
-        event = {
-            "type": "resume",
-            "keys": keys,
-            "data": data,
-            "context": dict(plain(request_context or {}, what="the request context")),
-            "now": now_ms(),
-        }
+        event = resume_event(self.workflow, record, resume_data, step, label, for_each_index, request_context)
         version = await akeep_snapshot(self.workflow, self.storage, record)
         await self.engine.aexecute(self, event, expected_version=version)
         return await self.aresult(include_state=include_state)
@@ -452,36 +367,6 @@ async def acancel_by_id(run_id: str) -> str:
         await akeep_snapshot(workflow, storage, record)
     await runtime.get_engine(record.engine).acancel_run(run_id, workflow)
     return "canceled"
-
-
-# Runs started with an idempotency key have ids derived from it: the primary key is the
-# unique constraint that makes racing starts with one key create one run.
-_IDEMPOTENCY_NAMESPACE = uuid.UUID("9a4f2c1e-6b0d-4f57-8a53-3c8e2d7b1f60")
-MAX_IDEMPOTENCY_KEY = 255
-
-
-def _keyed_run_id(workflow_id: str, run_id: str | None, key: str) -> str:
-    """The id of the run of ``workflow_id`` that ``key`` starts (the same for every caller)."""
-    if not isinstance(key, str) or not key or len(key) > MAX_IDEMPOTENCY_KEY:
-        raise WorkflowError(
-            f"An idempotency key is a non-empty string of at most {MAX_IDEMPOTENCY_KEY} characters"
-        )
-    if run_id is not None:
-        raise WorkflowError("Give either a run id or an idempotency key, not both")
-    return str(uuid.uuid5(_IDEMPOTENCY_NAMESPACE, f"{workflow_id}\x00{key}"))
-
-
-def _stored(validated: Any) -> Any:
-    """Data a schema validated, in the JSON form it is stored in (datetimes as text, as pydantic has it)."""
-    return plain(validated, what="the validated data", limited=False)
-
-
-def _component(workflow: Workflow, run_state: dict[str, Any], task: dict[str, Any]) -> Any:
-    from .graph import entry_components
-
-    frame = run_state["frames"][task["frame"]]
-    entry = workflow.nested_workflows()[frame["wf"]].entries[task["entry"]]
-    return next(c for c in entry_components(entry) if c.id == task["step"])
 
 
 __all__ = ["Run", "RunList", "StoredRun", "WorkflowError", "acancel_by_id", "now_ms"]

@@ -21,26 +21,29 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
-import socket
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Protocol
-
-from asgiref.sync import async_to_sync
+from typing import TYPE_CHECKING, Any
 
 from ..core import lifecycle, runtime
 from ..core.bus import Bus
 from ..core.clock import now_ms
-from ..core.commit import Decision, decide
-from ..core.errors import RunNotFoundError, WorkflowError
 from ..core.hub import hub
-from ..core.plan import ACTIVE, plan
 from ..core.results import build_result
-from ..core.storage import CALLBACKS, MATCH, TIMER, Change, Claim, LeaseLost, RunRecord, TaskRow
+from ..core.storage import CALLBACKS, Change, Claim, LeaseLost, RunRecord
+from ._announce import aannounce, apublish, publish, ring_from_thread
+from ._commits import (
+    Caller,
+    Committed,
+    Committer,
+    Deferred,
+    DefinitionMismatchError,
+    Outcome,
+    decider,
+)
+from ._options import DEFAULT_OPTIONS
+from ._waiting import SETTLING_EVENTS, await_settled, watching
 from .batching import GroupCommit
-from .limits import frees_slot, gated, held_start
 from .live import LiveErrors
 from .worker import LOCAL_WORKERS, Worker
 
@@ -48,107 +51,9 @@ if TYPE_CHECKING:
     from ..core.run import Run
     from ..core.storage import Reset, Storage
     from ..core.workflow import Workflow
+    from ._pipeline import Served
 
 logger = logging.getLogger(__name__)
-
-# The engines' tuning, with their defaults: the WORKFLOWS settings of the same names in capitals.
-DEFAULT_OPTIONS: dict[str, Any] = {
-    # Steps a worker process runs at once (evented engine).
-    "worker_concurrency": 4,
-    # Seconds a claim on a task lasts unless its worker renews it (every third of it).
-    "lease_seconds": 30.0,
-    # How often an idle worker looks for due work; a doorbell wakes it at once.
-    "poll_seconds": 1.0,
-    # How often a worker takes back the expired leases of its queues.
-    "sweep_seconds": 1.0,
-    # How often a worker records that it is alive.
-    "heartbeat_seconds": 2.0,
-    # Expired leases of one task before it fails with TaskLostError (a step that kills its worker).
-    "max_deliveries": 5,
-    # Seconds a canceled step may take to finish after its abort signal, before it is cancelled.
-    "cancel_grace_seconds": 10.0,
-    # With no live worker, run a worker inside the calling process instead of failing (evented).
-    "inline_when_no_worker": True,
-    # Seconds an event that no run waits on yet is kept for the first run that suspends on it.
-    "event_retention_seconds": 86400.0,
-    # The most iterations one loop (dowhile / dountil) may run in a run; None: no cap.
-    "max_loop_iterations": None,
-}
-SETTLING_EVENTS = frozenset(
-    {"workflow-finish", "workflow-step-suspended", "workflow-paused", "workflow-canceled"}
-)
-_SETTLED_CHECK_SECONDS = 1.0
-_DOORBELLS_PER_COMMIT = 8
-
-
-class DefinitionMismatchError(WorkflowError):
-    """This process has another version of the workflow than the one the run started with."""
-
-
-class Committer(Protocol):
-    """Who applies a commit: a worker, or the process of a caller (``run.astart()`` and the like)."""
-
-    id: str
-
-    def claimable(self, freed: int = 0) -> int | None:
-        """How many of the commit's new tasks it takes for itself (``None``: all of them).
-
-        ``freed`` is how many tasks the commit completes: their slots are free
-        once it is written (unless the committer is stopping).
-        """
-
-
-@dataclass
-class Caller:
-    """A process that starts, resumes or cancels runs without running their steps itself."""
-
-    id: str = field(default_factory=lambda: f"caller-{socket.gethostname()}-{os.getpid()}")
-
-    def claimable(self, freed: int = 0) -> int | None:
-        return 0
-
-
-@dataclass
-class Deferred:
-    """A committer for a commit written inside a larger transaction: it takes none of its tasks.
-
-    Nothing may run before that transaction commits, so the tasks wait in the
-    queue they would have gone to; ``afollow`` rings for them afterwards.
-    """
-
-    id: str
-
-    def claimable(self, freed: int = 0) -> int | None:
-        return 0
-
-
-@dataclass
-class Committed:
-    """A written commit: what it decided, the seqs of its events, the task rows it wrote."""
-
-    decision: Decision
-    rows: list[TaskRow]
-    seqs: list[int] = field(default_factory=list)
-
-    @property
-    def run_id(self) -> str:
-        return str(self.decision.state["run_id"])
-
-    def claims_of(self, committer: Committer, *, kinds: Sequence[str] | None = None) -> list[Claim]:
-        """The rows this commit claimed for ``committer`` (lease number 1)."""
-        return [
-            row.claimed(self.run_id)
-            for row in self.rows
-            if row.owner == committer.id and (kinds is None or row.kind in kinds)
-        ]
-
-    @property
-    def queued(self) -> list[TaskRow]:
-        return [row for row in self.rows if not row.owner]
-
-
-# An outcome as GroupCommit carries it: workflow, event, the claim it completes, the run as known.
-_Outcome = tuple["Workflow", dict[str, Any], Claim, RunRecord | None, Committer]
 
 
 class Engine:
@@ -164,7 +69,7 @@ class Engine:
         self.errors = LiveErrors()
         self.caller = Caller()
         self._workers: dict[asyncio.AbstractEventLoop, tuple[Worker, asyncio.Task[None]]] = {}
-        self._outcomes: GroupCommit[_Outcome, Committed | None] = GroupCommit(self._acommit_outcomes)
+        self._outcomes: GroupCommit[Outcome, Committed | None] = GroupCommit(self._acommit_outcomes)
 
     # -- placement: what the engines override ---------------------------------------------
     def queue_of(self, workflow_id: str) -> str:
@@ -184,7 +89,7 @@ class Engine:
         """Who commits the changes callers ask for (start, resume, restart, cancel)."""
         return self.caller
 
-    def worker_queues(self, worker: Worker) -> list[str]:
+    def worker_queues(self, worker: Served) -> list[str]:
         """The queues ``worker`` claims from and sweeps: those of the workflows it serves."""
         return [self.queue_of(workflow_id) for workflow_id in worker.serves()]
 
@@ -343,51 +248,7 @@ class Engine:
         reset: Reset | None,
         freed: int,
     ) -> tuple[Callable[[RunRecord], Change | None], list[Committed]]:
-        """The ``change`` a storage applies to the run as committed, and where it leaves its decision.
-
-        The storage may call ``change`` more than once (another commit came
-        first); the list holds the decision of the call that was written.
-        """
-        decided: list[Committed] = []
-
-        def change(record: RunRecord) -> Change | None:
-            decided.clear()
-            if (
-                workflow is not None
-                and record.definition_hash
-                and record.definition_hash != workflow.definition_hash
-            ):
-                raise DefinitionMismatchError(
-                    f"Run {run_id} was started with definition {record.definition_hash} of "
-                    f"{workflow.id!r}; this process has {workflow.definition_hash}"
-                )
-            held = held_start(workflow, record, events, self.queue_of(record.workflow_id))
-            if held is not None:  # over its workflow's limit: created pending, admitted later
-                decided.append(Committed(decision=held[1], rows=held[2]))
-                return held[0]
-            base = replace(record, **fresh) if fresh else record
-            state, actions = base.run_state, []
-            for event in events:
-                state, more = plan(
-                    workflow, state, event, max_loop_iterations=self.options["max_loop_iterations"]
-                )
-                actions += more
-            if not actions:
-                return None
-            decision = decide(state, actions)
-            decision.record = replace(base, **decision.run, version=record.version + 1)
-            rows = self._rows(workflow, decision, committer, events[-1]["now"], freed)
-            decided.append(Committed(decision=decision, rows=rows))
-            return Change(
-                run={**(fresh or {}), **decision.run},
-                steps=decision.steps,
-                events=decision.events,
-                tasks=rows,
-                reset="cancel" if decision.cancels else reset,
-                waits=decision.waits,
-            )
-
-        return change, decided
+        return decider(self, workflow, run_id, events, committer, fresh, reset, freed)
 
     # -- a start inside the caller's transaction -----------------------------------------------
     def enqueue_here(self, run: Run, event: dict[str, Any], create: RunRecord) -> None:
@@ -408,57 +269,8 @@ class Engine:
         self.storage.on_commit(lambda: self._ring_from_thread(run.workflow, committed))
 
     def _ring_from_thread(self, workflow: Workflow, committed: Committed) -> None:
-        """After the caller's commit, from its thread: wake the workers of this process, ring the rest."""
-        for worker, task in list(self._workers.values()):
-            loop = task.get_loop()
-            if loop.is_closed():
-                continue
-            for row in committed.queued:
-                if row.queue in worker.queues:
-                    loop.call_soon_threadsafe(worker.wake_in, row.delay_ms)
-        ready = sum(1 for row in committed.queued if not row.delay_ms)
-        try:
-            if workflow.on_start is not None and committed.decision.record is not None:
-                async_to_sync(lifecycle.astarted)(workflow, committed.decision.record)
-            if not self.bus.local:
-                for _ in range(min(ready, _DOORBELLS_PER_COMMIT)):
-                    async_to_sync(self.bus.asend)({"type": "wake"})
-        except Exception:  # committed already: workers find the work when they poll
-            logger.exception("Could not ring for the work of run %s; workers will find it", committed.run_id)
-
-    def _rows(
-        self, workflow: Workflow | None, decision: Decision, committer: Committer, now: int, freed: int
-    ) -> list[TaskRow]:
-        """The task rows a decision owes; its committer takes what it can run for itself at once.
-
-        Steps and flow decisions go to the committer up to what it has room for
-        (counting the slots of the tasks this commit completes; nothing when it
-        is stopping); the rest wait in the queue. Timers wait until due. A run
-        that settled owes its callbacks, which the committer runs right after the
-        commit.
-        """
-        budget = committer.claimable(freed)
-        workflow_id = decision.record.workflow_id if decision.record is not None else ""
-        rows = []
-        for key, task in decision.runs:
-            kind = task["kind"]
-            row = TaskRow(key, task["handout"], kind, self.queue_for(kind, committer, workflow_id))
-            row = gated(row, workflow, decision.state, task)
-            if (budget is None or budget > 0) and not row.gate.limit_key:
-                budget = None if budget is None else budget - 1
-                row = replace(row, owner=committer.id, lease_ms=self.lease_ms)
-            rows.append(row)
-        for key, due, number in decision.timers:
-            queue = self.queue_for(TIMER, committer, workflow_id)
-            rows.append(TaskRow(key, number, TIMER, queue, delay_ms=max(0, due - now)))
-        for key, number in decision.matches:
-            rows.append(TaskRow(key, number, MATCH, self.queue_for(MATCH, committer, workflow_id)))
-        if decision.settled and _owes_callbacks(workflow):
-            version = decision.record.version if decision.record is not None else 0
-            row = TaskRow(CALLBACKS, version, CALLBACKS, self.queue_for(CALLBACKS, committer, workflow_id))
-            # Without the definition here, a process that has it claims them from the queue.
-            rows.append(row if workflow is None else replace(row, owner=committer.id, lease_ms=self.lease_ms))
-        return rows
+        loops = [(worker, task.get_loop()) for worker, task in list(self._workers.values())]
+        ring_from_thread(self.bus, loops, workflow, committed)
 
     # -- after the commit ---------------------------------------------------------------------
     async def aafter_commit(
@@ -482,44 +294,10 @@ class Engine:
 
     def publish(self, committed: Committed) -> None:
         """Send the commit's events to this process's listeners and, through the bus, to the others."""
-        events = [
-            {**event, "seq": seq}
-            for event, seq in zip(committed.decision.events, committed.seqs, strict=True)
-        ]
-        for event in events:
-            hub.publish(committed.run_id, event)
-        if events and not self.bus.local:
-            task = asyncio.ensure_future(self._apublish(committed.run_id, events))
-            _background.add(task)
-            task.add_done_callback(_background.discard)
-
-    async def _apublish(self, run_id: str, events: list[dict[str, Any]]) -> None:
-        try:
-            await self.bus.apublish(run_id, events)
-        except Exception:  # fan-out is best effort: the log has the events
-            logger.exception("Could not fan out events of run %s", run_id)
+        publish(self.bus, committed)
 
     async def _aannounce(self, committed: Committed) -> None:
-        """Doorbells for queued work, local wake-ups for timers, cancellations to workers."""
-        for worker, _ in self._workers.values():
-            if committed.decision.cancels:
-                worker.on_cancel(committed.run_id)
-            queues = set(worker.queues)
-            for row in committed.queued:
-                if row.queue in queues:
-                    worker.wake_in(row.delay_ms)
-        ready = sum(1 for row in committed.queued if not row.delay_ms)
-        if frees_slot(committed.decision):  # runs held back by the limit may start now
-            ready += 1
-            for worker, _ in self._workers.values():
-                worker.wake()
-        try:
-            if committed.decision.cancels:
-                await self.bus.abroadcast({"type": "cancel", "run_id": committed.run_id})
-            for _ in range(min(ready, _DOORBELLS_PER_COMMIT)):
-                await self.bus.asend({"type": "wake"})
-        except Exception:  # committed already: workers find the work when they poll
-            logger.exception("Could not ring for the work of run %s; workers will find it", committed.run_id)
+        await aannounce(self.bus, self.workers(), committed)
 
     async def arun_callbacks(self, workflow: Workflow, claim: Claim, record: RunRecord | None) -> None:
         """Call ``on_finish`` / ``on_error`` of a settled run, then let the queue forget them.
@@ -556,7 +334,7 @@ class Engine:
         published = {**event, "seq": seqs[0]}
         hub.publish(run_id, published)
         if not self.bus.local:
-            await self._apublish(run_id, [published])
+            await apublish(self.bus, run_id, [published])
 
     # -- outcomes of tasks ---------------------------------------------------------------------
     async def acommit_outcome(
@@ -577,7 +355,7 @@ class Engine:
         """
         return await self._outcomes.submit(claim.run_id, (workflow, event, claim, known, committer))
 
-    async def _acommit_outcomes(self, run_id: str, items: list[_Outcome]) -> list[Committed | None]:
+    async def _acommit_outcomes(self, run_id: str, items: list[Outcome]) -> list[Committed | None]:
         while items:
             workflow, _, _, known, committer = items[-1]
             try:
@@ -599,46 +377,12 @@ class Engine:
         return []
 
     # -- waiting -----------------------------------------------------------------------------------
-    @contextlib.asynccontextmanager
-    async def watching(self, run_id: str) -> AsyncIterator[asyncio.Queue[dict[str, Any]]]:
-        """The run's live events, from this process's hub and, across processes, from the bus.
-
-        Events that arrive through the bus are handed to the hub too: streams in
-        this process (``run.astream()``) listen there. If the bus cannot be
-        reached, the hub and reading the run are enough: waiting only gets slower.
-        """
-        live, unsubscribe = hub.queue(run_id)
-        relay: asyncio.Task[None] | None = None
-        try:
-            async with contextlib.AsyncExitStack() as stack:
-                if not self.bus.local:
-                    try:
-                        remote = await stack.enter_async_context(self.bus.watch(run_id))
-                        relay = asyncio.ensure_future(_relay(run_id, remote))
-                    except Exception:
-                        logger.warning("Cannot watch run %s on the bus; reading the database instead", run_id)
-                yield live
-        finally:
-            if relay is not None:
-                relay.cancel()
-            unsubscribe()
+    def watching(self, run_id: str) -> contextlib.AbstractAsyncContextManager[asyncio.Queue[dict[str, Any]]]:
+        """The run's live events, from this process's hub and, across processes, from the bus."""
+        return watching(self.bus, run_id)
 
     async def _await_settled(self, run_id: str, live: asyncio.Queue[dict[str, Any]]) -> str:
-        """The run's status once it settled and its callbacks ran.
-
-        Read when an event that may settle the run arrives, and now and then in
-        case the announcement was lost.
-        """
-        while True:
-            record = await self.storage.aget_run(run_id)
-            if record is None:
-                raise RunNotFoundError(f"Workflow run {run_id!r} not found")
-            if record.status not in ACTIVE and not await self.storage.aowes(run_id, (CALLBACKS,)):
-                return record.status
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(_SETTLED_CHECK_SECONDS):
-                    while (await live.get()).get("type") not in SETTLING_EVENTS:
-                        pass
+        return await await_settled(self.storage, run_id, live)
 
     async def await_settled(self, run_id: str) -> str:
         async with self.watching(run_id) as live:
@@ -660,22 +404,21 @@ class Engine:
             yield worker
 
 
-_background: set[asyncio.Task[None]] = set()
-
-
-def _owes_callbacks(workflow: Workflow | None) -> bool:
-    """Whether a run that settles owes callbacks (an unknown definition may have some)."""
-    return workflow is None or workflow.on_finish is not None or workflow.on_error is not None
-
-
-async def _relay(run_id: str, remote: asyncio.Queue[dict[str, Any]]) -> None:
-    while True:
-        hub.publish(run_id, await remote.get())
-
-
 def _results(
-    items: list[_Outcome], kept: list[_Outcome], results: list[Committed | None]
+    items: list[Outcome], kept: list[Outcome], results: list[Committed | None]
 ) -> list[Committed | None]:
     """One result per item of ``items``: those of ``kept`` in order, ``None`` for the dropped."""
     by_fence = {item[2].fence: result for item, result in zip(kept, results, strict=True)}
     return [by_fence.get(item[2].fence) for item in items]
+
+
+__all__ = [
+    "DEFAULT_OPTIONS",
+    "SETTLING_EVENTS",
+    "Caller",
+    "Committed",
+    "Committer",
+    "Deferred",
+    "DefinitionMismatchError",
+    "Engine",
+]

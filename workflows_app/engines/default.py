@@ -15,10 +15,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ..core.limits import ADMIT
 from ..core.storage import CALLBACKS, MATCH, TIMER
 from .base import Committer, Engine
 
 if TYPE_CHECKING:
+    from ._pipeline import Served
     from .worker import Worker
 
 
@@ -29,7 +31,7 @@ class DefaultEngine(Engine):
     shared_queue = "default"
 
     def queue_for(self, kind: str, committer: Committer, workflow_id: str) -> str:
-        if kind in (TIMER, CALLBACKS, MATCH) or committer is self.caller:
+        if kind in (TIMER, CALLBACKS, MATCH, ADMIT) or committer is self.caller:
             # A caller claims nothing (``run.enqueue()`` inside a transaction): any
             # worker of this engine serving the workflow takes the work from its queue.
             return self.queue_of(workflow_id)
@@ -38,7 +40,7 @@ class DefaultEngine(Engine):
     def committer(self) -> Committer:
         return self.worker()
 
-    def worker_queues(self, worker: Worker) -> list[str]:
+    def worker_queues(self, worker: Served) -> list[str]:
         return [_private_queue(worker.id), *super().worker_queues(worker)]
 
     def worker(self) -> Worker:

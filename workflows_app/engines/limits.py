@@ -25,7 +25,8 @@ from ..core.storage import Change, TaskRow
 if TYPE_CHECKING:
     from ..core.storage import Claim, RunRecord
     from ..core.workflow import Workflow
-    from .base import Committed, Committer, Engine
+    from ._commits import Committed, Committer
+    from ._pipeline import Pipeline
 
 WAITING = "workflow-limit-waiting"
 
@@ -53,7 +54,7 @@ def held_start(
 
 
 async def aadmit(
-    engine: Engine, workflow: Workflow, record: RunRecord, claim: Claim, committer: Committer
+    engine: Pipeline, workflow: Workflow, record: RunRecord, claim: Claim, committer: Committer
 ) -> Committed | None:
     """Start a run the limit admitted: the ``start`` it was created with, fenced by the claim."""
     if record.status != "pending":  # canceled while it waited

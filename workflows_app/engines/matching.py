@@ -15,11 +15,12 @@ from ..core.sent_events import anext_kept, delivery
 if TYPE_CHECKING:
     from ..core.storage import Claim, RunRecord
     from ..core.workflow import Workflow
-    from .base import Committed, Committer, Engine
+    from ._commits import Committed, Committer
+    from ._pipeline import Pipeline
 
 
 async def amatch(
-    engine: Engine, workflow: Workflow, record: RunRecord, claim: Claim, committer: Committer
+    engine: Pipeline, workflow: Workflow, record: RunRecord, claim: Claim, committer: Committer
 ) -> Committed | None:
     """Deliver the oldest kept event the run waits on, if there is one; drop the row otherwise."""
     found = await anext_kept(engine.storage, workflow, record)

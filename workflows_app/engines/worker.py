@@ -28,43 +28,22 @@ import socket
 import uuid
 import weakref
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ..core import runtime
-from ..core.clock import now_ms
-from ..core.context import AbortSignal
-from ..core.errors import WorkflowError, serialize_error
-from ..core.limits import ADMIT
-from ..core.runner import TaskScope, run_task
-from ..core.storage import CALLBACKS, MATCH, TIMER, Claim, LeaseLost
-from .faults import crash_point
-from .limits import aadmit
-from .matching import amatch
+from ..core.errors import WorkflowError
+from ..core.storage import Claim, LeaseLost
+from ._tasks import Held, TaskLostError, TaskRunner, cancelling
 
 if TYPE_CHECKING:
     from ..core.storage import RunRecord
     from ..core.workflow import Workflow
-    from .base import Committed, Engine
+    from ._pipeline import Pipeline
 
 logger = logging.getLogger(__name__)
 _RETRY_SECONDS = 0.5
 _RELEASE_MS = 5_000
 _UNBOUNDED_BATCH = 64
-
-
-class TaskLostError(WorkflowError):
-    """A step was handed to workers too many times without one finishing it."""
-
-
-@dataclass
-class _Held:
-    """A claim this worker holds: the asyncio task working on it and the step's abort signal."""
-
-    claim: Claim
-    job: asyncio.Task[None]
-    signal: AbortSignal | None = None
-    lost: bool = False
 
 
 # The workers of this process by id: whether one of them works on a run is known here, not guessed.
@@ -76,7 +55,7 @@ class Worker:
 
     def __init__(
         self,
-        engine: Engine,
+        engine: Pipeline,
         *,
         name: str = "worker",
         capacity: int | None = None,
@@ -89,11 +68,12 @@ class Worker:
         self.id = f"{name}-{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.capacity = capacity
         self.workflows = frozenset(workflows) if workflows is not None else None
-        self.held: dict[tuple[str, str, int, int], _Held] = {}
+        self.held: dict[tuple[str, str, int, int], Held] = {}
         self._wake = asyncio.Event()
         self._stopped = False
         self._draining = False
         self._abandoned: set[str] = set()
+        self.tasks = TaskRunner(engine, self, self.held)
         LOCAL_WORKERS[self.id] = self
 
     def __repr__(self) -> str:
@@ -269,7 +249,7 @@ class Worker:
         errors would never stop: it stops when its task is being cancelled or
         the worker has stopped.
         """
-        if self._stopped or _cancelling():
+        if self._stopped or cancelling():
             raise asyncio.CancelledError
 
     # -- leases ---------------------------------------------------------------------------------
@@ -288,7 +268,7 @@ class Worker:
             task = asyncio.ensure_future(self.arenew(run_id))
             task.add_done_callback(_log_failure)
 
-    def _lose(self, held: _Held) -> None:
+    def _lose(self, held: Held) -> None:
         """The lease is gone: abort signal now, cancellation after the grace period."""
         held.lost = True
         logger.info(
@@ -315,7 +295,7 @@ class Worker:
         for claim in claims:
             self._abandoned.discard(claim.run_id)
             job = asyncio.ensure_future(self._arun_claim(claim, known))
-            self.held[claim.fence] = _Held(claim, job)
+            self.held[claim.fence] = Held(claim, job)
             job.add_done_callback(functools.partial(self._release, claim.fence))
 
     def _release(self, fence: tuple[str, str, int, int], job: asyncio.Task[None]) -> None:
@@ -335,7 +315,7 @@ class Worker:
             if workflow is None:
                 await self.storage.arelease(claim, _RELEASE_MS)
                 return
-            committed = await self._awork(workflow, record, claim)
+            committed = await self.tasks.awork(workflow, record, claim)
             for following in await self.engine.aafter_commit(workflow, committed, self):
                 self.adopt([following], committed.decision.record if committed else None)
         except asyncio.CancelledError:
@@ -347,82 +327,6 @@ class Worker:
             await self.storage.adrop(lost.lost)
         except Exception:
             logger.exception("Worker %s failed on %s of run %s", self.id, claim.key, claim.run_id)
-
-    async def _awork(self, workflow: Workflow, record: RunRecord, claim: Claim) -> Committed | None:
-        """Do what the claimed row owes and commit its outcome (``None``: nothing to commit)."""
-        if claim.kind == CALLBACKS:
-            if self._exhausted(claim):
-                logger.error(
-                    "Giving up the callbacks of run %s: handed to workers %d times, and each stopped "
-                    "before they returned (a callback that kills its worker?)",
-                    claim.run_id,
-                    claim.deliveries,
-                )
-                await self.storage.adrop([claim])
-                return None
-            await self.engine.arun_callbacks(workflow, claim, record)
-            return None
-        if claim.kind == MATCH:
-            return await amatch(self.engine, workflow, record, claim, self)
-        if claim.kind == ADMIT:
-            return await aadmit(self.engine, workflow, record, claim, self)
-        if claim.kind == TIMER:
-            event = {"type": "timer", "key": claim.key, "handout": claim.handout, "now": now_ms()}
-            return await self.engine.acommit(
-                workflow, claim.run_id, [event], committer=self, fences=[claim], known=record
-            )
-        task = record.run_state.get("tasks", {}).get(claim.key)
-        if record.status != "running" or task is None or task.get("handout") != claim.handout:
-            await self.storage.adrop([claim])  # stale: the run moved on since this row was written
-            return None
-        outcome = await self._aoutcome(workflow, record, claim, task)
-        if outcome is None:
-            return None
-        crash_point("after-step", task.get("path", ""))
-        event = {
-            "type": "task-done",
-            "key": claim.key,
-            "handout": claim.handout,
-            "outcome": outcome,
-            "now": now_ms(),
-        }
-        return await self.engine.acommit_outcome(workflow, claim, event, known=record, committer=self)
-
-    async def _aoutcome(
-        self, workflow: Workflow, record: RunRecord, claim: Claim, task: dict[str, Any]
-    ) -> dict[str, Any] | None:
-        """The task's outcome; ``None`` if it was stopped (its row is dropped then)."""
-        if self._exhausted(claim):
-            lost = TaskLostError(
-                f"Step {task.get('path', claim.key)!r} was handed to workers {claim.deliveries} times "
-                "without one finishing it (each time its worker stopped renewing its lease)"
-            )
-            return {"status": "failed", "error": serialize_error(lost), "non_retryable": True}
-        crash_point("after-claim", task.get("path", ""))
-        scope = TaskScope.of(
-            record.run_state, run_id=record.run_id, workflow_id=workflow.id, resource_id=record.resource_id
-        )
-        held = self.held.get(claim.fence)
-        if held is not None:
-            held.signal = scope.abort_signal
-        step = asyncio.ensure_future(
-            run_task(workflow, record.run_state, task, scope, _Environment(self.engine, record.run_id))
-        )
-        try:
-            outcome = await step
-        except asyncio.CancelledError:
-            if step.cancelled() and not _cancelling():
-                await self.storage.adrop([claim])
-                return None
-            raise
-        error = outcome.pop("exception", None)
-        if error is not None and task["kind"] == "step":
-            self.engine.errors.keep(record.run_id, task["path"], error)
-        return outcome
-
-    def _exhausted(self, claim: Claim) -> bool:
-        """Whether the task's leases expired more than ``max_deliveries`` times (its workers died)."""
-        return claim.deliveries > int(self.options["max_deliveries"])
 
     def _workflow_for(self, record: RunRecord) -> Workflow | None:
         try:
@@ -445,26 +349,9 @@ class Worker:
         return workflow
 
 
-class _Environment:
-    """The engine side of a running step: step outputs and the run's event log."""
-
-    def __init__(self, engine: Engine, run_id: str) -> None:
-        self.engine = engine
-        self.run_id = run_id
-
-    async def get_step_output(self, path: str) -> Any:
-        row = await self.engine.storage.aget_step(self.run_id, path)
-        return row.output if row is not None and row.status == "success" else None
-
-    async def emit(self, event: dict[str, Any]) -> None:
-        await self.engine.aemit(self.run_id, {**event, "run_id": self.run_id})
-
-
-def _cancelling() -> bool:
-    task = asyncio.current_task()
-    return bool(task is not None and task.cancelling())
-
-
 def _log_failure(task: asyncio.Task[None]) -> None:
     if not task.cancelled() and task.exception() is not None:
         logger.error("Checking leases failed", exc_info=task.exception())
+
+
+__all__ = ["LOCAL_WORKERS", "TaskLostError", "Worker"]
