@@ -84,6 +84,8 @@ class WorkflowRun(models.Model):
     snapshot = _json()  # the view kept by the workflow's should_persist_snapshot (core/stored_runs.py)
     # The key of its workflow's concurrency limit (core/limits.py); "" for a workflow without one.
     limit_key = models.CharField(max_length=300, blank=True, default="")
+    # The W3C trace context of the code that started it (core/tracing.py); {} outside a trace.
+    trace_context = models.JSONField(default=dict, blank=True)
     started_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

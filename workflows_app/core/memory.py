@@ -394,5 +394,5 @@ def _json_copy(value: Any) -> Any:
     return json.loads(json.dumps(value))
 
 
-_RUN_JSON = ("input", "run_state", "request_context", "state", "result", "error", "snapshot")
+_RUN_JSON = ("input", "run_state", "request_context", "state", "result", "error", "snapshot", "trace_context")
 _STEP_JSON = tuple(name for name in STEP_FIELDS if not name.endswith("_at") and name != "status")

@@ -75,6 +75,7 @@ class RunRecord:
     snapshot: dict[str, Any] | None = None  # the view kept by should_persist_snapshot (stored_runs.py)
     owner: Any = None  # who started the run, opaque to the core (the Django app stores a user's pk)
     limit_key: str = ""  # the workflow limit's key it counts against (see limits.py); "" for none
+    trace_context: dict[str, str] = field(default_factory=dict)  # of the code that started it (tracing.py)
     created_at: datetime | None = None
     updated_at: datetime | None = None
 

@@ -42,6 +42,7 @@ RUN_COLUMNS: dict[str, str] = {
     "snapshot": "snapshot",
     "owner": "started_by_id",
     "limit_key": "limit_key",
+    "trace_context": "trace_context",
 }
 RUN_READ = ("run_id", *RUN_COLUMNS.values(), "last_seq", "created_at", "updated_at")
 STEP_KEY = ("run_id", "path", "foreach_index", "iteration", "attempt")
