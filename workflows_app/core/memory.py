@@ -268,7 +268,9 @@ class InMemoryStorage(EventsInMemory):
         task = self._tasks.get((claim.run_id, claim.key, claim.handout))
         return task is not None and task.status == TASK_RUNNING and task.lease == claim.lease
 
-    async def aclaim(self, queues: Sequence[str], owner: str, limit: int, lease_ms: int) -> list[Claim]:
+    async def aclaim(
+        self, queues: Sequence[str], owner: str, limit: int, lease_ms: int, *, gated: bool = True
+    ) -> list[Claim]:
         now = self.clock()
         due = [
             (task.available_at, task.id, task_id, task)

@@ -297,8 +297,13 @@ class Storage(Protocol):
         """Delete the run with its steps, events and tasks; ``False`` if it did not exist."""
 
     # -- the task queue ---------------------------------------------------------------
-    async def aclaim(self, queues: Sequence[str], owner: str, limit: int, lease_ms: int) -> list[Claim]:
+    async def aclaim(
+        self, queues: Sequence[str], owner: str, limit: int, lease_ms: int, *, gated: bool = True
+    ) -> list[Claim]:
         """Claim up to ``limit`` queued, due rows of ``queues``, oldest first, each with a new lease.
+
+        ``gated=False`` says no row of these queues can have a gate (no workflow
+        they serve has limits), which spares a claim the look for gated rows.
 
         A row with a gate is taken only while its key has room: fewer than
         ``limit_n`` rows of the key held (plus, for a workflow's key, its runs

@@ -84,6 +84,17 @@ def gated(row: TaskRow, workflow: Workflow | None, state: dict[str, Any], task: 
     return replace(row, gate=gate) if gate.limit_key else row
 
 
+def uses_limits(workflow: Workflow) -> bool:
+    """Whether runs of ``workflow`` may have gated task rows: it, or a step at any level, has limits."""
+    if workflow.concurrency is not None:
+        return True
+    return any(
+        getattr(step, "concurrency", None) is not None or getattr(step, "rate", None) is not None
+        for nested in workflow.nested_workflows().values()
+        for step in nested.steps.values()
+    )
+
+
 def frees_slot(decision: Decision) -> bool:
     """Whether a commit ended a run that held a slot of its workflow's limit."""
     record = decision.record

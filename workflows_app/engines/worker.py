@@ -34,6 +34,7 @@ from ..core import runtime
 from ..core.errors import WorkflowError
 from ..core.storage import Claim, LeaseLost
 from ._tasks import Held, TaskLostError, TaskRunner, cancelling
+from .limits import uses_limits
 
 if TYPE_CHECKING:
     from ..core.storage import RunRecord
@@ -129,6 +130,10 @@ class Worker:
         registered = runtime.registered_workflows()
         return sorted(wf for wf in registered if self.workflows is None or wf in self.workflows)
 
+    def gated(self) -> bool:
+        """Whether a workflow this worker serves has limits (its claims then look for gated rows)."""
+        return any(uses_limits(runtime.get_workflow(workflow_id)) for workflow_id in self.serves())
+
     @property
     def queues(self) -> list[str]:
         """Read at each claim and sweep: a workflow registered later is served from then on."""
@@ -161,7 +166,11 @@ class Worker:
             if room != 0:
                 try:
                     claims = await self.storage.aclaim(
-                        self.queues, self.id, room or _UNBOUNDED_BATCH, self.engine.lease_ms
+                        self.queues,
+                        self.id,
+                        room or _UNBOUNDED_BATCH,
+                        self.engine.lease_ms,
+                        gated=self.gated(),
                     )
                 except Exception:
                     self._reraise_cancel()

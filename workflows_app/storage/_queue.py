@@ -26,7 +26,9 @@ from ._limits import claim_gated, forget_starts
 from ._sql import TASK_CLAIM, TASKS, now_sql, q, table
 
 
-def claim(queues: Sequence[str], owner: str, limit: int, lease_ms: int, now: int | None) -> list[Claim]:
+def claim(
+    queues: Sequence[str], owner: str, limit: int, lease_ms: int, now: int | None, gated: bool = True
+) -> list[Claim]:
     """Claim up to ``limit`` due rows of ``queues``, oldest first, each with a new lease number.
 
     Rows without a gate first, in one statement; then gated rows whose keys
@@ -41,7 +43,7 @@ def claim(queues: Sequence[str], owner: str, limit: int, lease_ms: int, now: int
         cursor.execute(sql, params)
         rows = sorted(cursor.fetchall(), key=lambda r: (r[-2], r[-1]))  # RETURNING keeps no order
     claims = [Claim(str(r[0]), str(r[1]), int(r[2]), str(r[3]), int(r[4]), int(r[5])) for r in rows]
-    if len(claims) < limit:
+    if gated and len(claims) < limit:
         claims += claim_gated(queues, owner, limit - len(claims), lease_ms, now)
     return claims
 
