@@ -15,14 +15,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import cache
-from typing import Any
 
 from django.db import connection, transaction
 
 from ..core.limits import HOLDING
 from ..core.storage import Claim
 from ..models import LimitStart
-from ._sql import RUNS, TASK_CLAIM, TASKS, now_sql, q, table
+from ._claims import take
+from ._sql import RUNS, TASKS, now_sql, q, table
 
 _KEYS_PER_CLAIM = 20  # keys with room visited by one claim; the oldest waiting first
 _LOCK_SPACE = 0x77666C6D  # the advisory lock space of limit keys ("wflm")
@@ -66,28 +66,23 @@ def _claim_key(
         if oldest is None:
             return []
         limit_n, rate_n, rate_ms = (int(value) for value in oldest)
-        take = room
+        room_left = room
         if limit_n:
             cursor.execute(_held_sql(vendor), [key, key])
-            take = min(take, limit_n - int(cursor.fetchone()[0]))
+            room_left = min(room_left, limit_n - int(cursor.fetchone()[0]))
         if rate_n:
             cursor.execute(_started_sql(vendor), [key, now])
-            take = min(take, rate_n - int(cursor.fetchone()[0]))
-        if take <= 0:
+            room_left = min(room_left, rate_n - int(cursor.fetchone()[0]))
+        if room_left <= 0:
             return []
-        cursor.execute(
-            _claim_sql(vendor, len(queues)), _claim_params(vendor, key, queues, owner, take, lease_ms, now)
-        )
-        rows = sorted(cursor.fetchall(), key=lambda r: (r[-2], r[-1]))
-        if rate_n and rows:
-            values = ", ".join([f"(%s, {now_sql(vendor)} + %s)"] * len(rows))
+        claims = take(cursor, queues, owner, room_left, lease_ms, now, key)
+        if rate_n and claims:
+            values = ", ".join([f"(%s, {now_sql(vendor)} + %s)"] * len(claims))
             cursor.execute(
                 f"INSERT INTO {table(LimitStart)} ({q('key', 'until')}) VALUES {values}",
-                [key, now, rate_ms] * len(rows),
+                [key, now, rate_ms] * len(claims),
             )
-    return [
-        Claim(str(r[0]), str(r[1]), int(r[2]), str(r[3]), int(r[4]), int(r[5]), limited=True) for r in rows
-    ]
+    return claims
 
 
 def _held(key_sql: str) -> str:
@@ -138,34 +133,3 @@ def _started_sql(vendor: str) -> str:
     return (
         f"SELECT count(*) FROM {table(LimitStart)} WHERE {q('key')} = %s AND {q('until')} > {now_sql(vendor)}"
     )
-
-
-@cache
-def _claim_sql(vendor: str, queues: int) -> str:
-    now = now_sql(vendor)
-    due = (
-        f"SELECT {q('id')} FROM {table(TASKS)} WHERE {q('limit_key')} = %s AND {_due(vendor, queues)} "
-        f"ORDER BY {q('available_at')}, {q('id')} LIMIT %s"
-    )
-    sets = (
-        f"{q('status')} = 'running', {q('owner')} = %s, {q('lease')} = {q('lease')} + 1, "
-        f"{q('lease_until')} = {now} + %s"
-    )
-    columns = (*TASK_CLAIM, "available_at", "id")
-    if vendor == "postgresql":
-        return (
-            f"WITH _due AS ({due} FOR UPDATE SKIP LOCKED) UPDATE {table(TASKS)} SET {sets} "
-            f"FROM _due WHERE {table(TASKS)}.{q('id')} = _due.{q('id')} RETURNING "
-            + ", ".join(f"{table(TASKS)}.{q(c)}" for c in columns)
-        )
-    return (
-        f"UPDATE {table(TASKS)} SET {sets} WHERE {q('id')} IN ({due}) AND {q('status')} = 'queued' "
-        f"RETURNING {', '.join(q(c) for c in columns)}"
-    )
-
-
-def _claim_params(
-    vendor: str, key: str, queues: Sequence[str], owner: str, take: int, lease_ms: int, now: int | None
-) -> list[Any]:
-    due, sets = [key, *queues, now, take], [owner, now, lease_ms]
-    return [*due, *sets] if vendor == "postgresql" else [*sets, *due]
