@@ -20,12 +20,12 @@ from .tracing import start_context
 from .validation import validate
 
 if TYPE_CHECKING:
-    from .run import Run
-    from .workflow import Workflow
+    from .engine import RunHandle
+    from .graph import WorkflowDefinition
 
 
 def new_record(
-    run: Run, input_data: Any, initial_state: Any, request_context: Any, per_step: bool
+    run: RunHandle, input_data: Any, initial_state: Any, request_context: Any, per_step: bool
 ) -> tuple[RunRecord, dict[str, Any]]:
     """The run to create and its ``start`` event; nothing is stored yet.
 
@@ -63,7 +63,7 @@ def new_record(
 
 
 def resume_event(
-    workflow: Workflow,
+    workflow: WorkflowDefinition,
     record: RunRecord,
     resume_data: Any,
     step: Any,

@@ -30,6 +30,7 @@ from .storage import (
     RunRecord,
     StepRecord,
     TaskRow,
+    log_entry,
 )
 
 _T = TypeVar("_T")
@@ -170,15 +171,7 @@ class InMemoryStorage(EventsInMemory):
         seqs = []
         for event in events:
             seq = len(log) + 1
-            log.append(
-                {
-                    "type": event["type"],
-                    "run_id": run_id,
-                    "from": event.get("from", "WORKFLOW"),
-                    "payload": _json_copy(event.get("payload")),
-                    "seq": seq,
-                }
-            )
+            log.append(log_entry(run_id, seq, {**event, "payload": _json_copy(event.get("payload"))}))
             seqs.append(seq)
         return seqs
 

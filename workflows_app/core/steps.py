@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, create_model
 
-from . import runtime
+from .components import get_tool
 from .errors import StepInputValidationError, WorkflowDefinitionError
 from .limits import Limit, Rate, check_step_limits
 from .retry import Duration, RetryPolicy, timeout_seconds
@@ -200,7 +200,7 @@ def tool_step(tool: Any, **options: Any) -> Step:
     with ``id`` and ``execute(input, context)`` (and optional ``input_schema``,
     ``output_schema``, ``description``), a typed plain function whose parameters
     become the input schema, or the id of a tool registered with
-    :func:`~.runtime.register_tool`, looked up when the step runs.
+    :func:`~.components.register_tool`, looked up when the step runs.
     """
     limits: dict[str, Any] = {name: options.pop(name) for name in ("concurrency", "rate") if name in options}
     if isinstance(tool, Step):
@@ -271,7 +271,7 @@ def _registered_tool_step(tool_id: str, options: dict[str, Any]) -> Step:
     """A step for the tool registered as ``tool_id``, found when the step runs (not when defined)."""
 
     async def execute(ctx: StepContext) -> Any:
-        found = tool_step(runtime.get_tool(tool_id))
+        found = tool_step(get_tool(tool_id))
         ctx.input_data = validate(found.input_schema, ctx.input_data, StepInputValidationError)
         result = found.execute(ctx)
         return await result if inspect.isawaitable(result) else result

@@ -22,7 +22,7 @@ Invariants every implementation keeps:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol, runtime_checkable
@@ -375,3 +375,23 @@ def latest_steps(rows: Sequence[StepRecord]) -> dict[str, StepRecord]:
         if seen is None or (row.iteration, row.attempt) >= (seen.iteration, seen.attempt):
             current[row.path] = row
     return current
+
+
+# Who an event is from when it does not say (the run itself, not one of its steps).
+WORKFLOW_SOURCE = "WORKFLOW"
+
+
+def event_source(event: Mapping[str, Any]) -> str:
+    """Who an event to be logged is from (its ``from``)."""
+    return str(event.get("from", WORKFLOW_SOURCE))
+
+
+def log_entry(run_id: str, seq: int, event: Mapping[str, Any]) -> dict[str, Any]:
+    """An event as every storage's log gives it back (``aread_events``): one shape on every backend."""
+    return {
+        "type": event["type"],
+        "run_id": run_id,
+        "from": event_source(event),
+        "payload": event.get("payload"),
+        "seq": seq,
+    }

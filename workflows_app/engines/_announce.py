@@ -20,7 +20,7 @@ from ..core.plan import TERMINAL
 from .limits import frees_slot
 
 if TYPE_CHECKING:
-    from ..core.workflow import Workflow
+    from ..core.graph import WorkflowDefinition
     from ._commits import Committed
     from .worker import Worker
 
@@ -78,7 +78,7 @@ async def aannounce(bus: Bus, workers: Iterable[Worker], committed: Committed) -
 def ring_from_thread(
     bus: Bus,
     loops: Iterable[tuple[Worker, asyncio.AbstractEventLoop]],
-    workflow: Workflow,
+    workflow: WorkflowDefinition,
     committed: Committed,
 ) -> None:
     """After the caller's commit, from its thread: wake the workers of this process, ring the rest."""

@@ -22,8 +22,8 @@ from ..core.storage import CALLBACKS, MATCH, TIMER, Change, Claim, RunRecord, Ta
 from .limits import gated, held_start
 
 if TYPE_CHECKING:
+    from ..core.graph import WorkflowDefinition
     from ..core.storage import Reset
-    from ..core.workflow import Workflow
 
 
 class DefinitionMismatchError(WorkflowError):
@@ -58,7 +58,7 @@ class Deferred:
     """A committer for a commit written inside a larger transaction: it takes none of its tasks.
 
     Nothing may run before that transaction commits, so the tasks wait in the
-    queue they would have gone to; ``afollow`` rings for them afterwards.
+    queue they would have gone to; the workers are rung for them once it committed.
     """
 
     id: str
@@ -93,7 +93,7 @@ class Committed:
 
 
 # An outcome as GroupCommit carries it: workflow, event, the claim it completes, the run as known.
-Outcome = tuple["Workflow", dict[str, Any], Claim, RunRecord | None, Committer]
+Outcome = tuple["WorkflowDefinition", dict[str, Any], Claim, RunRecord | None, Committer]
 
 
 class Placement(Protocol):
@@ -109,7 +109,7 @@ class Placement(Protocol):
 
 def decider(
     placement: Placement,
-    workflow: Workflow | None,
+    workflow: WorkflowDefinition | None,
     run_id: str,
     events: list[dict[str, Any]],
     committer: Committer,
@@ -166,7 +166,7 @@ def decider(
 
 def task_rows(
     placement: Placement,
-    workflow: Workflow | None,
+    workflow: WorkflowDefinition | None,
     decision: Decision,
     committer: Committer,
     now: int,
@@ -206,6 +206,6 @@ def task_rows(
     return rows
 
 
-def _owes_callbacks(workflow: Workflow | None) -> bool:
+def _owes_callbacks(workflow: WorkflowDefinition | None) -> bool:
     """Whether a run that settles owes callbacks (an unknown definition may have some)."""
     return workflow is None or workflow.on_finish is not None or workflow.on_error is not None

@@ -15,19 +15,19 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..core import tracing
+from ..core._execution import TaskScope, run_task
 from ..core.clock import now_ms
 from ..core.context import AbortSignal
 from ..core.errors import WorkflowError, serialize_error
 from ..core.limits import ADMIT
-from ..core.runner import TaskScope, run_task
 from ..core.storage import CALLBACKS, MATCH, TIMER, Claim
 from .faults import crash_point
 from .limits import aadmit
 from .matching import amatch
 
 if TYPE_CHECKING:
+    from ..core.graph import WorkflowDefinition
     from ..core.storage import RunRecord
-    from ..core.workflow import Workflow
     from ._commits import Committed, Committer
     from ._pipeline import Pipeline
 
@@ -61,7 +61,7 @@ class TaskRunner:
         self.committer = committer
         self.held = held
 
-    async def awork(self, workflow: Workflow, record: RunRecord, claim: Claim) -> Committed | None:
+    async def awork(self, workflow: WorkflowDefinition, record: RunRecord, claim: Claim) -> Committed | None:
         """Do what the claimed row owes and commit its outcome (``None``: nothing to commit)."""
         if claim.kind == CALLBACKS:
             if self.exhausted(claim):
@@ -104,7 +104,7 @@ class TaskRunner:
         )
 
     async def aoutcome(
-        self, workflow: Workflow, record: RunRecord, claim: Claim, task: dict[str, Any]
+        self, workflow: WorkflowDefinition, record: RunRecord, claim: Claim, task: dict[str, Any]
     ) -> dict[str, Any] | None:
         """The task's outcome; ``None`` if it was stopped (its row is dropped then)."""
         if self.exhausted(claim):

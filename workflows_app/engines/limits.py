@@ -23,8 +23,8 @@ from ..core.plan import TERMINAL, task_component
 from ..core.storage import Change, TaskRow
 
 if TYPE_CHECKING:
+    from ..core.graph import WorkflowDefinition
     from ..core.storage import Claim, RunRecord
-    from ..core.workflow import Workflow
     from ._commits import Committed, Committer
     from ._pipeline import Pipeline
 
@@ -32,7 +32,7 @@ WAITING = "workflow-limit-waiting"
 
 
 def held_start(
-    workflow: Workflow | None, record: RunRecord, events: list[dict[str, Any]], queue: str
+    workflow: WorkflowDefinition | None, record: RunRecord, events: list[dict[str, Any]], queue: str
 ) -> tuple[Change, Decision, list[TaskRow]] | None:
     """The commit of a start that waits for a slot; ``None`` for every other commit."""
     if workflow is None or workflow.concurrency is None or len(events) != 1:
@@ -54,7 +54,7 @@ def held_start(
 
 
 async def aadmit(
-    engine: Pipeline, workflow: Workflow, record: RunRecord, claim: Claim, committer: Committer
+    engine: Pipeline, workflow: WorkflowDefinition, record: RunRecord, claim: Claim, committer: Committer
 ) -> Committed | None:
     """Start a run the limit admitted: the ``start`` it was created with, fenced by the claim."""
     if record.status != "pending":  # canceled while it waited
@@ -76,7 +76,9 @@ async def aadmit(
     return committed
 
 
-def gated(row: TaskRow, workflow: Workflow | None, state: dict[str, Any], task: dict[str, Any]) -> TaskRow:
+def gated(
+    row: TaskRow, workflow: WorkflowDefinition | None, state: dict[str, Any], task: dict[str, Any]
+) -> TaskRow:
     """A step's task row with its step's limits, if it has any."""
     if workflow is None or task.get("kind") != "step":
         return row
@@ -84,7 +86,7 @@ def gated(row: TaskRow, workflow: Workflow | None, state: dict[str, Any], task: 
     return replace(row, gate=gate) if gate.limit_key else row
 
 
-def uses_limits(workflow: Workflow) -> bool:
+def uses_limits(workflow: WorkflowDefinition) -> bool:
     """Whether runs of ``workflow`` may have gated task rows: it, or a step at any level, has limits."""
     if workflow.concurrency is not None:
         return True

@@ -17,7 +17,7 @@ from typing import Any
 from asgiref.sync import sync_to_async
 from django.db import transaction
 
-from ..core.storage import STEP_FIELDS, Change, Claim, RunRecord, SentEvent, StepRecord
+from ..core.storage import STEP_FIELDS, Change, Claim, RunRecord, SentEvent, StepRecord, log_entry
 from ..models import StepAttempt, WorkflowEvent, WorkflowRun
 from . import _commit, _events, _queue
 from ._sql import NO_INDEX, RUN_COLUMNS
@@ -118,7 +118,7 @@ class DjangoStorage:
         if limit is not None:
             rows = rows[:limit]
         return [
-            {"type": row.type, "run_id": run_id, "from": row.source, "payload": row.payload, "seq": row.seq}
+            log_entry(run_id, row.seq, {"type": row.type, "from": row.source, "payload": row.payload})
             for row in rows
         ]
 

@@ -10,7 +10,7 @@ from typing import Any
 from django.utils import timezone
 
 from ..core.errors import WorkflowError
-from ..core.storage import STEP_FIELDS, Change, Claim, StepRecord, TaskRow
+from ..core.storage import STEP_FIELDS, Change, Claim, StepRecord, TaskRow, event_source
 from ..models import WorkflowEvent
 from ._sql import GATE, NO_INDEX, RUN_COLUMNS, RUNS, STEP_KEY, STEPS, adapt, placeholders, q, table
 
@@ -77,7 +77,7 @@ def step_rows(run_id: str, steps: Sequence[StepRecord]) -> list[tuple[Any, ...]]
 def event_rows(run_id: str, events: Sequence[dict[str, Any]], last_seq: int) -> list[tuple[Any, ...]]:
     now = timezone.now()
     return [
-        (run_id, last_seq + n, e["type"], e.get("from", "WORKFLOW"), e.get("payload"), now)
+        (run_id, last_seq + n, e["type"], event_source(e), e.get("payload"), now)
         for n, e in enumerate(events, start=1)
     ]
 

@@ -12,7 +12,7 @@ from ..graph import ForeachEntry, expect
 from ._state import child_key, item_of, step_path
 
 if TYPE_CHECKING:
-    from ..workflow import Workflow
+    from ..graph import WorkflowDefinition as Workflow
 
 
 class ForeachMixin:

@@ -24,7 +24,7 @@ from ..validation import validate
 from ._state import child_key, helper_key, item_key, sleep_key, step_path
 
 if TYPE_CHECKING:
-    from ..workflow import Workflow
+    from ..graph import WorkflowDefinition as Workflow
 
 
 class NodeMixin:

@@ -12,8 +12,8 @@ from ..storage import StepRecord
 from ._state import apply_context_delta, coordinate_of, graph_order, step_path, task_component
 
 if TYPE_CHECKING:
+    from ..graph import WorkflowDefinition as Workflow
     from ..steps import Step
-    from ..workflow import Workflow
 
 
 class TaskMixin:

@@ -15,7 +15,7 @@ from ..graph import BranchEntry, ParallelEntry, entry_components, entry_ids
 from ._state import ROOT, child_key, step_path
 
 if TYPE_CHECKING:
-    from ..workflow import Workflow
+    from ..graph import WorkflowDefinition as Workflow
 
 _NO_INPUT = "__no_input__"
 
