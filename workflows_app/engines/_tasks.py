@@ -21,8 +21,8 @@ from ..core.context import AbortSignal
 from ..core.errors import WorkflowError, serialize_error
 from ..core.limits import ADMIT
 from ..core.storage import CALLBACKS, MATCH, TIMER, Claim
+from .admission import aadmit
 from .faults import crash_point
-from .limits import aadmit
 from .matching import amatch
 
 if TYPE_CHECKING:

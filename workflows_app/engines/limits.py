@@ -4,10 +4,9 @@ A start of a workflow with a concurrency limit does not start the run: its
 commit creates the run ``pending``, with a ``workflow-limit-waiting`` event and
 an ``admit`` task row that carries the limit. The claim takes that row only
 while the key has a free slot, oldest first; the worker that took it commits
-the ``start`` (fenced by the claim, so an admission happens once) and the run
-goes on as any other. A step with limits gets a gated row that no commit claims
-for its committer: every execution goes through the claim's check, on both
-engines.
+the ``start`` (:mod:`.admission`) and the run goes on as any other. A step
+with limits gets a gated row that no commit claims for its committer: every
+execution goes through the claim's check, on both engines.
 """
 
 from __future__ import annotations
@@ -15,8 +14,6 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from ..core import lifecycle
-from ..core.clock import now_ms
 from ..core.commit import Decision
 from ..core.limits import ADMIT, run_gate, step_gate, user_key
 from ..core.plan import TERMINAL, task_component
@@ -24,9 +21,7 @@ from ..core.storage import Change, TaskRow
 
 if TYPE_CHECKING:
     from ..core.graph import WorkflowDefinition
-    from ..core.storage import Claim, RunRecord
-    from ._commits import Committed, Committer
-    from ._pipeline import Pipeline
+    from ..core.storage import RunRecord
 
 WAITING = "workflow-limit-waiting"
 
@@ -51,29 +46,6 @@ def held_start(
     decision = Decision(state=record.run_state, run=run, events=[waiting])
     rows = [TaskRow(ADMIT, 0, ADMIT, queue, gate=gate)]
     return Change(run=run, events=[waiting], tasks=rows), decision, rows
-
-
-async def aadmit(
-    engine: Pipeline, workflow: WorkflowDefinition, record: RunRecord, claim: Claim, committer: Committer
-) -> Committed | None:
-    """Start a run the limit admitted: the ``start`` it was created with, fenced by the claim."""
-    if record.status != "pending":  # canceled while it waited
-        await engine.storage.adrop([claim])
-        return None
-    event = {
-        "type": "start",
-        "admitted": True,
-        "input": record.input,
-        "state": record.state,
-        "context": record.request_context,
-        "now": now_ms(),
-    }
-    committed = await engine.acommit(
-        workflow, claim.run_id, [event], committer=committer, fences=[claim], known=record
-    )
-    if committed is not None and committed.decision.record is not None:
-        await lifecycle.astarted(workflow, committed.decision.record)
-    return committed
 
 
 def gated(
