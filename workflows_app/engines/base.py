@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
@@ -367,7 +368,11 @@ class Engine:
             del self._workers[stale]
         if loop not in self._workers:
             worker = Worker(self, name=name, capacity=capacity)
-            self._workers[loop] = (worker, loop.create_task(worker.arun(doorbell=doorbell)))
+            # A context of its own: the caller's may name the executor of a sync thread that
+            # called in through async_to_sync (a sync view on an ASGI server's loop), which
+            # stops with that call; the worker's database calls would fail from then on.
+            task = loop.create_task(worker.arun(doorbell=doorbell), context=contextvars.Context())
+            self._workers[loop] = (worker, task)
         return self._workers[loop][0]
 
     def workers(self) -> Iterator[Worker]:
