@@ -159,8 +159,10 @@ class DjangoStorage:
         return deleted > 0
 
     # -- the task queue -----------------------------------------------------------------
-    async def aclaim(self, queues: Sequence[str], owner: str, limit: int, lease_ms: int) -> list[Claim]:
-        return await sync_to_async(_queue.claim)(queues, owner, limit, lease_ms, self._now())
+    async def aclaim(
+        self, queues: Sequence[str], owner: str, limit: int, lease_ms: int, *, gated: bool = True
+    ) -> list[Claim]:
+        return await sync_to_async(_queue.claim)(queues, owner, limit, lease_ms, self._now(), gated)
 
     async def arenew(self, claims: Sequence[Claim], lease_ms: int) -> set[tuple[str, str, int, int]]:
         if not claims:
