@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from .errors import ResumeConflictError, RunExistsError, RunNotFoundError, WorkflowError
+from .limits import HOLDING, Gate
 from .memory_events import EventsInMemory
 from .storage import (
     RUN_FIELDS,
@@ -29,6 +30,7 @@ from .storage import (
     RunRecord,
     StepRecord,
     TaskRow,
+    log_entry,
 )
 
 _T = TypeVar("_T")
@@ -66,6 +68,7 @@ class InMemoryStorage(EventsInMemory):
         self._tasks: dict[TaskId, _Task] = {}
         self._next_task = 0
         self._workers: dict[str, dict[str, Any]] = {}
+        self._starts: dict[str, list[int]] = {}  # a rate's claims: when each leaves its window
 
     # -- the commit ---------------------------------------------------------------------
     async def atransact(
@@ -169,15 +172,7 @@ class InMemoryStorage(EventsInMemory):
         seqs = []
         for event in events:
             seq = len(log) + 1
-            log.append(
-                {
-                    "type": event["type"],
-                    "run_id": run_id,
-                    "from": event.get("from", "WORKFLOW"),
-                    "payload": _json_copy(event.get("payload")),
-                    "seq": seq,
-                }
-            )
+            log.append(log_entry(run_id, seq, {**event, "payload": _json_copy(event.get("payload"))}))
             seqs.append(seq)
         return seqs
 
@@ -284,19 +279,50 @@ class InMemoryStorage(EventsInMemory):
         task = self._tasks.get((claim.run_id, claim.key, claim.handout))
         return task is not None and task.status == TASK_RUNNING and task.lease == claim.lease
 
-    async def aclaim(self, queues: Sequence[str], owner: str, limit: int, lease_ms: int) -> list[Claim]:
+    async def aclaim(
+        self, queues: Sequence[str], owner: str, limit: int, lease_ms: int, *, gated: bool = True
+    ) -> list[Claim]:
         now = self.clock()
         due = [
             (task.available_at, task.id, task_id, task)
             for task_id, task in self._tasks.items()
             if task.status == TASK_QUEUED and task.row.queue in queues and task.available_at <= now
         ]
-        claims = []
-        for _, _, (run_id, key, handout), task in sorted(due)[:limit]:
+        claims: list[Claim] = []
+        for _, _, (run_id, key, handout), task in sorted(due):
+            if len(claims) >= limit:
+                break
+            gate = task.row.gate
+            if gate.limit_key and not self._room(gate, now):
+                continue
+            if gate.rate_n:
+                self._starts.setdefault(gate.limit_key, []).append(now + gate.rate_ms)
             task.status, task.owner, task.lease_until = TASK_RUNNING, owner, now + lease_ms
             task.lease += 1
-            claims.append(Claim(run_id, key, handout, task.row.kind, task.lease, task.deliveries))
+            claims.append(
+                Claim(run_id, key, handout, task.row.kind, task.lease, task.deliveries, bool(gate.limit_key))
+            )
         return claims
+
+    def _room(self, gate: Gate, now: int) -> bool:
+        """Whether the key of ``gate`` may start one more now (see ``Storage.aclaim``)."""
+        if gate.limit_n:
+            held = sum(
+                1
+                for task in self._tasks.values()
+                if task.row.gate.limit_key == gate.limit_key and task.status != TASK_QUEUED
+            )
+            held += sum(
+                1 for run in self._runs.values() if run.limit_key == gate.limit_key and run.status in HOLDING
+            )
+            if held >= gate.limit_n:
+                return False
+        if gate.rate_n:
+            starts = [until for until in self._starts.get(gate.limit_key, []) if until > now]
+            self._starts[gate.limit_key] = starts
+            if len(starts) >= gate.rate_n:
+                return False
+        return True
 
     async def arenew(self, claims: Sequence[Claim], lease_ms: int) -> set[tuple[str, str, int, int]]:
         held = set()
@@ -381,5 +407,5 @@ def _json_copy(value: Any) -> Any:
     return json.loads(json.dumps(value))
 
 
-_RUN_JSON = ("input", "run_state", "request_context", "state", "result", "error", "snapshot")
+_RUN_JSON = ("input", "run_state", "request_context", "state", "result", "error", "snapshot", "trace_context")
 _STEP_JSON = tuple(name for name in STEP_FIELDS if not name.endswith("_at") and name != "status")

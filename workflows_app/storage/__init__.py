@@ -17,7 +17,7 @@ from typing import Any
 from asgiref.sync import sync_to_async
 from django.db import transaction
 
-from ..core.storage import STEP_FIELDS, Change, Claim, RunRecord, SentEvent, StepRecord
+from ..core.storage import STEP_FIELDS, Change, Claim, RunRecord, SentEvent, StepRecord, log_entry
 from ..models import StepAttempt, WorkflowEvent, WorkflowRun
 from . import _commit, _events, _queue, _reads
 from ._sql import NO_INDEX, RUN_COLUMNS
@@ -128,7 +128,7 @@ class DjangoStorage:
         if limit is not None:
             rows = rows[:limit]
         return [
-            {"type": row.type, "run_id": run_id, "from": row.source, "payload": row.payload, "seq": row.seq}
+            log_entry(run_id, row.seq, {"type": row.type, "from": row.source, "payload": row.payload})
             for row in rows
         ]
 
@@ -169,8 +169,10 @@ class DjangoStorage:
         return deleted > 0
 
     # -- the task queue -----------------------------------------------------------------
-    async def aclaim(self, queues: Sequence[str], owner: str, limit: int, lease_ms: int) -> list[Claim]:
-        return await sync_to_async(_queue.claim)(queues, owner, limit, lease_ms, self._now())
+    async def aclaim(
+        self, queues: Sequence[str], owner: str, limit: int, lease_ms: int, *, gated: bool = True
+    ) -> list[Claim]:
+        return await sync_to_async(_queue.claim)(queues, owner, limit, lease_ms, self._now(), gated)
 
     async def arenew(self, claims: Sequence[Claim], lease_ms: int) -> set[tuple[str, str, int, int]]:
         if not claims:

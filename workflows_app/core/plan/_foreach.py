@@ -17,7 +17,7 @@ from ._rows import Ref, Rows, items_ref, resolve_item
 from ._state import child_key, item_of, step_path
 
 if TYPE_CHECKING:
-    from ..workflow import Workflow
+    from ..graph import WorkflowDefinition as Workflow
 
 
 class ForeachMixin:

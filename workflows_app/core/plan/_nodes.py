@@ -25,7 +25,7 @@ from ._rows import INPUT, UNKNOWN, Ref, Rows, resolve, row_ref
 from ._state import child_key, coordinate_of, helper_key, item_key, sleep_key, step_path
 
 if TYPE_CHECKING:
-    from ..workflow import Workflow
+    from ..graph import WorkflowDefinition as Workflow
 
 
 class NodeMixin:

@@ -37,7 +37,7 @@ from ._tasks import TaskMixin
 from ._travel import TravelMixin
 
 if TYPE_CHECKING:
-    from ..workflow import Workflow
+    from ..graph import WorkflowDefinition as Workflow
 
 
 class Planner(TaskMixin, NodeMixin, ForeachMixin, TravelMixin, EventMixin):

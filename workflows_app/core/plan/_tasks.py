@@ -13,8 +13,8 @@ from ._rows import Rows, row_ref
 from ._state import apply_context_delta, coordinate_of, graph_order, step_path, task_component
 
 if TYPE_CHECKING:
+    from ..graph import WorkflowDefinition as Workflow
     from ..steps import Step
-    from ..workflow import Workflow
 
 _KEPT = ("payload", "suspend_payload", "suspended_at", "resume_payload", "resumed_at")
 

@@ -16,7 +16,7 @@ from ._rows import INPUT, Ref, row_ref
 from ._state import ROOT, child_key, step_path
 
 if TYPE_CHECKING:
-    from ..workflow import Workflow
+    from ..graph import WorkflowDefinition as Workflow
 
 _NO_INPUT = "__no_input__"
 

@@ -32,7 +32,7 @@ from .retry import policy_of
 from .validation import validate
 
 if TYPE_CHECKING:
-    from .workflow import Workflow
+    from .graph import WorkflowDefinition
 
 logger = logging.getLogger(__name__)
 
@@ -71,7 +71,7 @@ class TaskScope:
 
 
 async def run_task(
-    workflow: Workflow,
+    workflow: WorkflowDefinition,
     run_state: dict[str, Any],
     task: dict[str, Any],
     scope: TaskScope,
@@ -89,7 +89,7 @@ async def run_task(
 
 
 async def _run_task(
-    workflow: Workflow,
+    workflow: WorkflowDefinition,
     run_state: dict[str, Any],
     task: dict[str, Any],
     scope: TaskScope,
