@@ -34,6 +34,7 @@ from .storage import (
 )
 
 _T = TypeVar("_T")
+Coordinate = tuple[str, int | None, int, int]
 TaskId = tuple[str, str, int]  # run id, key, handout
 
 
@@ -62,7 +63,7 @@ class InMemoryStorage(EventsInMemory):
         super().__init__()
         self.clock = clock
         self._runs: dict[str, RunRecord] = {}
-        self._steps: dict[str, dict[tuple[str, int | None, int, int], StepRecord]] = {}
+        self._steps: dict[str, dict[Coordinate, StepRecord]] = {}
         self._events: dict[str, list[dict[str, Any]]] = {}
         self._tasks: dict[TaskId, _Task] = {}
         self._next_task = 0
@@ -209,6 +210,23 @@ class InMemoryStorage(EventsInMemory):
             if best is None or (step.iteration, step.attempt) >= (best.iteration, best.attempt):
                 best = step
         return _copy(best) if best else None
+
+    # -- what plan reads back, inside a commit --------------------------------------------
+    def read_steps(self, run_id: str, coordinates: Sequence[Coordinate]) -> list[StepRecord]:
+        table = self._steps.get(run_id, {})
+        return [_copy(table[c]) for c in coordinates if c in table]
+
+    def read_items(self, run_id: str, path: str, iteration: int) -> list[StepRecord]:
+        return [
+            _copy(row)
+            for (p, index, it, _), row in self._steps.get(run_id, {}).items()
+            if p == path and it == iteration and index is not None
+        ]
+
+    def read_output_item(self, run_id: str, coordinate: Coordinate, index: int) -> Any:
+        row = self._steps.get(run_id, {}).get(coordinate)
+        output = row.output if row is not None else None
+        return _json_copy(output[index]) if isinstance(output, list) and 0 <= index < len(output) else None
 
     async def aread_events(
         self, run_id: str, after_seq: int = 0, limit: int | None = None

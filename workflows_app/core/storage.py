@@ -275,6 +275,18 @@ class Storage(Protocol):
     async def aget_step(self, run_id: str, path: str) -> StepRecord | None:
         """The latest row of ``path`` (highest iteration, then attempt) outside foreach items."""
 
+    # -- what plan reads back, on the thread of ``change`` and inside its transaction ------
+    def read_steps(
+        self, run_id: str, coordinates: Sequence[tuple[str, int | None, int, int]]
+    ) -> list[StepRecord]:
+        """The rows at these exact coordinates (those that exist)."""
+
+    def read_items(self, run_id: str, path: str, iteration: int) -> list[StepRecord]:
+        """Every row of foreach items (``foreach_index`` set) of ``path`` at ``iteration``, all attempts."""
+
+    def read_output_item(self, run_id: str, coordinate: tuple[str, int | None, int, int], index: int) -> Any:
+        """Element ``index`` of the list output of the row at ``coordinate`` (``None`` if absent)."""
+
     async def aread_events(
         self, run_id: str, after_seq: int = 0, limit: int | None = None
     ) -> list[dict[str, Any]]:

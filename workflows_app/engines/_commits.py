@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from ..core.commit import Decision, decide
 from ..core.errors import WorkflowError
 from ..core.limits import ADMIT
-from ..core.plan import plan
+from ..core.plan import Rows, StepReader, plan
 from ..core.storage import CALLBACKS, MATCH, TIMER, Change, Claim, RunRecord, TaskRow
 from .limits import gated, held_start
 
@@ -104,6 +104,9 @@ class Placement(Protocol):
     @property
     def lease_ms(self) -> int: ...
 
+    @property
+    def storage(self) -> StepReader: ...
+
     def queue_for(self, kind: str, committer: Committer, workflow_id: str) -> str: ...
 
 
@@ -141,9 +144,14 @@ def decider(
             return held[0]
         base = replace(record, **fresh) if fresh else record
         state, actions = base.run_state, []
+        steps = Rows(placement.storage, run_id, base.input)  # the step rows as this decision sees them
         for event in events:
             state, more = plan(
-                workflow, state, event, max_loop_iterations=placement.options["max_loop_iterations"]
+                workflow,
+                state,
+                event,
+                max_loop_iterations=placement.options["max_loop_iterations"],
+                rows=steps,
             )
             actions += more
         if not actions:

@@ -115,7 +115,11 @@ class TaskRunner:
             return {"status": "failed", "error": serialize_error(lost), "non_retryable": True}
         crash_point("after-claim", task.get("path", ""))
         scope = TaskScope.of(
-            record.run_state, run_id=record.run_id, workflow_id=workflow.id, resource_id=record.resource_id
+            record.run_state,
+            run_id=record.run_id,
+            workflow_id=workflow.id,
+            resource_id=record.resource_id,
+            run_input=record.input,
         )
         held = self.held.get(claim.fence)
         if held is not None:

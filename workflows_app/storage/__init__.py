@@ -19,7 +19,7 @@ from django.db import transaction
 
 from ..core.storage import STEP_FIELDS, Change, Claim, RunRecord, SentEvent, StepRecord, log_entry
 from ..models import StepAttempt, WorkflowEvent, WorkflowRun
-from . import _commit, _events, _queue
+from . import _commit, _events, _queue, _reads
 from ._sql import NO_INDEX, RUN_COLUMNS
 
 
@@ -107,6 +107,16 @@ class DjangoStorage:
             .first()
         )
         return _step_record(row) if row else None
+
+    # -- what plan reads back, inside a commit -------------------------------------------
+    def read_steps(self, run_id: str, coordinates: Sequence[_reads.Coordinate]) -> list[StepRecord]:
+        return _reads.read_steps(run_id, coordinates)
+
+    def read_items(self, run_id: str, path: str, iteration: int) -> list[StepRecord]:
+        return _reads.read_items(run_id, path, iteration)
+
+    def read_output_item(self, run_id: str, coordinate: _reads.Coordinate, index: int) -> Any:
+        return _reads.read_output_item(run_id, coordinate, index)
 
     async def aread_events(
         self, run_id: str, after_seq: int = 0, limit: int | None = None
