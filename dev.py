@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import resource
 import shutil
 import socket
 import subprocess
@@ -216,21 +217,29 @@ def run_side_by_side(legs: list[Leg]) -> list[Leg]:
         process = subprocess.Popen(leg.argv, cwd=ROOT, env=leg.env, stdout=handle, stderr=subprocess.STDOUT)
         running.append((leg, process, log, handle, time.monotonic()))
     failed: list[tuple[Leg, Path]] = []
+    cpu = children_cpu()
     while running:
         for item in [item for item in running if item[1].poll() is not None]:
             leg, process, log, handle, started = item
             running.remove(item)
             handle.close()
-            minutes = (time.monotonic() - started) / 60
+            # The CPU of the processes reaped since the last one: this leg's and its children's.
+            spent, cpu = children_cpu() - cpu, children_cpu()
+            took = f"{(time.monotonic() - started) / 60:.1f} min, {spent / 60:.1f} CPU min"
             if process.returncode:
                 failed.append((leg, log))
-                print(f"\n=== {leg.name}: FAILED (exit {process.returncode}) after {minutes:.1f} min ===")
+                print(f"\n=== {leg.name}: FAILED (exit {process.returncode}) after {took} ===")
             else:
-                print(f"\n=== {leg.name}: passed in {minutes:.1f} min ===\n{tail(log)}", flush=True)
+                print(f"\n=== {leg.name}: passed in {took} ===\n{tail(log)}", flush=True)
         time.sleep(0.5)
     for leg, log in failed:  # last, so that the end of the output shows what failed
         print(f"\n=== {leg.name}: FAILED, its output ===\n{log.read_text()}", flush=True)
     return [leg for leg, _ in failed]
+
+
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def tail(log: Path, lines: int = 3) -> str:

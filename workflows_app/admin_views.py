@@ -22,7 +22,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 
-from .admin_display import shown_rows, timeline
+from .admin_display import limit_waits, shown_rows, timeline
 from .admin_graph import Row, build_graph
 from .core import runtime
 from .core.errors import ResumeDataValidationError, ValidationError, WorkflowError
@@ -30,7 +30,7 @@ from .core.graph import describe_entry
 from .core.hub import hub
 from .core.plan import ACTIVE, OPEN, find_target
 from .core.results import failed_attempts
-from .core.run import acancel_by_id
+from .core.run import acancel_by_id, acreate_run, create_run
 from .core.storage import latest_steps
 from .forms import SchemaForm
 from .models import WorkflowRun
@@ -117,7 +117,13 @@ def run_page_context(request: HttpRequest, run: WorkflowRun) -> dict[str, Any]:
         "can_cancel": can_act(request.user, "cancel", run.started_by_id),
         "can_restart": can_act(request.user, "restart", run.started_by_id) and _restartable(run),
         "active": run.status in OPEN,
+        "limit_waits": limit_waits(_gated_rows(run), run.run_state or {}),
     }
+
+
+def _gated_rows(run: WorkflowRun) -> list[dict[str, Any]]:
+    rows = run.tasks.filter(status="queued").exclude(limit_key="").order_by("id")
+    return [dict(row) for row in rows.values("key", "kind", "limit_key", "limit_n", "rate_n", "rate_ms")]
 
 
 def _event_waits(run_state: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -140,7 +146,7 @@ def send_event(request: HttpRequest, run_id: str, step_path: str) -> HttpRespons
         return HttpResponseRedirect(_run_url(run_id))
     form = SchemaForm(_resume_schema(run.workflow_id, step_path), request.POST, prefix=step_path)
     if form.is_valid():
-        handle = async_to_sync(runtime.get_workflow(run.workflow_id).acreate_run)(run_id=run_id)
+        handle = async_to_sync(acreate_run)(runtime.get_workflow(run.workflow_id), run_id=run_id)
         try:
             async_to_sync(_await_briefly)(handle.asend_event(wait["event"], form.payload(), wait=True))
         except ResumeDataValidationError as exc:
@@ -168,7 +174,7 @@ def _restartable(run: WorkflowRun) -> bool:
         workflow = runtime.get_workflow(run.workflow_id)
     except LookupError:
         return False
-    handle = workflow.create_run(run_id=run.run_id, engine=run.engine)
+    handle = create_run(workflow, run_id=run.run_id, engine=run.engine)
     return async_to_sync(handle.arestart_refusal)() is None
 
 
@@ -181,7 +187,7 @@ def resume_run(request: HttpRequest, run_id: str, step_path: str) -> HttpRespons
     if form.is_valid():
         workflow = runtime.get_workflow(run.workflow_id)
         try:
-            handle = async_to_sync(workflow.acreate_run)(run_id=run_id)
+            handle = async_to_sync(acreate_run)(workflow, run_id=run_id)
             result = async_to_sync(_await_briefly)(handle.aresume(form.payload(), step=step_path.split(".")))
         except ResumeDataValidationError as exc:
             form.add_issues(exc.issues)
@@ -216,7 +222,7 @@ def restart_run(request: HttpRequest, run_id: str) -> HttpResponse:
     _require(request, "restart", run)
     if request.method != "POST":
         return HttpResponseRedirect(_run_url(run_id))
-    handle = runtime.get_workflow(run.workflow_id).create_run(run_id=run_id, engine=run.engine)
+    handle = create_run(runtime.get_workflow(run.workflow_id), run_id=run_id, engine=run.engine)
     try:
         result = async_to_sync(_await_briefly)(handle.arestart())
     except WorkflowError as exc:
@@ -325,7 +331,7 @@ def time_travel_run(request: HttpRequest, run_id: str) -> HttpResponse:
     form = SchemaForm(_step_schema(run.workflow_id, step_path), request.POST or None, prefix="input")
     form.initial = _initial(form, stored.payload if stored else None)
     if request.method == "POST" and form.is_valid():
-        handle = async_to_sync(workflow.acreate_run)(run_id=run_id)
+        handle = async_to_sync(acreate_run)(workflow, run_id=run_id)
         operation = handle.atime_travel(step_path.split("."), input_data=form.payload())
         try:
             result = async_to_sync(_await_briefly)(operation)

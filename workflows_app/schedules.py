@@ -32,6 +32,7 @@ from django.utils import timezone
 from .conf import workflow_settings
 from .core import lifecycle, runtime
 from .core.errors import InputValidationError, WorkflowError
+from .core.run import create_run
 from .core.schedules import (
     DEFAULT_BATCH,
     Schedule,
@@ -47,7 +48,7 @@ from .models import WorkflowSchedule, WorkflowScheduleTick
 from .storage import DjangoStorage
 
 if TYPE_CHECKING:
-    from .core.workflow import Workflow
+    from .core.graph import WorkflowDefinition
     from .engines.base import Committed, Committer, Engine
 
 logger = logging.getLogger(__name__)
@@ -174,11 +175,13 @@ def next_fire_times(row: WorkflowSchedule, count: int = 5, *, now: datetime | No
 
 
 # -- rows declared in code ---------------------------------------------------------------------------
-def schedule_name(workflow: Workflow, schedule: Schedule) -> str:
+def schedule_name(workflow: WorkflowDefinition, schedule: Schedule) -> str:
     return schedule.name or workflow.id
 
 
-def sync_declared(workflows: Mapping[str, Workflow] | None = None, *, now: datetime | None = None) -> int:
+def sync_declared(
+    workflows: Mapping[str, WorkflowDefinition] | None = None, *, now: datetime | None = None
+) -> int:
     """Make the rows of the schedules declared in code match them; idempotent. Returns rows changed.
 
     A declared row keeps its cursor and its paused flag (an operator's pause
@@ -203,7 +206,7 @@ def sync_declared(workflows: Mapping[str, Workflow] | None = None, *, now: datet
     return changed + deleted
 
 
-def _sync_one(workflow: Workflow, schedule: Schedule, name: str, now: datetime) -> int:
+def _sync_one(workflow: WorkflowDefinition, schedule: Schedule, name: str, now: datetime) -> int:
     stored = check_schedule(workflow.id, schedule.cron, schedule.timezone, schedule.input, schedule.catch_up)
     wanted = {
         "workflow_id": workflow.id,
@@ -275,7 +278,7 @@ async def afire_due(
 
 
 async def _afire_schedule(
-    workflow: Workflow, row: WorkflowSchedule, now: datetime, engine: Engine, batch: int
+    workflow: WorkflowDefinition, row: WorkflowSchedule, now: datetime, engine: Engine, batch: int
 ) -> list[str]:
     due = due_ticks(
         row.cron,
@@ -289,7 +292,7 @@ async def _afire_schedule(
     committer = engine.deferred_committer()
     started: list[str] = []
     for tick in due.ticks:
-        run = workflow.create_run(engine=engine.name)
+        run = create_run(workflow, engine=engine.name)
         context = {"schedule": {"name": row.name, "tick": tick.isoformat()}}
         try:
             record, event = run.start_event(row.input, request_context=context)
@@ -312,7 +315,7 @@ async def _afire_schedule(
 
 def _fire_tick(
     engine: Engine,
-    workflow: Workflow,
+    workflow: WorkflowDefinition,
     row: WorkflowSchedule,
     tick: datetime,
     record: Any,

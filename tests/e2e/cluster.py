@@ -44,7 +44,9 @@ class Cluster:
         # The SQLite leg has no REDIS_URL (its test process uses the in-memory layer); its
         # clusters take TEST_REDIS_URL (dev.py gives each leg its own db, so that legs running
         # side by side never share one).
-        self.redis_url = redis_url or os.environ.get("REDIS_URL") or os.environ.get("TEST_REDIS_URL", DEFAULT_REDIS)
+        self.redis_url = (
+            redis_url or os.environ.get("REDIS_URL") or os.environ.get("TEST_REDIS_URL", DEFAULT_REDIS)
+        )
         self.workers: list[subprocess.Popen[str]] = []
         self.postgres = os.environ.get("DATABASE_URL", "").startswith("postgres")
         if self.postgres:
@@ -147,6 +149,15 @@ class Cluster:
                 return list(conn.execute(sql.replace("?", "%s"), params).fetchall())
         with sqlite3.connect(self.tmp / "cluster.sqlite3") as conn:
             return list(conn.execute(sql, params).fetchall())
+
+    def execute(self, sql: str, *params: Any) -> None:
+        """A statement that returns no rows, committed."""
+        if self.postgres:
+            with psycopg.connect(self.database_url) as conn:
+                conn.execute(sql.replace("?", "%s"), params)
+            return
+        with sqlite3.connect(self.tmp / "cluster.sqlite3") as conn:
+            conn.execute(sql, params)
 
     def status(self, run_id: str) -> str:
         rows = self.query("SELECT status FROM workflows_app_workflowrun WHERE run_id = ?", run_id)

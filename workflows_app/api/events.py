@@ -21,7 +21,7 @@ from typing import Any
 
 from ..conf import workflow_settings
 from ..core import runtime
-from ..core.follow import afollow as follow
+from ..core.follow import afollow
 from ..models import WorkflowJSONEncoder
 from ..stream_access import Credentials, Nudge, Refusal, acheck, aguard, listen
 
@@ -41,10 +41,10 @@ async def aread_page(run_id: str, after: int, limit: int) -> dict[str, Any]:
     }
 
 
-async def afollow(run_id: str, after: int) -> AsyncGenerator[dict[str, Any] | None]:
+async def _aevents_after(run_id: str, after: int) -> AsyncGenerator[dict[str, Any] | None]:
     """The run's events after ``after``, then live ones; ``None`` when a keep-alive is due."""
     storage, bus = runtime.get_storage(), runtime.get_bus()
-    async for event in follow(
+    async for event in afollow(
         storage,
         bus,
         run_id,
@@ -81,7 +81,7 @@ async def asse_stream(run_id: str, after: int, credentials: Credentials) -> Asyn
     nudged, stop_listening = listen(credentials.user_id)
     # Access was checked before the response began; a change since then was not heard: look again.
     nudged.put_nowait(Nudge(credentials.user_id))
-    events = afollow(run_id, after)
+    events = _aevents_after(run_id, after)
     guard = asyncio.ensure_future(aguard(credentials, check, nudged))
     step: asyncio.Future[dict[str, Any] | None] | None = None
     try:

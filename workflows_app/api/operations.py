@@ -31,11 +31,11 @@ from django.http import HttpRequest
 
 from ..core import runtime
 from ..core.errors import InputValidationError, RunNotFoundError
+from ..core.graph import WorkflowDefinition
 from ..core.hub import hub
 from ..core.plan import ACTIVE
-from ..core.run import Run
+from ..core.run import Run, acreate_run
 from ..core.storage import RunRecord
-from ..core.workflow import Workflow
 from .errors import ApiError, field_errors
 
 logger = logging.getLogger(__name__)
@@ -88,14 +88,19 @@ def background_loop() -> asyncio.AbstractEventLoop:
         return _background
 
 
-async def astart(workflow: Workflow, user: Any, body: Any, *, idempotency_key: str | None = None) -> str:
+async def astart(
+    workflow: WorkflowDefinition, user: Any, body: Any, *, idempotency_key: str | None = None
+) -> str:
     """Validate and store a new run owned by ``user``, set it going; returns its id.
 
     With ``idempotency_key``, a retried request gets the run the first one started.
     """
     # The owner goes in the commit that creates and starts the run: never a run without one.
-    run = await workflow.acreate_run(
-        resource_id=body.resource_id, owner=getattr(user, "pk", None), idempotency_key=idempotency_key
+    run = await acreate_run(
+        workflow,
+        resource_id=body.resource_id,
+        owner=getattr(user, "pk", None),
+        idempotency_key=idempotency_key,
     )
     try:
         await run.aenqueue(
@@ -109,7 +114,7 @@ async def astart(workflow: Workflow, user: Any, body: Any, *, idempotency_key: s
     return run.run_id
 
 
-def _invalid_field(workflow: Workflow, exc: InputValidationError) -> str:
+def _invalid_field(workflow: WorkflowDefinition, exc: InputValidationError) -> str:
     """Which part of the start request failed: the input, or the initial state."""
     title = getattr(exc.__cause__, "title", None)
     state = workflow.state_schema
@@ -125,7 +130,7 @@ def _invalid_field(workflow: Workflow, exc: InputValidationError) -> str:
 async def arun_for(record: RunRecord) -> Run:
     """A ``Run`` of a stored run, on the engine it was started with."""
     workflow = runtime.get_workflow(record.workflow_id)
-    return await workflow.acreate_run(run_id=record.run_id, engine=record.engine)
+    return await acreate_run(workflow, run_id=record.run_id, engine=record.engine)
 
 
 async def aload(run_id: str) -> RunRecord:

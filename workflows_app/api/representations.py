@@ -14,7 +14,7 @@ from pydantic import BaseModel
 
 from ..core import runtime
 from ..core.errors import RunNotFoundError
-from ..core.graph import describe_entry, entry_components
+from ..core.graph import WorkflowDefinition, describe_entry, entry_components
 from ..core.plan import find_target, suspended_paths, suspended_tasks
 from ..core.results import failed_attempts
 from ..core.storage import RunRecord, StepRecord
@@ -31,7 +31,7 @@ def schema_of(model: type[BaseModel] | None) -> dict[str, Any] | None:
 # -- workflows ----------------------------------------------------------------------
 
 
-def describe_workflow(workflow: Workflow) -> dict[str, Any]:
+def describe_workflow(workflow: WorkflowDefinition) -> dict[str, Any]:
     return {
         "id": workflow.id,
         "description": workflow.description,
@@ -56,7 +56,7 @@ def _describe_step(path: str, component: Any) -> dict[str, Any]:
     }
 
 
-def walk_steps(workflow: Workflow, prefix: str = "") -> Iterator[tuple[str, Any]]:
+def walk_steps(workflow: WorkflowDefinition, prefix: str = "") -> Iterator[tuple[str, Any]]:
     """Every step of ``workflow`` with its dotted path, nested workflows' steps included."""
     seen: set[str] = set()
     for entry in workflow.entries:
@@ -70,7 +70,7 @@ def walk_steps(workflow: Workflow, prefix: str = "") -> Iterator[tuple[str, Any]
                 yield from walk_steps(component, path + ".")
 
 
-def component_at(workflow: Workflow, path: str) -> Any:
+def component_at(workflow: WorkflowDefinition, path: str) -> Any:
     """The step (or nested workflow) at a dotted path, or ``None``."""
     return find_target(workflow, path.split("."))
 
@@ -128,7 +128,9 @@ async def aread_consistent(run_id: str) -> tuple[RunRecord, list[StepRecord]]:
     return record, await storage.aget_steps(run_id)
 
 
-def _steps(record: RunRecord, rows: list[StepRecord], workflow: Workflow | None) -> Iterator[dict[str, Any]]:
+def _steps(
+    record: RunRecord, rows: list[StepRecord], workflow: WorkflowDefinition | None
+) -> Iterator[dict[str, Any]]:
     """The current record of each step (and foreach item), in the order they started.
 
     The current record of a coordinate is its latest loop iteration, then its

@@ -16,15 +16,16 @@ from .errors import InputValidationError, ResumeDataValidationError, WorkflowErr
 from .payloads import plain
 from .plan import find_resume_targets, new_state, task_component
 from .storage import RunRecord
+from .tracing import start_context
 from .validation import validate
 
 if TYPE_CHECKING:
-    from .run import Run
-    from .workflow import Workflow
+    from .engine import RunHandle
+    from .graph import WorkflowDefinition
 
 
 def new_record(
-    run: Run, input_data: Any, initial_state: Any, request_context: Any, per_step: bool
+    run: RunHandle, input_data: Any, initial_state: Any, request_context: Any, per_step: bool
 ) -> tuple[RunRecord, dict[str, Any]]:
     """The run to create and its ``start`` event; nothing is stored yet.
 
@@ -55,13 +56,14 @@ def new_record(
         definition_hash=workflow.definition_hash,
         engine=run.engine_name,
         owner=run.owner,
+        trace_context=start_context(workflow.id, run.run_id),
     )
     event = {"type": "start", "input": data, "state": state, "context": context, "now": now_ms()}
     return record, event
 
 
 def resume_event(
-    workflow: Workflow,
+    workflow: WorkflowDefinition,
     record: RunRecord,
     resume_data: Any,
     step: Any,

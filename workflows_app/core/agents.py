@@ -33,11 +33,12 @@ from .agent_stream import ChunkMaker
 from .errors import InputValidationError, WorkflowDefinitionError
 from .processors import aprocess_chunk, aprocess_input, aprocess_result
 from .retry import Duration, RetryPolicy
+from .run import acreate_run
 from .steps import COMPONENT_AGENT, COMPONENT_TOOL, Step, signature_model
 
 if TYPE_CHECKING:
     from .context import StepContext
-    from .workflow import Workflow
+    from .graph import WorkflowDefinition
 
 Callback = Callable[[Any], Any]
 
@@ -174,7 +175,7 @@ async def arun_agent(agent: AbstractAgent[Any, Any], options: AgentOptions, ctx:
     output = await aprocess_result(options.output_processors, result.output)
     if options.on_finish is not None:
         await _acall(options.on_finish, result)
-    return {"text": output} if isinstance(output, str) else output  # the runner stores models as JSON
+    return {"text": output} if isinstance(output, str) else output  # run_task stores models as JSON
 
 
 def _model_for(model: Any, ctx: StepContext) -> Any:
@@ -244,7 +245,11 @@ def pydantic_tool_step(tool: Tool[Any], **options: Any) -> Step:
 
 
 def workflow_tool(
-    workflow: Workflow, *, name: str | None = None, description: str | None = None, engine: str | None = None
+    workflow: WorkflowDefinition,
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    engine: str | None = None,
 ) -> Tool[Any]:
     """A pydantic-ai tool that runs ``workflow`` (and resumes it when it suspended).
 
@@ -257,7 +262,7 @@ def workflow_tool(
     async def run_workflow(
         input_data: Any = None, resume_data: Any = None, suspended_tool_run_id: str | None = None
     ) -> dict[str, Any]:
-        run = await workflow.acreate_run(run_id=suspended_tool_run_id, engine=engine)
+        run = await acreate_run(workflow, run_id=suspended_tool_run_id, engine=engine)
         try:
             if suspended_tool_run_id:
                 result = await run.aresume(resume_data)
@@ -289,7 +294,7 @@ def _tool_answer(result: Any) -> dict[str, Any]:
     return answer
 
 
-def _workflow_tool_schema(workflow: Workflow) -> dict[str, Any]:
+def _workflow_tool_schema(workflow: WorkflowDefinition) -> dict[str, Any]:
     input_schema: dict[str, Any] = {"type": "object"}
     definitions: dict[str, Any] = {}
     if workflow.input_schema is not None:

@@ -1,7 +1,7 @@
 """What a step's ``execute`` receives, and the objects it reaches through it.
 
 The context records what the step asked for (suspend, bail, abort, state
-changes, request-context changes) instead of acting at once; the runner turns
+changes, request-context changes) instead of acting at once; :func:`._execution.run_task` turns
 those requests into the task outcome that ``plan`` decides on. Nothing here
 touches storage except through the :class:`StepEnvironment` the engine supplies.
 """

@@ -1,18 +1,46 @@
-"""What the core asks of an engine: the one part of a run that differs between engines.
+"""What a run and its engine see of each other, as protocols.
 
 The core never imports an engine: the app config hands the engines to
-:mod:`.runtime`, and a run reaches its engine through this protocol.
+:mod:`.runtime`, and a run reaches its engine through :class:`Engine`. The
+engine, the run's stream, its time travel and the delivery of sent events see
+the run through :class:`RunHandle`, so that none of them imports
+:mod:`.run`, which imports them.
 """
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from .storage import RunRecord
 
 if TYPE_CHECKING:
-    from .run import Run
-    from .workflow import Workflow
+    from .graph import WorkflowDefinition
+    from .results import WorkflowResult
+    from .storage import Storage
+
+
+class RunHandle(Protocol):
+    """A run as its engine and its helpers see it (:class:`~.run.Run` is the one there is)."""
+
+    workflow: WorkflowDefinition
+    run_id: str
+    status: str
+    resource_id: str | None
+    owner: Any
+    engine_name: str
+
+    @property
+    def engine(self) -> Engine: ...
+
+    @property
+    def storage(self) -> Storage: ...
+
+    async def _aload(self) -> RunRecord: ...
+
+    async def aresult(self, *, include_state: bool = False) -> WorkflowResult: ...
+
+    def aevents(self, after_seq: int = 0) -> AsyncIterator[dict[str, Any]]: ...
 
 
 class Engine(Protocol):
@@ -23,7 +51,7 @@ class Engine(Protocol):
 
     async def aexecute(
         self,
-        run: Run,
+        run: RunHandle,
         event: dict[str, Any],
         *,
         create: RunRecord | None = None,
@@ -35,14 +63,14 @@ class Engine(Protocol):
         """Apply ``event`` to the stored run (created in the same commit with ``create``);
         with ``wait``, return once the run has settled."""
 
-    def enqueue_here(self, run: Run, event: dict[str, Any], create: RunRecord) -> None:
+    def enqueue_here(self, run: RunHandle, event: dict[str, Any], create: RunRecord) -> None:
         """Create the run with ``event`` applied in the caller's open transaction, queueing
         its work; ring the workers once that transaction commits."""
 
     async def await_settled(self, run_id: str) -> str:
         """Wait until the run settles (finishes, suspends, pauses or is canceled); its status."""
 
-    async def acancel_run(self, run_id: str, workflow: Workflow | None) -> None:
+    async def acancel_run(self, run_id: str, workflow: WorkflowDefinition | None) -> None:
         """Cancel the run, reaching steps that are running now (with or without its definition)."""
 
     def live_exceptions(self, run_id: str) -> dict[str, BaseException]:

@@ -8,22 +8,67 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias, TypeVar
 
 if TYPE_CHECKING:
-    from .context import StepContext
-    from .steps import Step
-    from .workflow import Workflow
+    from pydantic import BaseModel
 
-    Component: TypeAlias = Step | Workflow
+    from .context import StepContext
+    from .limits import Limit
+    from .retry import RetryPolicy
+    from .schedules import Schedule
+    from .steps import Step
+
 
 COMPONENT_WORKFLOW = "WORKFLOW"
 Condition = Callable[["StepContext"], bool | Awaitable[bool]]
 SleepSpec = float | int | timedelta | Callable[["StepContext"], Any]
 SleepUntilSpec = datetime | Callable[["StepContext"], Any]
+
+
+class WorkflowDefinition(Protocol):
+    """A committed workflow as the graph, the planner, runs and engines see it.
+
+    The builder (:class:`~workflows_app.core.workflow.Workflow`) sits on top of
+    the core and creates runs; everything below it, which the runs it creates
+    use, knows a workflow only through this protocol, so that no import leads
+    back up to the builder.
+    """
+
+    id: str
+    component: str
+    description: str
+    entries: tuple[Entry, ...]
+    definition_hash: str
+    input_schema: type[BaseModel] | None
+    output_schema: type[BaseModel] | None
+    state_schema: type[BaseModel] | None
+    resume_schema: type[BaseModel] | None
+    suspend_schema: type[BaseModel] | None
+    retries: int | RetryPolicy | None
+    retry_config: RetryPolicy
+    timeout: float | None
+    validate_inputs: bool
+    on_start: Callable[[Any], Any] | None
+    on_finish: Callable[[Any], Any] | None
+    on_error: Callable[[Any], Any] | None
+    should_persist_snapshot: Callable[[dict[str, Any]], bool] | None
+    schedule: Schedule | None
+    concurrency: Limit | None
+
+    def check_runnable(self) -> None: ...
+
+    @property
+    def steps(self) -> Mapping[str, Step | WorkflowDefinition]: ...
+
+    def nested_workflows(self) -> dict[str, WorkflowDefinition]: ...
+
+
+if TYPE_CHECKING:
+    Component: TypeAlias = Step | WorkflowDefinition
 
 
 def sleep_value(spec: Any) -> Any:

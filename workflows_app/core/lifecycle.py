@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Any
 from .context import RequestContext
 
 if TYPE_CHECKING:
+    from .graph import WorkflowDefinition
     from .results import WorkflowResult
     from .storage import RunRecord
-    from .workflow import Workflow
 
 logger = logging.getLogger(__name__)
 
@@ -51,12 +51,12 @@ async def _call(callback: Any, info: CallbackInfo) -> None:
         logger.exception("Workflow callback %r failed for run %s", callback, info.run_id)
 
 
-async def astarted(workflow: Workflow, run: RunRecord) -> None:
+async def astarted(workflow: WorkflowDefinition, run: RunRecord) -> None:
     if workflow.on_start is not None:
         await _call(workflow.on_start, _info(run, run.status))
 
 
-async def asettled(workflow: Workflow, run: RunRecord, result: WorkflowResult) -> None:
+async def asettled(workflow: WorkflowDefinition, run: RunRecord, result: WorkflowResult) -> None:
     """Tell the workflow its run settled: ``on_finish`` always, ``on_error`` on failure."""
     info = _info(run, result.status, result)
     if workflow.on_finish is not None:

@@ -1,6 +1,6 @@
 """Which run and step the code running now works for, so that log records can say it.
 
-Set by :func:`workflows_app.core.runner.run_task` around a step's user code, on
+Set by :func:`workflows_app.core._execution.run_task` around a step's user code, on
 both engines; read by :class:`workflows_app.logs.RunContextFilter`. A context
 variable, so that each of the steps a worker runs at once sees its own.
 """

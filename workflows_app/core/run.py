@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from asgiref.sync import async_to_sync
 
 from . import runtime
+from ._delivery import asend_to_run
 from ._run_inputs import keyed_run_id, new_record, resume_event
 from .clock import now_ms
 from .engine import Engine
@@ -30,14 +31,13 @@ from .follow import afollow
 from .hub import hub
 from .plan import TERMINAL
 from .results import WorkflowResult, build_result
-from .sent_events import asend_to_run
 from .storage import RunRecord, Storage
-from .stored_runs import RunList, StoredRun, akeep_snapshot
+from .stored_runs import RunList, StoredRun, acancel_by_id, akeep_snapshot
 from .stream import RunStream
 from .travel import atime_travel
 
 if TYPE_CHECKING:
-    from .workflow import Workflow
+    from .graph import WorkflowDefinition
 
 
 class Run:
@@ -45,7 +45,7 @@ class Run:
 
     def __init__(
         self,
-        workflow: Workflow,
+        workflow: WorkflowDefinition,
         *,
         run_id: str | None = None,
         resource_id: str | None = None,
@@ -91,7 +91,7 @@ class Run:
 
         For a caller that writes the start inside a larger transaction of its
         own (a schedule writes its tick's row with it): ``engine.acommit(...,
-        create=record)`` there, ``engine.afollow`` once it committed.
+        create=record)`` there, ``engine.aafter_commit`` once it committed.
         """
         return self._new_record(input_data, None, request_context, False)
 
@@ -346,27 +346,54 @@ class Run:
         return async_to_sync(self.aresult)(**options)
 
 
-async def acancel_by_id(run_id: str) -> str:
-    """Cancel a stored run by id, whether or not this process has its workflow; its status after.
+def create_run(
+    workflow: WorkflowDefinition,
+    run_id: str | None = None,
+    resource_id: str | None = None,
+    engine: str | None = None,
+    owner: Any = None,
+    idempotency_key: str | None = None,
+) -> Run:
+    """A run of ``workflow``, without reading storage (what ``workflow.create_run()`` returns)."""
+    workflow.check_runnable()
+    return Run(
+        workflow,
+        run_id=run_id,
+        resource_id=resource_id,
+        engine=engine,
+        owner=owner,
+        idempotency_key=idempotency_key,
+    )
 
-    What the admin and the REST API call: an operator may cancel a run from a
-    process that does not serve its workflow (the definition was removed, or
-    lives in another service). A run that already ended is left as it is.
+
+async def acreate_run(
+    workflow: WorkflowDefinition,
+    run_id: str | None = None,
+    resource_id: str | None = None,
+    engine: str | None = None,
+    owner: Any = None,
+    idempotency_key: str | None = None,
+) -> Run:
+    """A run of ``workflow``; with the ``run_id`` of a stored run, that run as stored.
+
+    ``owner`` is who starts it, stored with it (the Django app passes a user's pk).
+    With ``idempotency_key``, every caller with the same key gets the same run,
+    started once: starting it again with the same input joins the run the first
+    start made, with other input raises ``IdempotencyConflictError``.
     """
-    storage = runtime.get_storage()
-    record = await storage.aget_run(run_id)
-    if record is None:
-        raise RunNotFoundError(f"Workflow run {run_id!r} not found")
-    if record.status in TERMINAL:
-        return record.status
-    try:
-        workflow: Workflow | None = runtime.get_workflow(record.workflow_id)
-    except WorkflowError:
-        workflow = None
-    if workflow is not None:
-        await akeep_snapshot(workflow, storage, record)
-    await runtime.get_engine(record.engine).acancel_run(run_id, workflow)
-    return "canceled"
+    run = create_run(workflow, run_id, resource_id, engine, owner, idempotency_key)
+    if run_id is not None or idempotency_key is not None:
+        await run.arefresh()
+    return run
 
 
-__all__ = ["Run", "RunList", "StoredRun", "WorkflowError", "acancel_by_id", "now_ms"]
+__all__ = [
+    "Run",
+    "RunList",
+    "StoredRun",
+    "WorkflowError",
+    "acancel_by_id",
+    "acreate_run",
+    "create_run",
+    "now_ms",
+]

@@ -13,12 +13,12 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .bus import InMemoryBus
-from .errors import AgentNotFoundError, ToolNotFoundError, WorkflowError, WorkflowNotFoundError
+from .errors import WorkflowError, WorkflowNotFoundError
 from .memory import InMemoryStorage
 
 if TYPE_CHECKING:
+    from .graph import WorkflowDefinition
     from .storage import Storage
-    from .workflow import Workflow
 
 StorageFactory = Callable[[], "Storage"]
 EngineFactory = Callable[..., Any]  # (storage, bus, **options) -> an engine
@@ -28,9 +28,7 @@ _storage_factory: StorageFactory | None = None
 _storage: Storage | None = None
 _default_engine = "default"
 _engine_options: dict[str, Any] = {}
-_workflows: dict[str, Workflow] = {}
-_agents: dict[str, Any] = {}
-_tools: dict[str, Any] = {}
+_workflows: dict[str, WorkflowDefinition] = {}
 _engines: dict[str, Any] = {}
 _bus_factory: Callable[[], Any] | None = None
 _bus: Any = None
@@ -129,7 +127,7 @@ def get_engine_options() -> dict[str, Any]:
     return dict(_engine_options)
 
 
-def register_workflow(workflow: Workflow) -> None:
+def register_workflow(workflow: WorkflowDefinition) -> None:
     """Make a committed workflow findable by id (REST, admin, workers, commands)."""
     _workflows[workflow.id] = workflow
 
@@ -139,45 +137,12 @@ def unregister_workflow(workflow_id: str) -> None:
     _workflows.pop(workflow_id, None)
 
 
-def get_workflow(workflow_id: str) -> Workflow:
+def get_workflow(workflow_id: str) -> WorkflowDefinition:
     try:
         return _workflows[workflow_id]
     except KeyError:
         raise WorkflowNotFoundError(f"Workflow {workflow_id!r} is not registered") from None
 
 
-def registered_workflows() -> dict[str, Workflow]:
+def registered_workflows() -> dict[str, WorkflowDefinition]:
     return dict(_workflows)
-
-
-def register_agent(agent: Any, id: str | None = None) -> Any:
-    """Make an agent findable by id (its name by default) for steps that look it up."""
-    _agents[_component_id(agent, id, "name")] = agent
-    return agent
-
-
-def get_agent(agent_id: str) -> Any:
-    try:
-        return _agents[agent_id]
-    except KeyError:
-        raise AgentNotFoundError(f"Agent {agent_id!r} is not registered") from None
-
-
-def register_tool(tool: Any, id: str | None = None) -> Any:
-    """Make a tool findable by id, so ``.tool("id")`` resolves it when the step runs."""
-    _tools[_component_id(tool, id, "id", "name", "__name__")] = tool
-    return tool
-
-
-def get_tool(tool_id: str) -> Any:
-    try:
-        return _tools[tool_id]
-    except KeyError:
-        raise ToolNotFoundError(f"Tool {tool_id!r} is not registered") from None
-
-
-def _component_id(component: Any, given: str | None, *attributes: str) -> str:
-    for found in (given, *(getattr(component, name, None) for name in attributes)):
-        if isinstance(found, str) and found:
-            return found
-    raise WorkflowError(f"{component!r} has no id: pass id=")

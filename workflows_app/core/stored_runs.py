@@ -1,4 +1,4 @@
-"""Stored views of runs (``workflow.aget_run`` / ``alist_runs``) and which state they show.
+"""Stored runs by id: their views (``workflow.aget_run`` / ``alist_runs``), and cancelling one.
 
 A run is always stored while it is active: the engines continue it from storage.
 What the run storage API *shows* is a view: status, steps (dotted paths for nested
@@ -24,12 +24,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from . import runtime
-from .plan import SETTLED
+from .errors import RunNotFoundError, WorkflowError
+from .plan import SETTLED, TERMINAL
 from .results import step_result
 from .storage import RunRecord, StepRecord, Storage, latest_steps
 
 if TYPE_CHECKING:
-    from .workflow import Workflow
+    from .graph import WorkflowDefinition
 
 VIEW_FIELDS = ("status", "steps", "result", "error", "input")
 
@@ -79,7 +80,7 @@ def _stored_step(row: StepRecord, rows: Sequence[StepRecord]) -> dict[str, Any]:
     return data
 
 
-async def _aaccepts(workflow: Workflow, view: dict[str, Any]) -> bool:
+async def _aaccepts(workflow: WorkflowDefinition, view: dict[str, Any]) -> bool:
     """Ask the workflow whether it keeps this view of a settled run."""
     decide = workflow.should_persist_snapshot
     if decide is None:
@@ -90,7 +91,9 @@ async def _aaccepts(workflow: Workflow, view: dict[str, Any]) -> bool:
     return bool(answer)
 
 
-async def ashown_view(workflow: Workflow, storage: Storage, record: RunRecord) -> dict[str, Any] | None:
+async def ashown_view(
+    workflow: WorkflowDefinition, storage: Storage, record: RunRecord
+) -> dict[str, Any] | None:
     """The view storage shows for ``record`` under the workflow's choice; ``None``: not shown."""
     if record.status in SETTLED:
         live = live_view(record, await storage.aget_steps(record.run_id))
@@ -99,7 +102,7 @@ async def ashown_view(workflow: Workflow, storage: Storage, record: RunRecord) -
     return record.snapshot
 
 
-async def akeep_snapshot(workflow: Workflow, storage: Storage, record: RunRecord) -> int:
+async def akeep_snapshot(workflow: WorkflowDefinition, storage: Storage, record: RunRecord) -> int:
     """Before a settled run moves on, keep its view if the workflow accepts it.
 
     Returns the run's version after the write, for the compare-and-set of the
@@ -132,7 +135,7 @@ def _stored(record: RunRecord, view: dict[str, Any], wanted: set[str], with_nest
 
 
 async def aget_stored_run(
-    workflow: Workflow, run_id: str, fields: Sequence[str] | None, with_nested: bool
+    workflow: WorkflowDefinition, run_id: str, fields: Sequence[str] | None, with_nested: bool
 ) -> StoredRun | None:
     storage = runtime.get_storage()
     record = await storage.aget_run(run_id)
@@ -147,7 +150,7 @@ async def aget_stored_run(
 
 
 async def alist_stored_runs(
-    workflow: Workflow,
+    workflow: WorkflowDefinition,
     *,
     status: str | None = None,
     limit: int | None = 50,
@@ -173,3 +176,26 @@ async def alist_stored_runs(
             shown.append(_stored(record, view, {"status"}, True))
     end = None if limit is None else offset + limit
     return RunList(shown[offset:end], len(shown))
+
+
+async def acancel_by_id(run_id: str) -> str:
+    """Cancel a stored run by id, whether or not this process has its workflow; its status after.
+
+    What the admin and the REST API call: an operator may cancel a run from a
+    process that does not serve its workflow (the definition was removed, or
+    lives in another service). A run that already ended is left as it is.
+    """
+    storage = runtime.get_storage()
+    record = await storage.aget_run(run_id)
+    if record is None:
+        raise RunNotFoundError(f"Workflow run {run_id!r} not found")
+    if record.status in TERMINAL:
+        return record.status
+    try:
+        workflow: WorkflowDefinition | None = runtime.get_workflow(record.workflow_id)
+    except WorkflowError:
+        workflow = None
+    if workflow is not None:
+        await akeep_snapshot(workflow, storage, record)
+    await runtime.get_engine(record.engine).acancel_run(run_id, workflow)
+    return "canceled"

@@ -15,8 +15,8 @@ from .hub import hub
 from .plan import SETTLED
 
 if TYPE_CHECKING:
+    from .engine import RunHandle
     from .results import WorkflowResult
-    from .run import Run
 
 _FINAL = SETTLED - {"suspended"}  # a stream that stays open on suspend ends only here
 
@@ -26,7 +26,7 @@ class RunStream:
 
     def __init__(
         self,
-        run: Run,
+        run: RunHandle,
         begin: Callable[[], Awaitable[WorkflowResult]],
         *,
         close_on_suspend: bool = True,

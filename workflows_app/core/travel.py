@@ -19,13 +19,13 @@ from .stored_runs import akeep_snapshot
 from .validation import validate
 
 if TYPE_CHECKING:
+    from .engine import RunHandle
+    from .graph import WorkflowDefinition
     from .results import WorkflowResult
-    from .run import Run
-    from .workflow import Workflow
 
 
 async def atime_travel(
-    run: Run,
+    run: RunHandle,
     *,
     step: Any,
     input_data: Any = None,
@@ -37,12 +37,7 @@ async def atime_travel(
 ) -> WorkflowResult:
     workflow = run.workflow
     workflow.check_runnable()
-    target = target_path(step)
-    component = find_target(workflow, target)
-    if component is None:
-        raise StepNotFoundError(
-            f"Time travel target step {'.'.join(target)!r} was not found in workflow {workflow.id!r}"
-        )
+    target, component = _target(workflow, step)
     context = plain(context, what="the time travel context")
     nested_steps_context = plain(nested_steps_context, what="the nested steps context")
     resume_data = plain(resume_data, what="the resume data")
@@ -58,7 +53,31 @@ async def atime_travel(
         _synthesize(history, workflow, target, input_data, siblings=not per_step)
     given = _flatten(context, nested_steps_context)
     history.update(given)
-    state = new_state(run.run_id, per_step=per_step)
+    event = _travel_event(record, history, given, target, resume_data, input_data)
+    await _acommit(run, record, event, new_state(run.run_id, per_step=per_step))
+    return await run.aresult(include_state=include_state)
+
+
+def _target(workflow: WorkflowDefinition, step: Any) -> tuple[list[str], Any]:
+    """The target step's path and component (``StepNotFoundError`` if the workflow has none there)."""
+    target = target_path(step)
+    component = find_target(workflow, target)
+    if component is None:
+        raise StepNotFoundError(
+            f"Time travel target step {'.'.join(target)!r} was not found in workflow {workflow.id!r}"
+        )
+    return target, component
+
+
+def _travel_event(
+    record: RunRecord | None,
+    history: dict[str, dict[str, Any]],
+    given: dict[str, dict[str, Any]],
+    target: list[str],
+    resume_data: Any,
+    input_data: Any,
+) -> dict[str, Any]:
+    """The ``time-travel`` plan event: the target, the history that counts and the run's values."""
     event: dict[str, Any] = {
         "type": "time-travel",
         "target": target,
@@ -72,6 +91,14 @@ async def atime_travel(
     }
     if input_data is not None:
         event["input"] = input_data
+    return event
+
+
+async def _acommit(
+    run: RunHandle, record: RunRecord | None, event: dict[str, Any], state: dict[str, Any]
+) -> None:
+    """Apply the travel in one commit: creating the run, or restarting its state afresh."""
+    workflow = run.workflow
     if record is None:  # a run that was never stored starts here, created by the travel's commit
         created = RunRecord(
             run_id=run.run_id,
@@ -88,7 +115,6 @@ async def atime_travel(
         fresh = {"run_state": state, "generation": record.generation + 1, "result": None, "error": None}
         version = await akeep_snapshot(workflow, run.storage, record)
         await run.engine.aexecute(run, event, fresh=fresh, reset="drop", expected_version=version)
-    return await run.aresult(include_state=include_state)
 
 
 def _run_input(record: RunRecord | None, given: dict[str, dict[str, Any]]) -> Any:
@@ -100,7 +126,12 @@ def _run_input(record: RunRecord | None, given: dict[str, dict[str, Any]]) -> An
 
 
 def _synthesize(
-    history: dict[str, dict[str, Any]], workflow: Workflow, target: list[str], data: Any, *, siblings: bool
+    history: dict[str, dict[str, Any]],
+    workflow: WorkflowDefinition,
+    target: list[str],
+    data: Any,
+    *,
+    siblings: bool,
 ) -> None:
     """History made up for a time travel given only the target's input (spec T, rule 2).
 
@@ -134,7 +165,7 @@ def _join(scope: str, step_id: str) -> str:
     return f"{scope}.{step_id}" if scope else step_id
 
 
-async def _history(run: Run, record: RunRecord | None) -> dict[str, dict[str, Any]]:
+async def _history(run: RunHandle, record: RunRecord | None) -> dict[str, dict[str, Any]]:
     if record is None:
         return {}
     rows = latest_steps(await run.storage.aget_steps(run.run_id))

@@ -31,13 +31,15 @@ from .graph import (
     SleepSpec,
     SleepUntilSpec,
     StepEntry,
+    WorkflowDefinition,
     definition_hash,
     entry_components,
     entry_ids,
 )
+from .limits import Limit, check_workflow_limit
 from .mapping import mapping_step, stable_id
 from .retry import Duration, RetryPolicy, timeout_seconds
-from .run import Run
+from .run import Run, acreate_run, create_run
 from .schedules import Schedule
 from .steps import Step, tool_step
 from .stored_runs import RunList, StoredRun, aget_stored_run, alist_stored_runs
@@ -75,6 +77,7 @@ class Workflow:
         should_persist_snapshot: Callable[[dict[str, Any]], bool] | None = None,
         steps: Sequence[Step] = (),
         schedule: Schedule | None = None,
+        concurrency: Limit | None = None,
     ) -> None:
         if not id:
             raise WorkflowDefinitionError("A workflow needs a non-empty id")
@@ -94,11 +97,13 @@ class Workflow:
         if schedule is not None and not isinstance(schedule, Schedule):
             raise WorkflowDefinitionError("schedule= takes a Schedule(cron=..., timezone=..., ...)")
         self.schedule = schedule
+        check_workflow_limit(id, concurrency)
+        self.concurrency = concurrency
         self.entries: tuple[Entry, ...] = ()
         self._draft: list[Entry] = []
         self._dirty = False
-        self._nested: dict[str, Workflow] | None = None
-        self._steps: dict[str, Step | Workflow] | None = None
+        self._nested: dict[str, WorkflowDefinition] | None = None
+        self._steps: dict[str, Step | WorkflowDefinition] | None = None
         self.definition_hash = ""
 
     def __repr__(self) -> str:
@@ -186,11 +191,11 @@ class Workflow:
         return bool(self.entries) and not self._dirty
 
     @property
-    def steps(self) -> dict[str, Step | Workflow]:
+    def steps(self) -> dict[str, Step | WorkflowDefinition]:
         """Every step of this workflow's own level, by id."""
         if self._steps is not None:
             return self._steps
-        found: dict[str, Step | Workflow] = {s.id: s for s in self.declared_steps}
+        found: dict[str, Step | WorkflowDefinition] = {s.id: s for s in self.declared_steps}
         for entry in self._draft if self._dirty else self.entries:
             for component in entry_components(entry):
                 found[component.id] = component
@@ -204,11 +209,11 @@ class Workflow:
         if self._dirty or not self.entries:
             raise UncommittedWorkflowError()
 
-    def nested_workflows(self) -> dict[str, Workflow]:
+    def nested_workflows(self) -> dict[str, WorkflowDefinition]:
         """This workflow and every workflow nested in it, by id (computed once per commit)."""
         if self._nested is not None:
             return self._nested
-        found: dict[str, Workflow] = {self.id: self}
+        found: dict[str, WorkflowDefinition] = {self.id: self}
         for entry in self.entries:
             for component in entry_components(entry):
                 if isinstance(component, Workflow):
@@ -236,23 +241,9 @@ class Workflow:
     ) -> Run:
         """A run of this workflow; with the ``run_id`` of a stored run, that run as stored.
 
-        ``owner`` is who starts it, stored with it (the Django app passes a user's pk).
-        With ``idempotency_key``, every caller with the same key gets the same run,
-        started once: starting it again with the same input joins the run the first
-        start made, with other input raises ``IdempotencyConflictError``.
+        See :func:`~workflows_app.core.run.acreate_run`.
         """
-        self.check_runnable()
-        run = Run(
-            self,
-            run_id=run_id,
-            resource_id=resource_id,
-            engine=engine,
-            owner=owner,
-            idempotency_key=idempotency_key,
-        )
-        if run_id is not None or idempotency_key is not None:
-            await run.arefresh()
-        return run
+        return await acreate_run(self, run_id, resource_id, engine, owner, idempotency_key)
 
     def create_run(
         self,
@@ -263,15 +254,7 @@ class Workflow:
         idempotency_key: str | None = None,
     ) -> Run:
         """A run of this workflow, without reading storage (``acreate_run`` reads a stored run)."""
-        self.check_runnable()
-        return Run(
-            self,
-            run_id=run_id,
-            resource_id=resource_id,
-            engine=engine,
-            owner=owner,
-            idempotency_key=idempotency_key,
-        )
+        return create_run(self, run_id, resource_id, engine, owner, idempotency_key)
 
     async def aget_run(
         self, run_id: str, fields: Sequence[str] | None = None, with_nested_workflows: bool = True
@@ -324,6 +307,7 @@ def clone_workflow(original: Workflow, *, id: str) -> Workflow:
         on_error=original.on_error,
         validate_inputs=original.validate_inputs,
         should_persist_snapshot=original.should_persist_snapshot,
+        concurrency=original.concurrency,
     )
     clone._draft = list(original.entries)
     clone._dirty = True

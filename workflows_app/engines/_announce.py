@@ -13,12 +13,14 @@ from typing import TYPE_CHECKING, Any
 
 from asgiref.sync import async_to_sync
 
-from ..core import lifecycle
+from ..core import lifecycle, tracing
 from ..core.bus import Bus
 from ..core.hub import hub
+from ..core.plan import TERMINAL
+from .limits import frees_slot
 
 if TYPE_CHECKING:
-    from ..core.workflow import Workflow
+    from ..core.graph import WorkflowDefinition
     from ._commits import Committed
     from .worker import Worker
 
@@ -58,6 +60,12 @@ async def aannounce(bus: Bus, workers: Iterable[Worker], committed: Committed) -
             if row.queue in queues:
                 worker.wake_in(row.delay_ms)
     ready = sum(1 for row in committed.queued if not row.delay_ms)
+    if committed.decision.record is not None and committed.decision.record.status in TERMINAL:
+        tracing.run_ended(committed.decision.record)
+    if frees_slot(committed.decision):  # runs held back by their workflow's limit may start now
+        ready += 1
+        for worker in workers:
+            worker.wake()
     try:
         if committed.decision.cancels:
             await bus.abroadcast({"type": "cancel", "run_id": committed.run_id})
@@ -70,7 +78,7 @@ async def aannounce(bus: Bus, workers: Iterable[Worker], committed: Committed) -
 def ring_from_thread(
     bus: Bus,
     loops: Iterable[tuple[Worker, asyncio.AbstractEventLoop]],
-    workflow: Workflow,
+    workflow: WorkflowDefinition,
     committed: Committed,
 ) -> None:
     """After the caller's commit, from its thread: wake the workers of this process, ring the rest."""

@@ -16,12 +16,14 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from ..core.commit import Decision, decide
 from ..core.errors import WorkflowError
-from ..core.plan import plan
+from ..core.limits import ADMIT
+from ..core.plan import Rows, StepReader, plan
 from ..core.storage import CALLBACKS, MATCH, TIMER, Change, Claim, RunRecord, TaskRow
+from .limits import gated, held_start
 
 if TYPE_CHECKING:
+    from ..core.graph import WorkflowDefinition
     from ..core.storage import Reset
-    from ..core.workflow import Workflow
 
 
 class DefinitionMismatchError(WorkflowError):
@@ -56,7 +58,7 @@ class Deferred:
     """A committer for a commit written inside a larger transaction: it takes none of its tasks.
 
     Nothing may run before that transaction commits, so the tasks wait in the
-    queue they would have gone to; ``afollow`` rings for them afterwards.
+    queue they would have gone to; the workers are rung for them once it committed.
     """
 
     id: str
@@ -91,7 +93,7 @@ class Committed:
 
 
 # An outcome as GroupCommit carries it: workflow, event, the claim it completes, the run as known.
-Outcome = tuple["Workflow", dict[str, Any], Claim, RunRecord | None, Committer]
+Outcome = tuple["WorkflowDefinition", dict[str, Any], Claim, RunRecord | None, Committer]
 
 
 class Placement(Protocol):
@@ -102,12 +104,15 @@ class Placement(Protocol):
     @property
     def lease_ms(self) -> int: ...
 
+    @property
+    def storage(self) -> StepReader: ...
+
     def queue_for(self, kind: str, committer: Committer, workflow_id: str) -> str: ...
 
 
 def decider(
     placement: Placement,
-    workflow: Workflow | None,
+    workflow: WorkflowDefinition | None,
     run_id: str,
     events: list[dict[str, Any]],
     committer: Committer,
@@ -133,11 +138,20 @@ def decider(
                 f"Run {run_id} was started with definition {record.definition_hash} of "
                 f"{workflow.id!r}; this process has {workflow.definition_hash}"
             )
+        held = held_start(workflow, record, events, placement.queue_for(ADMIT, committer, record.workflow_id))
+        if held is not None:  # over its workflow's limit: created pending, admitted later
+            decided.append(Committed(decision=held[1], rows=held[2]))
+            return held[0]
         base = replace(record, **fresh) if fresh else record
         state, actions = base.run_state, []
+        steps = Rows(placement.storage, run_id, base.input)  # the step rows as this decision sees them
         for event in events:
             state, more = plan(
-                workflow, state, event, max_loop_iterations=placement.options["max_loop_iterations"]
+                workflow,
+                state,
+                event,
+                max_loop_iterations=placement.options["max_loop_iterations"],
+                rows=steps,
             )
             actions += more
         if not actions:
@@ -160,7 +174,7 @@ def decider(
 
 def task_rows(
     placement: Placement,
-    workflow: Workflow | None,
+    workflow: WorkflowDefinition | None,
     decision: Decision,
     committer: Committer,
     now: int,
@@ -180,7 +194,8 @@ def task_rows(
     for key, task in decision.runs:
         kind = task["kind"]
         row = TaskRow(key, task["handout"], kind, placement.queue_for(kind, committer, workflow_id))
-        if budget is None or budget > 0:
+        row = gated(row, workflow, decision.state, task)
+        if (budget is None or budget > 0) and not row.gate.limit_key:
             budget = None if budget is None else budget - 1
             row = replace(row, owner=committer.id, lease_ms=placement.lease_ms)
         rows.append(row)
@@ -199,6 +214,6 @@ def task_rows(
     return rows
 
 
-def _owes_callbacks(workflow: Workflow | None) -> bool:
+def _owes_callbacks(workflow: WorkflowDefinition | None) -> bool:
     """Whether a run that settles owes callbacks (an unknown definition may have some)."""
     return workflow is None or workflow.on_finish is not None or workflow.on_error is not None

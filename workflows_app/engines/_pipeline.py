@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from ..core.bus import Bus
+    from ..core.graph import WorkflowDefinition
     from ..core.storage import Claim, RunRecord, Storage
-    from ..core.workflow import Workflow
     from ._commits import Committed, Committer
     from .live import LiveErrors
 
@@ -42,7 +42,7 @@ class Pipeline(Protocol):
 
     async def acommit(
         self,
-        workflow: Workflow | None,
+        workflow: WorkflowDefinition | None,
         run_id: str,
         events: list[dict[str, Any]],
         *,
@@ -53,7 +53,7 @@ class Pipeline(Protocol):
 
     async def acommit_outcome(
         self,
-        workflow: Workflow,
+        workflow: WorkflowDefinition,
         claim: Claim,
         event: dict[str, Any],
         *,
@@ -62,9 +62,11 @@ class Pipeline(Protocol):
     ) -> Committed | None: ...
 
     async def aafter_commit(
-        self, workflow: Workflow, committed: Committed | None, committer: Committer
+        self, workflow: WorkflowDefinition, committed: Committed | None, committer: Committer
     ) -> list[Claim]: ...
 
-    async def arun_callbacks(self, workflow: Workflow, claim: Claim, record: RunRecord | None) -> None: ...
+    async def arun_callbacks(
+        self, workflow: WorkflowDefinition, claim: Claim, record: RunRecord | None
+    ) -> None: ...
 
     async def aemit(self, run_id: str, event: dict[str, Any]) -> None: ...

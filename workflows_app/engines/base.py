@@ -20,17 +20,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import functools
 import logging
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
-from datetime import UTC, datetime, timedelta
+from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..core import lifecycle, runtime
 from ..core.bus import Bus
 from ..core.clock import now_ms
 from ..core.results import build_result
-from ..core.storage import CALLBACKS, Change, Claim, LeaseLost, RunRecord
+from ..core.storage import CALLBACKS, Claim, LeaseLost, RunRecord
 from ._announce import aannounce, publish, ring_from_thread
 from ._commits import (
     Caller,
@@ -45,13 +45,13 @@ from ._options import DEFAULT_OPTIONS
 from ._waiting import SETTLING_EVENTS, await_settled, watching
 from .batching import GroupCommit
 from .live import LiveErrors
-from .worker import LOCAL_WORKERS, Worker
+from .worker import Worker, aholders
 from .writes import WriterBatches, acommit_writes
 
 if TYPE_CHECKING:
-    from ..core.run import Run
+    from ..core.engine import RunHandle
+    from ..core.graph import WorkflowDefinition
     from ..core.storage import Reset, Storage
-    from ..core.workflow import Workflow
     from ._pipeline import Served
 
 logger = logging.getLogger(__name__)
@@ -112,7 +112,7 @@ class Engine:
     # -- what runs ask for -----------------------------------------------------------------
     async def aexecute(
         self,
-        run: Run,
+        run: RunHandle,
         event: dict[str, Any],
         *,
         create: RunRecord | None = None,
@@ -150,7 +150,7 @@ class Engine:
             run.status = await self._await_settled(run.run_id, live)
 
     async def _aafter_commit_here(
-        self, workflow: Workflow, committed: Committed | None, committer: Committer
+        self, workflow: WorkflowDefinition, committed: Committed | None, committer: Committer
     ) -> None:
         """Announce a commit made for a caller; the steps a worker of this process took, it runs."""
         claims = await self.aafter_commit(workflow, committed, committer)
@@ -158,7 +158,7 @@ class Engine:
         if claims and adopt is not None and committed is not None:
             adopt(claims, committed.decision.record)
 
-    async def acancel_run(self, run_id: str, workflow: Workflow | None) -> None:
+    async def acancel_run(self, run_id: str, workflow: WorkflowDefinition | None) -> None:
         """Cancel the run in one commit; ``workflow`` may be ``None`` where its definition is unknown.
 
         A cancel needs no graph: every task row of the run is marked canceled and
@@ -191,31 +191,13 @@ class Engine:
         return any(worker.works_on(run_id) for worker in self.workers())
 
     async def aholders(self, run_id: str) -> list[str]:
-        """The live workers working on the run now: each holds a lease on one of its tasks.
-
-        A lease outlives a killed worker by up to ``lease_seconds``, so a lease
-        alone does not say someone works on the run. A worker of this process
-        counts while it runs the task (one that let it go, as ``testing.acrash``
-        does, is as good as dead); another process's worker counts while its
-        heartbeat is fresh (three beats). Restart is refused while this is not
-        empty: the run would have its steps run twice at once.
-        """
-        owners = await self.storage.aholders(run_id)
-        if not owners:
-            return []
-        since = datetime.now(UTC) - timedelta(seconds=3 * float(self.options["heartbeat_seconds"]))
-        alive = {str(row["worker"]) for row in await self.storage.alive_workers(since)}
-        holding = []
-        for owner in sorted(owners):
-            here = LOCAL_WORKERS.get(owner)
-            if here.works_on(run_id) if here is not None else owner in alive:
-                holding.append(owner)
-        return holding
+        """The live workers working on the run now (see :func:`.worker.aholders`)."""
+        return await aholders(self.storage, run_id, float(self.options["heartbeat_seconds"]))
 
     # -- the commit -------------------------------------------------------------------------
     async def acommit(
         self,
-        workflow: Workflow | None,
+        workflow: WorkflowDefinition | None,
         run_id: str,
         events: list[dict[str, Any]],
         *,
@@ -228,7 +210,7 @@ class Engine:
         expected_version: int | None = None,
     ) -> Committed | None:
         """``plan`` applied to the run as committed, written with what it owes; ``None``: no change."""
-        change, decided = self._decider(workflow, run_id, events, committer, fresh, reset, len(fences))
+        change, decided = decider(self, workflow, run_id, events, committer, fresh, reset, len(fences))
         seqs = await self.storage.atransact(
             run_id,
             change,
@@ -243,20 +225,8 @@ class Engine:
         committed.seqs = seqs
         return committed
 
-    def _decider(
-        self,
-        workflow: Workflow | None,
-        run_id: str,
-        events: list[dict[str, Any]],
-        committer: Committer,
-        fresh: dict[str, Any] | None,
-        reset: Reset | None,
-        freed: int,
-    ) -> tuple[Callable[[RunRecord], Change | None], list[Committed]]:
-        return decider(self, workflow, run_id, events, committer, fresh, reset, freed)
-
     # -- a start inside the caller's transaction -----------------------------------------------
-    def enqueue_here(self, run: Run, event: dict[str, Any], create: RunRecord) -> None:
+    def enqueue_here(self, run: RunHandle, event: dict[str, Any], create: RunRecord) -> None:
         """Create and start the run in the caller's open transaction, on the caller's thread.
 
         Every task the start owes is queued (the caller claims nothing), so no
@@ -265,7 +235,7 @@ class Engine:
         (a rollback leaves nothing to ring for); a lost doorbell only delays the
         run until a worker polls its queue.
         """
-        change, decided = self._decider(run.workflow, run.run_id, [event], self.caller, None, None, 0)
+        change, decided = decider(self, run.workflow, run.run_id, [event], self.caller, None, None, 0)
         seqs = self.storage.transact(run.run_id, change, create=create)
         if seqs is None or not decided:
             return
@@ -273,13 +243,13 @@ class Engine:
         committed.seqs = seqs
         self.storage.on_commit(lambda: self._ring_from_thread(run.workflow, committed))
 
-    def _ring_from_thread(self, workflow: Workflow, committed: Committed) -> None:
+    def _ring_from_thread(self, workflow: WorkflowDefinition, committed: Committed) -> None:
         loops = [(worker, task.get_loop()) for worker, task in list(self._workers.values())]
         ring_from_thread(self.bus, loops, workflow, committed)
 
     # -- after the commit ---------------------------------------------------------------------
     async def aafter_commit(
-        self, workflow: Workflow, committed: Committed | None, committer: Committer
+        self, workflow: WorkflowDefinition, committed: Committed | None, committer: Committer
     ) -> list[Claim]:
         """Announce a written commit; the steps its committer claimed are returned for it to run.
 
@@ -304,7 +274,9 @@ class Engine:
     async def _aannounce(self, committed: Committed) -> None:
         await aannounce(self.bus, self.workers(), committed)
 
-    async def arun_callbacks(self, workflow: Workflow, claim: Claim, record: RunRecord | None) -> None:
+    async def arun_callbacks(
+        self, workflow: WorkflowDefinition, claim: Claim, record: RunRecord | None
+    ) -> None:
         """Call ``on_finish`` / ``on_error`` of a settled run, then let the queue forget them.
 
         At least once: the row stays until they returned, and if this process dies
@@ -340,7 +312,7 @@ class Engine:
     # -- outcomes of tasks ---------------------------------------------------------------------
     async def acommit_outcome(
         self,
-        workflow: Workflow,
+        workflow: WorkflowDefinition,
         claim: Claim,
         event: dict[str, Any],
         *,
@@ -400,7 +372,11 @@ class Engine:
             del self._workers[stale]
         if loop not in self._workers:
             worker = Worker(self, name=name, capacity=capacity)
-            self._workers[loop] = (worker, loop.create_task(worker.arun(doorbell=doorbell)))
+            # A context of its own: the caller's may name the executor of a sync thread that
+            # called in through async_to_sync (a sync view on an ASGI server's loop), which
+            # stops with that call; the worker's database calls would fail from then on.
+            task = loop.create_task(worker.arun(doorbell=doorbell), context=contextvars.Context())
+            self._workers[loop] = (worker, task)
         return self._workers[loop][0]
 
     def workers(self) -> Iterator[Worker]:

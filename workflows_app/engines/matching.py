@@ -10,17 +10,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..core.sent_events import anext_kept, delivery
+from ..core._delivery import anext_kept, delivery
 
 if TYPE_CHECKING:
+    from ..core.graph import WorkflowDefinition
     from ..core.storage import Claim, RunRecord
-    from ..core.workflow import Workflow
     from ._commits import Committed, Committer
     from ._pipeline import Pipeline
 
 
 async def amatch(
-    engine: Pipeline, workflow: Workflow, record: RunRecord, claim: Claim, committer: Committer
+    engine: Pipeline, workflow: WorkflowDefinition, record: RunRecord, claim: Claim, committer: Committer
 ) -> Committed | None:
     """Deliver the oldest kept event the run waits on, if there is one; drop the row otherwise."""
     found = await anext_kept(engine.storage, workflow, record)

@@ -28,16 +28,18 @@ import socket
 import uuid
 import weakref
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from ..core import runtime
 from ..core.errors import WorkflowError
 from ..core.storage import Claim, LeaseLost
 from ._tasks import Held, TaskLostError, TaskRunner, cancelling
+from .limits import uses_limits
 
 if TYPE_CHECKING:
-    from ..core.storage import RunRecord
-    from ..core.workflow import Workflow
+    from ..core.graph import WorkflowDefinition
+    from ..core.storage import RunRecord, Storage
     from ._pipeline import Pipeline
 
 logger = logging.getLogger(__name__)
@@ -129,6 +131,10 @@ class Worker:
         registered = runtime.registered_workflows()
         return sorted(wf for wf in registered if self.workflows is None or wf in self.workflows)
 
+    def gated(self) -> bool:
+        """Whether a workflow this worker serves has limits (its claims then look for gated rows)."""
+        return any(uses_limits(runtime.get_workflow(workflow_id)) for workflow_id in self.serves())
+
     @property
     def queues(self) -> list[str]:
         """Read at each claim and sweep: a workflow registered later is served from then on."""
@@ -161,7 +167,11 @@ class Worker:
             if room != 0:
                 try:
                     claims = await self.storage.aclaim(
-                        self.queues, self.id, room or _UNBOUNDED_BATCH, self.engine.lease_ms
+                        self.queues,
+                        self.id,
+                        room or _UNBOUNDED_BATCH,
+                        self.engine.lease_ms,
+                        gated=self.gated(),
                     )
                 except Exception:
                     self._reraise_cancel()
@@ -299,8 +309,11 @@ class Worker:
             job.add_done_callback(functools.partial(self._release, claim.fence))
 
     def _release(self, fence: tuple[str, str, int, int], job: asyncio.Task[None]) -> None:
-        self.held.pop(fence, None)
+        held = self.held.pop(fence, None)
         self.wake()  # a slot is free
+        if held is not None and held.claim.limited and not self.bus.local:
+            ring = asyncio.ensure_future(self.bus.asend({"type": "wake"}))  # and one of a limit
+            ring.add_done_callback(_log_failure)
 
     async def _arun_claim(self, claim: Claim, known: RunRecord | None) -> None:
         try:
@@ -325,7 +338,7 @@ class Worker:
         except Exception:
             logger.exception("Worker %s failed on %s of run %s", self.id, claim.key, claim.run_id)
 
-    def _workflow_for(self, record: RunRecord) -> Workflow | None:
+    def _workflow_for(self, record: RunRecord) -> WorkflowDefinition | None:
         try:
             workflow = runtime.get_workflow(record.workflow_id)
         except WorkflowError:
@@ -351,4 +364,27 @@ def _log_failure(task: asyncio.Task[None]) -> None:
         logger.error("Checking leases failed", exc_info=task.exception())
 
 
-__all__ = ["LOCAL_WORKERS", "TaskLostError", "Worker"]
+async def aholders(storage: Storage, run_id: str, heartbeat_seconds: float) -> list[str]:
+    """The live workers working on the run now: each holds a lease on one of its tasks.
+
+    A lease outlives a killed worker by up to ``lease_seconds``, so a lease
+    alone does not say someone works on the run. A worker of this process
+    counts while it runs the task (one that let it go, as ``testing.acrash``
+    does, is as good as dead); another process's worker counts while its
+    heartbeat is fresh (three beats). Restart is refused while this is not
+    empty: the run would have its steps run twice at once.
+    """
+    owners = await storage.aholders(run_id)
+    if not owners:
+        return []
+    since = datetime.now(UTC) - timedelta(seconds=3 * heartbeat_seconds)
+    alive = {str(row["worker"]) for row in await storage.alive_workers(since)}
+    holding = []
+    for owner in sorted(owners):
+        here = LOCAL_WORKERS.get(owner)
+        if here.works_on(run_id) if here is not None else owner in alive:
+            holding.append(owner)
+    return holding
+
+
+__all__ = ["LOCAL_WORKERS", "TaskLostError", "Worker", "aholders"]

@@ -26,9 +26,9 @@ from typing import TYPE_CHECKING, Any, Literal, NotRequired, TypedDict, cast
 from ..graph import entry_components
 
 if TYPE_CHECKING:
-    from ..workflow import Workflow
+    from ..graph import WorkflowDefinition as Workflow
 
-STATE_VERSION = 1
+STATE_VERSION = 2  # 2: frames name the rows of their values (plan/_rows.py); 1 held the values
 
 # -- the status vocabulary ---------------------------------------------------------
 RUN_STATUSES = (

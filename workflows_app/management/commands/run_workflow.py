@@ -10,8 +10,9 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from workflows_app.core import errors, payloads, runtime
 from workflows_app.core.clock import active_ms
+from workflows_app.core.graph import WorkflowDefinition
 from workflows_app.core.results import WorkflowResult
-from workflows_app.core.workflow import Workflow
+from workflows_app.core.run import acreate_run
 
 
 class Command(BaseCommand):
@@ -41,7 +42,7 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from exc
         self._print_result(workflow.id, result)
 
-    async def _arun(self, workflow: Workflow, options: dict[str, Any]) -> WorkflowResult:
+    async def _arun(self, workflow: WorkflowDefinition, options: dict[str, Any]) -> WorkflowResult:
         """Start or resume the run and print its events, each once and in order, until it settles.
 
         The run's stream (``astream``) does the ordering: on the evented engine an
@@ -49,8 +50,8 @@ class Command(BaseCommand):
         The run id is printed with the run's first event, so a run that was
         refused before it was stored (invalid input) never shows an id.
         """
-        run = await workflow.acreate_run(
-            run_id=options["resume"], resource_id=options["resource_id"], engine=options["engine"]
+        run = await acreate_run(
+            workflow, run_id=options["resume"], resource_id=options["resource_id"], engine=options["engine"]
         )
         if options["resume"]:
             if await run.arefresh() is None:

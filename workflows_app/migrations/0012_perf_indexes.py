@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("workflows_app", "0010_events_waits_and_kept"),
+        ("workflows_app", "0011_limits"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
