@@ -96,14 +96,18 @@ class WorkflowRun(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        # The admin and REST lists order by (created_at, run_id), newest first, and filter by
+        # one of these columns: each index gives a page in its order, whatever the table's size
+        # and however rare the value (an index without run_id leaves a sort of the ties).
         indexes = [
-            models.Index(fields=["workflow_id", "status", "-created_at"], name="wfrun_workflow_status"),
-            models.Index(fields=["status", "-created_at"], name="wfrun_status_created"),
-            models.Index(fields=["-created_at"], name="wfrun_created"),
-            models.Index(fields=["resource_id", "-created_at"], name="wfrun_resource"),
-            # The REST run list: a user's own runs, and one workflow's runs, newest first.
-            models.Index(fields=["started_by", "-created_at"], name="wfrun_owner"),
-            models.Index(fields=["workflow_id", "-created_at"], name="wfrun_workflow"),
+            models.Index(
+                fields=["workflow_id", "status", "-created_at", "-run_id"], name="wfrun_wf_status_list"
+            ),
+            models.Index(fields=["status", "-created_at", "-run_id"], name="wfrun_status_list"),
+            models.Index(fields=["-created_at", "-run_id"], name="wfrun_list"),
+            models.Index(fields=["resource_id", "-created_at", "-run_id"], name="wfrun_resource_list"),
+            models.Index(fields=["started_by", "-created_at", "-run_id"], name="wfrun_owner_list"),
+            models.Index(fields=["workflow_id", "-created_at", "-run_id"], name="wfrun_workflow_list"),
             # The claim of a run's admission: the runs that hold a slot of its limit.
             models.Index(
                 fields=["limit_key", "status"], name="wfrun_limited", condition=~models.Q(limit_key="")
