@@ -49,7 +49,7 @@ def section(
     if tables["peers"]:
         lines += ["### Peers (same machine, same run)", "", *tables["peers"], ""]
     lines += [
-        "### Targets of issue 3",
+        "### Targets (issues 3 and 12)",
         "",
         *tables["targets"],
         "",

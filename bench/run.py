@@ -6,7 +6,8 @@
 
 Each configuration runs in a fresh process (``python -m bench.suite``) with the
 environment a deployment would set (``DATABASE_URL``, ``REDIS_URL``); PostgreSQL
-gets a fresh database ``test_bench`` and Redis the db 7. The peers (DBOS, LangGraph),
+gets a fresh database ``test_bench`` and Redis the db 7 (``BENCH_DATABASE`` and
+``BENCH_REDIS_URL`` name others). The peers (DBOS, LangGraph),
 when installed (``pip install -e '.[bench]'``), run in processes of their own, before
 and after ours in a full run, since the machine is shared and its load drifts.
 """
@@ -37,8 +38,10 @@ from bench.measure import per_step
 ROOT = Path(__file__).resolve().parents[1]
 POSTGRES_ADMIN = "postgres://postgres@127.0.0.1:5432/postgres"
 POSTGRES_BASE = "postgres://postgres@127.0.0.1:5432/"
-REDIS_URL = "redis://127.0.0.1:6379/7"
-BENCH_DATABASES = {"ours": "test_bench", "dbos": "test_bench_dbos", "langgraph": "test_bench_langgraph"}
+# Several people may bench on one machine: each names its own databases and Redis db.
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/7")
+_DATABASE = os.environ.get("BENCH_DATABASE", "test_bench")
+BENCH_DATABASES = {"ours": _DATABASE, "dbos": f"{_DATABASE}_dbos", "langgraph": f"{_DATABASE}_langgraph"}
 
 
 def fresh_database(name: str) -> str:
@@ -128,6 +131,10 @@ def config_args(
 
 
 def run_peers(options: argparse.Namespace, scratch: Path, round_: int) -> dict[str, Any]:
+    missing = [name for name in ("dbos", "langgraph") if importlib.util.find_spec(name) is None]
+    if missing:
+        # Ratios are the point of a run on a shared machine: no peers is an error, not "n/a".
+        sys.exit(f"Peers not installed: {', '.join(missing)} (pip install -e '.[bench]', or --no-peers)")
     runs = ["--runs", "2" if options.quick else "3"]
     results: dict[str, Any] = {}
     if importlib.util.find_spec("dbos") is not None:

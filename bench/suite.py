@@ -174,6 +174,23 @@ async def asuite(
     return results
 
 
+_SQLITE_STATEMENTS = [0]
+
+
+def count_sqlite_statements() -> None:
+    """Count every statement SQLite runs in this process (``BENCH_COUNT_SQLITE=1``, bench/capacity.py)."""
+    from django.db.backends.signals import connection_created
+
+    def count(_: str) -> None:
+        _SQLITE_STATEMENTS[0] += 1
+
+    def traced(sender: Any, connection: Any, **kwargs: Any) -> None:
+        if connection.vendor == "sqlite":
+            connection.connection.set_trace_callback(count)
+
+    connection_created.connect(traced, weak=False)
+
+
 def worker_env() -> dict[str, str]:
     """The environment of worker processes: this process's, as an ops team would deploy it."""
     return {**os.environ, "WORKFLOWS_ENGINE": "evented"}
@@ -204,6 +221,8 @@ def main() -> None:
             out.write(report)
         return
     sizes = Sizes.of(args.quick)
+    if os.environ.get("BENCH_COUNT_SQLITE"):
+        count_sqlite_statements()
     scenarios = [name for name in args.scenarios.split(",") if name]
     if args.workers:
         from bench.cluster import Workers
@@ -212,6 +231,8 @@ def main() -> None:
             results = asyncio.run(asuite(args.engine, sizes, workers.pids, scenarios, args.timeout))
     else:
         results = asyncio.run(asuite(args.engine, sizes, [os.getpid()], scenarios, args.timeout))
+    if os.environ.get("BENCH_COUNT_SQLITE"):
+        results["sqlite_statements"] = _SQLITE_STATEMENTS[0]
     with open(args.out, "w") as out:
         json.dump(results, out, indent=1)
 

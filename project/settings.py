@@ -136,7 +136,14 @@ WORKFLOWS: dict[str, Any] = {"ENGINE": os.environ.get("WORKFLOWS_ENGINE", "defau
 for _key in ("WORKER_CONCURRENCY", "MAX_DELIVERIES"):
     if f"WORKFLOWS_{_key}" in os.environ:
         WORKFLOWS[_key] = int(os.environ[f"WORKFLOWS_{_key}"])
-for _key in ("LEASE_SECONDS", "POLL_SECONDS", "SWEEP_SECONDS", "HEARTBEAT_SECONDS", "CANCEL_GRACE_SECONDS"):
+for _key in (
+    "LEASE_SECONDS",
+    "POLL_SECONDS",
+    "SWEEP_SECONDS",
+    "HEARTBEAT_SECONDS",
+    "CANCEL_GRACE_SECONDS",
+    "WRITER_BATCH_MS",
+):
     if f"WORKFLOWS_{_key}" in os.environ:
         WORKFLOWS[_key] = float(os.environ[f"WORKFLOWS_{_key}"])
 if "WORKFLOWS_INLINE_WHEN_NO_WORKER" in os.environ:

@@ -9,6 +9,7 @@ from .core._pydantic_ai_steps import pydantic_ai_step
 from .core.components import get_agent, get_tool, register_agent, register_tool
 from .core.context import AbortSignal, RequestContext, StepContext
 from .core.errors import TripwireError
+from .core.limits import Limit, Rate
 from .core.mapping import map_variable
 from .core.processors import Processor
 from .core.results import StepResult, WorkflowResult
@@ -27,7 +28,9 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AbortSignal",
+    "Limit",
     "Processor",
+    "Rate",
     "RequestContext",
     "RetryConfig",
     "RetryPolicy",

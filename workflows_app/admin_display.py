@@ -21,6 +21,7 @@ from django.utils.safestring import SafeString, mark_safe
 
 from .core import clock
 from .core.clock import now_ms
+from .core.limits import ADMIT, user_key
 from .core.mapping import short_label
 from .core.plan import OPEN
 from .core.storage import StepRecord
@@ -83,6 +84,30 @@ def active_ms(row: StepRecord, now: int | None = None) -> int | None:
         return None
     end = row.ended_at if row.ended_at is not None else (now_ms() if now is None else now)
     return clock.active_ms(row.started_at, end, suspended_at=row.suspended_at, resumed_at=row.resumed_at)
+
+
+def limit_waits(gated: Sequence[dict[str, Any]], run_state: dict[str, Any]) -> list[str]:
+    """What holds a run back, in words: the limits its queued gated task rows wait on.
+
+    A row waits on a limit that has no room; a row of a limit with room is
+    claimed at the next poll, so every gated row still queued is worth a line.
+    """
+    tasks = run_state.get("tasks") or {}
+    lines = []
+    for row in gated:
+        bounds = [f"{row['limit_n']} at once"] if row["limit_n"] else []
+        if row["rate_n"]:
+            bounds.append(f"{row['rate_n']} per {row['rate_ms'] / 1000:g} s")
+        if row["kind"] == ADMIT:
+            key = user_key(row["limit_key"])
+            lines.append(
+                f"Waiting for a slot of its workflow's limit ({', '.join(bounds)}"
+                + (f", key {key!r})" if key else ")")
+            )
+        else:
+            path = (tasks.get(row["key"]) or {}).get("path", row["key"])
+            lines.append(f"Step {path} waits on its limit ({', '.join(bounds)})")
+    return lines
 
 
 def shown_status(status: str, run_status: str) -> str:

@@ -21,7 +21,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 
-from .admin_display import shown_rows, timeline
+from .admin_display import limit_waits, shown_rows, timeline
 from .admin_graph import Row, build_graph
 from .core import runtime
 from .core.errors import ValidationError, WorkflowError
@@ -108,7 +108,13 @@ def run_page_context(request: HttpRequest, run: WorkflowRun) -> dict[str, Any]:
         "can_cancel": can_act(request.user, "cancel", run.started_by_id),
         "can_restart": can_act(request.user, "restart", run.started_by_id) and _restartable(run),
         "active": run.status in OPEN,
+        "limit_waits": limit_waits(_gated_rows(run), run.run_state or {}),
     }
+
+
+def _gated_rows(run: WorkflowRun) -> list[dict[str, Any]]:
+    rows = run.tasks.filter(status="queued").exclude(limit_key="").order_by("id")
+    return [dict(row) for row in rows.values("key", "kind", "limit_key", "limit_n", "rate_n", "rate_ms")]
 
 
 def _event_waits(run_state: dict[str, Any]) -> dict[str, dict[str, Any]]:

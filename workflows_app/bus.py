@@ -4,7 +4,8 @@ Channel and group names carry a version, since they outlive a deploy:
 ``workflows.v1.tasks`` (a normal channel: each task message goes to one worker),
 ``workflows.v1.workers`` (every worker: cancellations),
 ``workflows.v1.run.<hash of the run id>`` (watchers of one run's events) and
-``workflows.v1.runs`` (dashboards: the events that change a run's status).
+``workflows.v1.runs`` (dashboards: the events that change a run's status). A commit's
+events go to each group as one message (``events``, in log order).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 from channels.layers import BaseChannelLayer, InMemoryChannelLayer, get_channel_layer
 
 from .core.bus import Bus, InMemoryBus
+from .fanout import agroup_send_many
 
 TASKS = "workflows.v1.tasks"
 WORKERS = "workflows.v1.workers"
@@ -76,14 +78,12 @@ class ChannelsBus:
             await _adiscard(layer, WORKERS, channel)
 
     async def apublish(self, run_id: str, events: list[dict[str, Any]]) -> None:
-        await self.layer.group_send(
-            run_group(run_id), _roundtrip({"type": "workflow.events", "events": events})
-        )
-        for event in events:
-            if event.get("type") in STATUS_EVENTS:
-                await self.layer.group_send(
-                    RUNS, _roundtrip({"type": "workflow.run", "run_id": run_id, "event": event})
-                )
+        """One message per group for the whole commit, sent together (:mod:`workflows_app.fanout`)."""
+        sends = [(run_group(run_id), _roundtrip({"type": "workflow.events", "events": events}))]
+        status = [event for event in events if event.get("type") in STATUS_EVENTS]
+        if status:
+            sends.append((RUNS, _roundtrip({"type": "workflow.run", "run_id": run_id, "events": status})))
+        await agroup_send_many(self.layer, sends)
 
     @asynccontextmanager
     async def watch(self, run_id: str) -> AsyncIterator[asyncio.Queue[dict[str, Any]]]:
@@ -113,7 +113,9 @@ class ChannelsBus:
 
         async def pump() -> None:
             async for message in _receive_forever(layer, channel):
-                queue.put_nowait({"run_id": message["run_id"], "event": message["event"]})
+                # One "event" from processes of a release before commits were sent as one message.
+                for event in message.get("events") or [message["event"]]:
+                    queue.put_nowait({"run_id": message["run_id"], "event": event})
 
         pumping = asyncio.ensure_future(pump())
         try:

@@ -82,6 +82,10 @@ class WorkflowRun(models.Model):
     last_seq = models.PositiveBigIntegerField(default=0)
     parent_run_id = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001 - None: top level
     snapshot = _json()  # the view kept by the workflow's should_persist_snapshot (core/stored_runs.py)
+    # The key of its workflow's concurrency limit (core/limits.py); "" for a workflow without one.
+    limit_key = models.CharField(max_length=300, blank=True, default="")
+    # The W3C trace context of the code that started it (core/tracing.py); {} outside a trace.
+    trace_context = models.JSONField(default=dict, blank=True)
     started_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -92,14 +96,22 @@ class WorkflowRun(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        # The admin and REST lists order by (created_at, run_id), newest first, and filter by
+        # one of these columns: each index gives a page in its order, whatever the table's size
+        # and however rare the value (an index without run_id leaves a sort of the ties).
         indexes = [
-            models.Index(fields=["workflow_id", "status", "-created_at"], name="wfrun_workflow_status"),
-            models.Index(fields=["status", "-created_at"], name="wfrun_status_created"),
-            models.Index(fields=["-created_at"], name="wfrun_created"),
-            models.Index(fields=["resource_id", "-created_at"], name="wfrun_resource"),
-            # The REST run list: a user's own runs, and one workflow's runs, newest first.
-            models.Index(fields=["started_by", "-created_at"], name="wfrun_owner"),
-            models.Index(fields=["workflow_id", "-created_at"], name="wfrun_workflow"),
+            models.Index(
+                fields=["workflow_id", "status", "-created_at", "-run_id"], name="wfrun_wf_status_list"
+            ),
+            models.Index(fields=["status", "-created_at", "-run_id"], name="wfrun_status_list"),
+            models.Index(fields=["-created_at", "-run_id"], name="wfrun_list"),
+            models.Index(fields=["resource_id", "-created_at", "-run_id"], name="wfrun_resource_list"),
+            models.Index(fields=["started_by", "-created_at", "-run_id"], name="wfrun_owner_list"),
+            models.Index(fields=["workflow_id", "-created_at", "-run_id"], name="wfrun_workflow_list"),
+            # The claim of a run's admission: the runs that hold a slot of its limit.
+            models.Index(
+                fields=["limit_key", "status"], name="wfrun_limited", condition=~models.Q(limit_key="")
+            ),
         ]
         permissions = [
             ("start_workflowrun", "Can start a workflow run"),
@@ -169,6 +181,11 @@ class WorkflowTask(models.Model):
     lease_until = models.BigIntegerField(null=True, blank=True)
     deliveries = models.PositiveIntegerField(default=0)
     created_at = models.BigIntegerField()
+    # A limit the claim enforces (core/limits.py: Gate); "" and zeros for none.
+    limit_key = models.CharField(max_length=300, blank=True, default="")
+    limit_n = models.PositiveIntegerField(default=0)
+    rate_n = models.PositiveIntegerField(default=0)
+    rate_ms = models.BigIntegerField(default=0)
 
     class Meta:
         indexes = [
@@ -183,6 +200,10 @@ class WorkflowTask(models.Model):
                 fields=["queue", "lease_until"],
                 name="wftask_leased",
                 condition=models.Q(status__in=["running", "canceled"]),
+            ),
+            # The claim of gated rows: the rows of a key, held or waiting.
+            models.Index(
+                fields=["limit_key", "status"], name="wftask_limited", condition=~models.Q(limit_key="")
             ),
         ]
         constraints = [
@@ -254,6 +275,19 @@ class SentEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.key}) #{self.pk}"
+
+
+class LimitStart(models.Model):
+    """A claim that counts against a rate (core/limits.py) until ``until`` (epoch ms, database clock)."""
+
+    key = models.CharField(max_length=300)
+    until = models.BigIntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["key", "until"], name="wflimit_start_window")]
+
+    def __str__(self) -> str:
+        return f"{self.key} until {self.until}"
 
 
 class WorkerHeartbeat(models.Model):

@@ -15,8 +15,16 @@ from django.test import Client, override_settings
 from django.urls import reverse
 
 from tests.admin.test_admin import staff, suspended_run
-from workflows_app import create_step, create_workflow
-from workflows_app.admin_display import active_ms, duration, json_html, relative, shown_rows, timeline
+from workflows_app import Limit, create_step, create_workflow
+from workflows_app.admin_display import (
+    active_ms,
+    duration,
+    json_html,
+    limit_waits,
+    relative,
+    shown_rows,
+    timeline,
+)
 from workflows_app.core import runtime
 from workflows_app.core.graph import SleepEntry
 from workflows_app.core.mapping import short_label
@@ -219,3 +227,41 @@ def test_the_runs_list_shows_when_each_run_started_in_local_time_and_how_long_ag
     local = created.astimezone(ZoneInfo("America/New_York"))
     assert f">{local:%Y-%m-%d %H:%M:%S}</time>" in html
     assert re.search(r'<td class="field-started">.*class="wf-ago">(just now|\d+ seconds? ago)<', html)
+
+
+async def _hold(ctx: Any) -> Any:
+    return await ctx.suspend({}) if ctx.resume_data is None else {}
+
+
+one_at_a_time = (
+    create_workflow("admin-limited", concurrency=Limit(1, key=lambda data: data["customer"]))
+    .then(create_step("hold", execute=_hold))
+    .commit()
+)
+
+
+def test_a_run_waiting_for_a_slot_of_its_workflows_limit_says_so() -> None:
+    client = staff("admin", superuser=True)
+    runtime.reset_storage()
+    first, second = (async_to_sync(one_at_a_time.acreate_run)() for _ in range(2))
+    assert async_to_sync(first.astart)({"customer": "ann"}).status == "suspended"
+    async_to_sync(second.aenqueue)({"customer": "ann"})
+    assert WorkflowRun.objects.get(pk=second.run_id).status == "pending"
+    html = page(client, second.run_id)
+    assert "Waiting for a slot of its workflow&#x27;s limit (1 at once, key &#x27;ann&#x27;)" in html
+    assert "wf-limit-wait" not in page(client, first.run_id)
+
+
+def test_a_step_waiting_on_its_limit_or_rate_is_named_with_its_bounds() -> None:
+    gated = [
+        {
+            "key": "/0:call",
+            "kind": "step",
+            "limit_key": "step:call",
+            "limit_n": 2,
+            "rate_n": 100,
+            "rate_ms": 60_000,
+        }
+    ]
+    state = {"tasks": {"/0:call": {"path": "call"}}}
+    assert limit_waits(gated, state) == ["Step call waits on its limit (2 at once, 100 per 60 s)"]

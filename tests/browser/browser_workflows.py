@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from workflows_app import create_step, create_workflow
+from workflows_app import Limit, create_step, create_workflow
 
 
 class Article(BaseModel):
@@ -62,5 +62,22 @@ async def _await_payment(ctx: Any) -> Any:
 payment = (
     create_workflow("browser-payment", input_schema=Article)
     .then(create_step("await-payment", execute=_await_payment, resume_schema=Payment))
+    .commit()
+)
+
+
+class Note(BaseModel):
+    note: str
+
+
+async def _hold(ctx: Any) -> Any:
+    if ctx.resume_data is None:
+        return await ctx.suspend({"title": ctx.input_data["title"]})
+    return {"note": ctx.resume_data["note"]}
+
+
+limited = (
+    create_workflow("browser-limited", input_schema=Article, concurrency=Limit(1))
+    .then(create_step("hold", execute=_hold, resume_schema=Note))
     .commit()
 )

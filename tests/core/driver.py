@@ -24,12 +24,13 @@ import itertools
 import json
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from workflows_app import Workflow, create_step, create_workflow
 from workflows_app.core.graph import BranchEntry, LoopEntry
-from workflows_app.core.plan import new_state, plan
+from workflows_app.core.plan import Rows, StepTable, new_state, plan
+from workflows_app.core.storage import StepRecord
 
 Shape = tuple[Any, ...]
 _ids = itertools.count(1)
@@ -132,6 +133,11 @@ def digest(value: Any) -> str:
     return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()[:8]
 
 
+def json_round_trip_row(row: StepRecord) -> StepRecord:
+    """A step row as a storage gives it back: its values through JSON."""
+    return replace(row, **{name: json_round_trip(getattr(row, name)) for name in ("payload", "output")})
+
+
 def json_round_trip(value: Any) -> Any:
     return json.loads(json.dumps(value))
 
@@ -158,11 +164,26 @@ class Driver:
         self.now = 1_000
         self.pending: dict[str, dict[str, Any]] = {}
         self.history: list[Applied] = []
+        self.table = StepTable()  # the step rows, as a storage would keep them
+
+    @property
+    def rows(self) -> Rows:
+        """The step rows as the next commit sees them."""
+        return Rows(self.table, self.state["run_id"])
+
+    @property
+    def result(self) -> Any:
+        """The run's result, as the commit that ended it wrote it to the run row."""
+        settles = [a for h in self.history for a in h.actions if a["type"] == "settle" and "result" in a]
+        return settles[-1]["result"] if settles else None
 
     def apply(self, event: dict[str, Any]) -> list[dict[str, Any]]:
         """Apply one event; every state on the way must survive JSON unchanged."""
-        self.state, actions = plan(self.built.workflow, self.state, event)
+        self.state, actions = plan(self.built.workflow, self.state, event, rows=self.rows)
         assert json_round_trip(self.state) == self.state
+        for action in actions:
+            if action["type"] == "record":
+                self.table.write(json_round_trip_row(action["record"]))
         applied = Applied(copy.deepcopy(event), copy.deepcopy(self.state), copy.deepcopy(actions))
         self.history.append(applied)
         for action in applied.actions:

@@ -46,7 +46,7 @@ def test_a_sequence_runs_its_steps_one_after_the_other_and_returns_the_last_outp
     actions = done(driver, "/1:step2", {"status": "success", "output": {"n": 3}})
     assert types(actions)[-2:] == ["workflow-finish", "settle"]
     assert driver.state["status"] == "success"
-    assert driver.state["result"] == {"n": 3}
+    assert driver.result == {"n": 3}
 
 
 def test_a_parallel_block_joins_on_its_last_child_whatever_the_order() -> None:
@@ -57,7 +57,7 @@ def test_a_parallel_block_joins_on_its_last_child_whatever_the_order() -> None:
         done(driver, key, {"status": "success", "output": key[-1]})
         assert driver.state["status"] == "running"
     done(driver, "/0:step2", {"status": "success", "output": "2"})
-    assert driver.state["result"] == {"step1": "1", "step2": "2", "step3": "3"}
+    assert driver.result == {"step1": "1", "step2": "2", "step3": "3"}
 
 
 def test_a_failed_child_of_a_parallel_block_fails_the_run() -> None:
@@ -83,7 +83,7 @@ def test_foreach_keeps_input_order_and_never_runs_more_items_than_its_concurrenc
     assert sorted(driver.pending) == ["/1:step2#2", "/1:step2#3"]
     done(driver, "/1:step2#3", {"status": "success", "output": "D"})
     done(driver, "/1:step2#2", {"status": "success", "output": "C"})
-    assert driver.state["result"] == ["A", "B", "C", "D"]
+    assert driver.result == ["A", "B", "C", "D"]
     progress = [
         e["payload"]["completed_count"] for e in driver.events if e["type"] == "workflow-step-progress"
     ]
@@ -105,7 +105,7 @@ def test_a_branch_runs_only_the_arms_whose_condition_held() -> None:
     driver.deliver("/0?")
     assert sorted(driver.pending) == ["/0:step2", "/0:step3"]
     driver.run_pending()
-    assert set(driver.state["result"]) == {"step2", "step3"}
+    assert set(driver.result) == {"step2", "step3"}
 
 
 def test_dountil_runs_the_body_until_the_condition_holds_and_counts_iterations() -> None:
@@ -171,8 +171,8 @@ def test_a_failed_step_with_retries_runs_again_and_a_late_report_of_the_first_at
     late = {**report, "outcome": {"status": "success", "output": "stale"}, "now": 3}
     assert plan(workflow, state, late) == (before, [])
     again = {**report, "handout": second["task"]["handout"], "outcome": {"status": "success", "output": 1}}
-    state, _ = plan(workflow, state, {**again, "now": 4})
-    assert (state["status"], state["result"]) == ("success", 1)
+    state, actions = plan(workflow, state, {**again, "now": 4})
+    assert (state["status"], actions[-1]) == ("success", {"type": "settle", "status": "success", "result": 1})
 
 
 def test_a_suspended_step_settles_the_run_and_a_resume_hands_it_out_again() -> None:

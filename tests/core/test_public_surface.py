@@ -14,7 +14,9 @@ import workflows_app
 
 PUBLIC = [
     "AbortSignal",
+    "Limit",
     "Processor",
+    "Rate",
     "RequestContext",
     "RetryConfig",
     "RetryPolicy",
@@ -53,6 +55,7 @@ DOCUMENTED = [
     ("workflows_app.core.graph", "WorkflowDefinition"),
     ("workflows_app.core.workflow", "Workflow"),
     ("workflows_app.errors", "WorkflowError"),
+    ("workflows_app.errors", "LimitKeyError"),
     ("workflows_app.engines", "ENGINES"),
     ("workflows_app.engines.base", "Engine"),
     ("workflows_app.engines.base", "DEFAULT_OPTIONS"),

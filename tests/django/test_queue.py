@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from workflows_app.core.limits import ADMIT, Gate
 from workflows_app.core.storage import Change, Claim, LeaseLost, RunRecord, Storage, TaskRow
 
 from .conftest import Clock
@@ -163,3 +164,38 @@ async def test_heartbeats_tell_which_workers_are_alive(storage: Storage) -> None
     workers = await storage.alive_workers(datetime.now(UTC) - timedelta(minutes=1))
     assert [(w["worker"], w["running"]) for w in workers] == [("w1", 2)]
     assert await storage.alive_workers(datetime.now(UTC) + timedelta(minutes=1)) == []
+
+
+# -- gated rows: limits and rates (core/limits.py) -------------------------------------------------
+async def test_gated_rows_are_claimed_while_their_key_has_room_oldest_first(storage: Storage) -> None:
+    gate = Gate("step:narrow", limit_n=2)
+    await a_run(storage, "r1", *(task(key, gate=gate) for key in "abcd"), task("free"))
+    claimed = await storage.aclaim(["q"], "w1", 10, LEASE)
+    assert sorted(c.key for c in claimed) == ["a", "b", "free"]
+    assert all(c.limited == (c.key != "free") for c in claimed)
+    assert await storage.aclaim(["q"], "w2", 10, LEASE) == []
+    assert await storage.aclaim(["q"], "w2", 10, LEASE, gated=False) == []  # gated rows left alone
+    await storage.adrop([c for c in claimed if c.key == "a"])  # one ends: its slot is free
+    assert [c.key for c in await storage.aclaim(["q"], "w2", 10, LEASE)] == ["c"]
+
+
+async def test_a_workflow_key_counts_its_runs_started_and_not_ended(storage: Storage) -> None:
+    gate = Gate("run:wf:ann", limit_n=1)
+    held = RunRecord(run_id="r0", workflow_id="wf", status="suspended", limit_key="run:wf:ann")
+    await storage.atransact("r0", writes(), create=held)
+    await a_run(storage, "r1", task(ADMIT, kind=ADMIT, gate=gate))
+    assert await storage.aclaim(["q"], "w1", 10, LEASE) == []
+    await storage.atransact("r0", writes(run={"status": "success"}))
+    (admitted,) = await storage.aclaim(["q"], "w1", 10, LEASE)
+    assert (admitted.run_id, admitted.kind) == ("r1", ADMIT)
+
+
+async def test_a_rate_counts_claims_within_its_window(storage: Storage, clock: Clock) -> None:
+    gate = Gate("step:rated", rate_n=2, rate_ms=10_000)
+    await a_run(storage, "r1", *(task(key, gate=gate) for key in "abc"))
+    first = await storage.aclaim(["q"], "w1", 10, LEASE)
+    assert [c.key for c in first] == ["a", "b"]
+    await storage.adrop(first)  # ended, but still within the window
+    assert await storage.aclaim(["q"], "w1", 10, LEASE) == []
+    clock.now += 10_000
+    assert [c.key for c in await storage.aclaim(["q"], "w1", 10, LEASE)] == ["c"]

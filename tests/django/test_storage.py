@@ -132,6 +132,38 @@ async def test_get_step_is_the_latest_iteration_and_attempt_outside_foreach_item
     assert await storage.aget_step("r1", "other") is None
 
 
+async def test_rows_are_read_back_by_coordinate_by_foreach_items_and_one_element_at_a_time(
+    storage: Storage,
+) -> None:
+    """What plan reads inside a commit: the run state names rows instead of holding their values."""
+    await create(storage)
+    rows = [
+        StepRecord(path="make", status="success", output=[{"a": 1}, "two", 3, None]),
+        StepRecord(path="each", foreach_index=0, status="success", output=10),
+        StepRecord(path="each", foreach_index=1, attempt=1, status="success", output=11),
+        StepRecord(path="each", foreach_index=0, iteration=2, status="success", output=20),
+        StepRecord(path="each", status="running"),
+    ]
+    await storage.atransact("r1", writes(steps=rows))
+    wanted = [("make", None, 0, 0), ("each", 1, 0, 1), ("nowhere", None, 0, 0)]
+    found = await sync_to_async(storage.read_steps)("r1", wanted)
+    assert sorted((row.path, row.foreach_index, row.output) for row in found) == [
+        ("each", 1, 11),
+        ("make", None, [{"a": 1}, "two", 3, None]),
+    ]
+    items = await sync_to_async(storage.read_items)("r1", "each", 0)
+    assert sorted((row.foreach_index, row.attempt, row.output) for row in items) == [(0, 0, 10), (1, 1, 11)]
+    element = sync_to_async(storage.read_output_item)
+    assert [await element("r1", ("make", None, 0, 0), index) for index in range(5)] == [
+        {"a": 1},
+        "two",
+        3,
+        None,
+        None,
+    ]
+    assert await element("r1", ("nowhere", None, 0, 0), 0) is None
+
+
 async def test_an_expected_version_that_changed_is_a_conflict_and_writes_nothing(storage: Storage) -> None:
     await create(storage)
     await storage.acommit("r1", run={"status": "running"}, expected_version=1)

@@ -150,6 +150,15 @@ class Cluster:
         with sqlite3.connect(self.tmp / "cluster.sqlite3") as conn:
             return list(conn.execute(sql, params).fetchall())
 
+    def execute(self, sql: str, *params: Any) -> None:
+        """A statement that returns no rows, committed."""
+        if self.postgres:
+            with psycopg.connect(self.database_url) as conn:
+                conn.execute(sql.replace("?", "%s"), params)
+            return
+        with sqlite3.connect(self.tmp / "cluster.sqlite3") as conn:
+            conn.execute(sql, params)
+
     def status(self, run_id: str) -> str:
         rows = self.query("SELECT status FROM workflows_app_workflowrun WHERE run_id = ?", run_id)
         return str(rows[0][0]) if rows else "missing"

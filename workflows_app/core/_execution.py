@@ -47,10 +47,17 @@ class TaskScope:
     state: dict[str, Any]
     request_context: RequestContext
     abort_signal: AbortSignal = field(default_factory=AbortSignal)
+    run_input: Any = None  # the root frame's input, kept on the run row
 
     @classmethod
     def of(
-        cls, run_state: dict[str, Any], *, run_id: str, workflow_id: str, resource_id: str | None
+        cls,
+        run_state: dict[str, Any],
+        *,
+        run_id: str,
+        workflow_id: str,
+        resource_id: str | None,
+        run_input: Any = None,
     ) -> TaskScope:
         """A task's own copies of the run's state and request context, taken when it starts."""
         return cls(
@@ -59,6 +66,7 @@ class TaskScope:
             resource_id=resource_id,
             state=copy.deepcopy(run_state["state"]),
             request_context=RequestContext(copy.deepcopy(run_state.get("context") or {})),
+            run_input=run_input,
         )
 
 
@@ -100,7 +108,7 @@ async def _run_task(
         resource_id=scope.resource_id,
         request_context=scope.request_context,
         abort_signal=scope.abort_signal,
-        init_data=frame["input"],
+        init_data=frame.get("input", scope.run_input),
         step_ids=level.steps.keys(),
     )
     before = copy.deepcopy(scope.request_context.to_dict())

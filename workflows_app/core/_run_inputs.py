@@ -16,6 +16,7 @@ from .errors import InputValidationError, ResumeDataValidationError, WorkflowErr
 from .payloads import plain
 from .plan import find_resume_targets, new_state, task_component
 from .storage import RunRecord
+from .tracing import start_context
 from .validation import validate
 
 if TYPE_CHECKING:
@@ -55,6 +56,7 @@ def new_record(
         definition_hash=workflow.definition_hash,
         engine=run.engine_name,
         owner=run.owner,
+        trace_context=start_context(workflow.id, run.run_id),
     )
     event = {"type": "start", "input": data, "state": state, "context": context, "now": now_ms()}
     return record, event

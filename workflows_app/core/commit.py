@@ -50,8 +50,9 @@ def decide(state: dict[str, Any], actions: list[dict[str, Any]]) -> Decision:
         "state": state["state"],
         "request_context": state.get("context", {}),
     }
-    if status == "success":
-        run["result"] = state["result"]
+    settles = [action for action in actions if action["type"] == SETTLE and action["status"] == "success"]
+    if status == "success" and settles:  # the result is the settle's, never kept in the run state
+        run["result"] = settles[-1].get("result")
     elif status == "failed":
         run["error"] = state["error"]
     decision = Decision(state=state, run=run)

@@ -20,6 +20,7 @@ __all__ = [
     "ExecutionFlowNotDefinedError",
     "IdempotencyConflictError",
     "InputValidationError",
+    "LimitKeyError",
     "LoopLimitError",
     "MultipleSuspendedStepsError",
     "NonRetryableError",
@@ -213,6 +214,10 @@ class TripwireError(WorkflowError):
 
 class LoopLimitError(WorkflowError):
     """A loop reached the most iterations a run may give one loop (the MAX_LOOP_ITERATIONS setting)."""
+
+
+class LimitKeyError(WorkflowError):
+    """The concurrency key of a run could not be computed from its input; nothing was stored."""
 
 
 class NonRetryableError(WorkflowError):

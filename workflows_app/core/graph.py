@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from pydantic import BaseModel
 
     from .context import StepContext
+    from .limits import Limit
     from .retry import RetryPolicy
     from .schedules import Schedule
     from .steps import Step
@@ -56,6 +57,7 @@ class WorkflowDefinition(Protocol):
     on_error: Callable[[Any], Any] | None
     should_persist_snapshot: Callable[[dict[str, Any]], bool] | None
     schedule: Schedule | None
+    concurrency: Limit | None
 
     def check_runnable(self) -> None: ...
 

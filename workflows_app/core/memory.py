@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from .errors import ResumeConflictError, RunExistsError, RunNotFoundError, WorkflowError
+from .limits import HOLDING, Gate
 from .memory_events import EventsInMemory
 from .storage import (
     RUN_FIELDS,
@@ -33,6 +34,7 @@ from .storage import (
 )
 
 _T = TypeVar("_T")
+Coordinate = tuple[str, int | None, int, int]
 TaskId = tuple[str, str, int]  # run id, key, handout
 
 
@@ -61,11 +63,12 @@ class InMemoryStorage(EventsInMemory):
         super().__init__()
         self.clock = clock
         self._runs: dict[str, RunRecord] = {}
-        self._steps: dict[str, dict[tuple[str, int | None, int, int], StepRecord]] = {}
+        self._steps: dict[str, dict[Coordinate, StepRecord]] = {}
         self._events: dict[str, list[dict[str, Any]]] = {}
         self._tasks: dict[TaskId, _Task] = {}
         self._next_task = 0
         self._workers: dict[str, dict[str, Any]] = {}
+        self._starts: dict[str, list[int]] = {}  # a rate's claims: when each leaves its window
 
     # -- the commit ---------------------------------------------------------------------
     async def atransact(
@@ -208,6 +211,23 @@ class InMemoryStorage(EventsInMemory):
                 best = step
         return _copy(best) if best else None
 
+    # -- what plan reads back, inside a commit --------------------------------------------
+    def read_steps(self, run_id: str, coordinates: Sequence[Coordinate]) -> list[StepRecord]:
+        table = self._steps.get(run_id, {})
+        return [_copy(table[c]) for c in coordinates if c in table]
+
+    def read_items(self, run_id: str, path: str, iteration: int) -> list[StepRecord]:
+        return [
+            _copy(row)
+            for (p, index, it, _), row in self._steps.get(run_id, {}).items()
+            if p == path and it == iteration and index is not None
+        ]
+
+    def read_output_item(self, run_id: str, coordinate: Coordinate, index: int) -> Any:
+        row = self._steps.get(run_id, {}).get(coordinate)
+        output = row.output if row is not None else None
+        return _json_copy(output[index]) if isinstance(output, list) and 0 <= index < len(output) else None
+
     async def aread_events(
         self, run_id: str, after_seq: int = 0, limit: int | None = None
     ) -> list[dict[str, Any]]:
@@ -259,19 +279,50 @@ class InMemoryStorage(EventsInMemory):
         task = self._tasks.get((claim.run_id, claim.key, claim.handout))
         return task is not None and task.status == TASK_RUNNING and task.lease == claim.lease
 
-    async def aclaim(self, queues: Sequence[str], owner: str, limit: int, lease_ms: int) -> list[Claim]:
+    async def aclaim(
+        self, queues: Sequence[str], owner: str, limit: int, lease_ms: int, *, gated: bool = True
+    ) -> list[Claim]:
         now = self.clock()
         due = [
             (task.available_at, task.id, task_id, task)
             for task_id, task in self._tasks.items()
             if task.status == TASK_QUEUED and task.row.queue in queues and task.available_at <= now
         ]
-        claims = []
-        for _, _, (run_id, key, handout), task in sorted(due)[:limit]:
+        claims: list[Claim] = []
+        for _, _, (run_id, key, handout), task in sorted(due):
+            if len(claims) >= limit:
+                break
+            gate = task.row.gate
+            if gate.limit_key and not self._room(gate, now):
+                continue
+            if gate.rate_n:
+                self._starts.setdefault(gate.limit_key, []).append(now + gate.rate_ms)
             task.status, task.owner, task.lease_until = TASK_RUNNING, owner, now + lease_ms
             task.lease += 1
-            claims.append(Claim(run_id, key, handout, task.row.kind, task.lease, task.deliveries))
+            claims.append(
+                Claim(run_id, key, handout, task.row.kind, task.lease, task.deliveries, bool(gate.limit_key))
+            )
         return claims
+
+    def _room(self, gate: Gate, now: int) -> bool:
+        """Whether the key of ``gate`` may start one more now (see ``Storage.aclaim``)."""
+        if gate.limit_n:
+            held = sum(
+                1
+                for task in self._tasks.values()
+                if task.row.gate.limit_key == gate.limit_key and task.status != TASK_QUEUED
+            )
+            held += sum(
+                1 for run in self._runs.values() if run.limit_key == gate.limit_key and run.status in HOLDING
+            )
+            if held >= gate.limit_n:
+                return False
+        if gate.rate_n:
+            starts = [until for until in self._starts.get(gate.limit_key, []) if until > now]
+            self._starts[gate.limit_key] = starts
+            if len(starts) >= gate.rate_n:
+                return False
+        return True
 
     async def arenew(self, claims: Sequence[Claim], lease_ms: int) -> set[tuple[str, str, int, int]]:
         held = set()
@@ -356,5 +407,5 @@ def _json_copy(value: Any) -> Any:
     return json.loads(json.dumps(value))
 
 
-_RUN_JSON = ("input", "run_state", "request_context", "state", "result", "error", "snapshot")
+_RUN_JSON = ("input", "run_state", "request_context", "state", "result", "error", "snapshot", "trace_context")
 _STEP_JSON = tuple(name for name in STEP_FIELDS if not name.endswith("_at") and name != "status")

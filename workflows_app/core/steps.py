@@ -16,6 +16,7 @@ from pydantic import BaseModel, create_model
 
 from .components import get_tool
 from .errors import StepInputValidationError, WorkflowDefinitionError
+from .limits import Limit, Rate, check_step_limits
 from .retry import Duration, RetryPolicy, timeout_seconds
 from .validation import validate
 
@@ -60,6 +61,8 @@ class Step:
     component: str = COMPONENT_STEP
     options: dict[str, Any] = field(default_factory=dict)
     timeout: Duration | None = None
+    concurrency: Limit | None = None
+    rate: Rate | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.id, str) or not self.id:
@@ -77,6 +80,7 @@ class Step:
         ):
             raise WorkflowDefinitionError(f"Step {self.id!r}: retries must be an int >= 0 or a RetryPolicy")
         object.__setattr__(self, "timeout", timeout_seconds(self.timeout, f"Step {self.id!r}: timeout"))
+        check_step_limits(self.id, self.concurrency, self.rate)
 
     def __repr__(self) -> str:
         return f"<Step {self.id!r}>"
@@ -105,6 +109,8 @@ def create_step(
     description: str = "",
     retries: int | RetryPolicy | None = None,
     timeout: Duration | None = None,
+    concurrency: Limit | None = None,
+    rate: Rate | None = None,
     **options: Any,
 ) -> Step:
     """Create a step from an id and an ``execute`` function, or wrap an agent or a tool.
@@ -114,10 +120,18 @@ def create_step(
     ``create_step(tool)`` a tool step (see :func:`tool_step`). ``retries`` (an
     int, or a :class:`~.retry.RetryPolicy`) overrides the workflow's retry policy;
     ``timeout`` (seconds) fails an attempt that runs longer with
-    :class:`~.errors.StepTimeoutError`.
+    :class:`~.errors.StepTimeoutError`. ``concurrency`` (a :class:`~.limits.Limit`)
+    and ``rate`` (a :class:`~.limits.Rate`) bound its executions across all runs.
     """
     if id_or_component is not None and not isinstance(id_or_component, str):
-        given = {"id": id, "description": description, "retries": retries, "timeout": timeout}
+        given = {
+            "id": id,
+            "description": description,
+            "retries": retries,
+            "timeout": timeout,
+            "concurrency": concurrency,
+            "rate": rate,
+        }
         return tool_step(id_or_component, **{k: v for k, v in given.items() if v}, **options)
     step_id: str | None = id_or_component or id
     if step_id is None or execute is None:
@@ -134,6 +148,8 @@ def create_step(
         retries=retries,
         options=options,
         timeout=timeout,
+        concurrency=concurrency,
+        rate=rate,
     )
 
 
@@ -148,6 +164,8 @@ def step(
     description: str = "",
     retries: int | RetryPolicy | None = None,
     timeout: Duration | None = None,
+    concurrency: Limit | None = None,
+    rate: Rate | None = None,
 ) -> Callable[[Execute], Step]:
     """Decorator form of :func:`create_step`; the function name is the default id."""
 
@@ -163,6 +181,8 @@ def step(
             description=description or (inspect.getdoc(fn) or ""),
             retries=retries,
             timeout=timeout,
+            concurrency=concurrency,
+            rate=rate,
         )
 
     return wrap
@@ -182,13 +202,15 @@ def tool_step(tool: Any, **options: Any) -> Step:
     become the input schema, or the id of a tool registered with
     :func:`~.components.register_tool`, looked up when the step runs.
     """
+    limits: dict[str, Any] = {name: options.pop(name) for name in ("concurrency", "rate") if name in options}
     if isinstance(tool, Step):
-        return tool
+        return replace(tool, **limits) if limits else tool
     for adapt in _component_adapters:
         adapted = adapt(tool, **options)
         if adapted is not None:
-            return adapted
-    named = ("id", "description", "retries", "timeout")
+            return replace(adapted, **limits) if limits else adapted
+    options.update(limits)
+    named = ("id", "description", "retries", "timeout", "concurrency", "rate")
     overrides = {name: options.pop(name) for name in named if name in options}
     if isinstance(tool, str):
         step = _registered_tool_step(tool, options)

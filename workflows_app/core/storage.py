@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol, runtime_checkable
 
+from .limits import NO_GATE, Gate
+
 STEP_FIELDS = (
     "status",
     "payload",
@@ -72,6 +74,8 @@ class RunRecord:
     parent_run_id: str | None = None
     snapshot: dict[str, Any] | None = None  # the view kept by should_persist_snapshot (stored_runs.py)
     owner: Any = None  # who started the run, opaque to the core (the Django app stores a user's pk)
+    limit_key: str = ""  # the workflow limit's key it counts against (see limits.py); "" for none
+    trace_context: dict[str, str] = field(default_factory=dict)  # of the code that started it (tracing.py)
     created_at: datetime | None = None
     updated_at: datetime | None = None
 
@@ -119,7 +123,8 @@ class TaskRow:
     a resume). The row is due ``delay_ms`` after the commit, on the database's
     clock. With ``owner`` set, the commit claims it for that worker at once
     (lease number 1): the worker that applied the commit runs it next, with no
-    claim query and no doorbell.
+    claim query and no doorbell. A row with a ``gate`` is claimed only while its
+    limit has room (see :mod:`.limits`), so no commit claims it for its committer.
     """
 
     key: str
@@ -129,6 +134,7 @@ class TaskRow:
     delay_ms: int = 0
     owner: str = ""
     lease_ms: int = 0
+    gate: Gate = NO_GATE
 
     def claimed(self, run_id: str) -> Claim:
         return Claim(run_id=run_id, key=self.key, handout=self.handout, kind=self.kind, lease=1)
@@ -144,6 +150,7 @@ class Claim:
     kind: str
     lease: int
     deliveries: int = 0
+    limited: bool = False  # its row counts against a limit: its end frees a slot
 
     @property
     def fence(self) -> tuple[str, str, int, int]:
@@ -268,6 +275,18 @@ class Storage(Protocol):
     async def aget_step(self, run_id: str, path: str) -> StepRecord | None:
         """The latest row of ``path`` (highest iteration, then attempt) outside foreach items."""
 
+    # -- what plan reads back, on the thread of ``change`` and inside its transaction ------
+    def read_steps(
+        self, run_id: str, coordinates: Sequence[tuple[str, int | None, int, int]]
+    ) -> list[StepRecord]:
+        """The rows at these exact coordinates (those that exist)."""
+
+    def read_items(self, run_id: str, path: str, iteration: int) -> list[StepRecord]:
+        """Every row of foreach items (``foreach_index`` set) of ``path`` at ``iteration``, all attempts."""
+
+    def read_output_item(self, run_id: str, coordinate: tuple[str, int | None, int, int], index: int) -> Any:
+        """Element ``index`` of the list output of the row at ``coordinate`` (``None`` if absent)."""
+
     async def aread_events(
         self, run_id: str, after_seq: int = 0, limit: int | None = None
     ) -> list[dict[str, Any]]:
@@ -290,8 +309,20 @@ class Storage(Protocol):
         """Delete the run with its steps, events and tasks; ``False`` if it did not exist."""
 
     # -- the task queue ---------------------------------------------------------------
-    async def aclaim(self, queues: Sequence[str], owner: str, limit: int, lease_ms: int) -> list[Claim]:
-        """Claim up to ``limit`` queued, due rows of ``queues``, oldest first, each with a new lease."""
+    async def aclaim(
+        self, queues: Sequence[str], owner: str, limit: int, lease_ms: int, *, gated: bool = True
+    ) -> list[Claim]:
+        """Claim up to ``limit`` queued, due rows of ``queues``, oldest first, each with a new lease.
+
+        ``gated=False`` says no row of these queues can have a gate (no workflow
+        they serve has limits), which spares a claim the look for gated rows.
+
+        A row with a gate is taken only while its key has room: fewer than
+        ``limit_n`` rows of the key held (plus, for a workflow's key, its runs
+        started and not ended) and fewer than ``rate_n`` claims of the key within
+        the last ``rate_ms``; rows of one key are taken oldest first. The check and
+        the claim are atomic across every claimer.
+        """
 
     async def arenew(self, claims: Sequence[Claim], lease_ms: int) -> set[tuple[str, str, int, int]]:
         """Extend the leases still held (running, same lease number); returns their fences."""

@@ -36,6 +36,7 @@ from .graph import (
     entry_components,
     entry_ids,
 )
+from .limits import Limit, check_workflow_limit
 from .mapping import mapping_step, stable_id
 from .retry import Duration, RetryPolicy, timeout_seconds
 from .run import Run, acreate_run, create_run
@@ -76,6 +77,7 @@ class Workflow:
         should_persist_snapshot: Callable[[dict[str, Any]], bool] | None = None,
         steps: Sequence[Step] = (),
         schedule: Schedule | None = None,
+        concurrency: Limit | None = None,
     ) -> None:
         if not id:
             raise WorkflowDefinitionError("A workflow needs a non-empty id")
@@ -95,6 +97,8 @@ class Workflow:
         if schedule is not None and not isinstance(schedule, Schedule):
             raise WorkflowDefinitionError("schedule= takes a Schedule(cron=..., timezone=..., ...)")
         self.schedule = schedule
+        check_workflow_limit(id, concurrency)
+        self.concurrency = concurrency
         self.entries: tuple[Entry, ...] = ()
         self._draft: list[Entry] = []
         self._dirty = False
@@ -303,6 +307,7 @@ def clone_workflow(original: Workflow, *, id: str) -> Workflow:
         on_error=original.on_error,
         validate_inputs=original.validate_inputs,
         should_persist_snapshot=original.should_persist_snapshot,
+        concurrency=original.concurrency,
     )
     clone._draft = list(original.entries)
     clone._dirty = True

@@ -13,9 +13,11 @@ from typing import TYPE_CHECKING, Any
 
 from asgiref.sync import async_to_sync
 
-from ..core import lifecycle
+from ..core import lifecycle, tracing
 from ..core.bus import Bus
 from ..core.hub import hub
+from ..core.plan import TERMINAL
+from .limits import frees_slot
 
 if TYPE_CHECKING:
     from ..core.graph import WorkflowDefinition
@@ -58,6 +60,12 @@ async def aannounce(bus: Bus, workers: Iterable[Worker], committed: Committed) -
             if row.queue in queues:
                 worker.wake_in(row.delay_ms)
     ready = sum(1 for row in committed.queued if not row.delay_ms)
+    if committed.decision.record is not None and committed.decision.record.status in TERMINAL:
+        tracing.run_ended(committed.decision.record)
+    if frees_slot(committed.decision):  # runs held back by their workflow's limit may start now
+        ready += 1
+        for worker in workers:
+            worker.wake()
     try:
         if committed.decision.cancels:
             await bus.abroadcast({"type": "cancel", "run_id": committed.run_id})

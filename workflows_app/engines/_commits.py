@@ -16,8 +16,10 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from ..core.commit import Decision, decide
 from ..core.errors import WorkflowError
-from ..core.plan import plan
+from ..core.limits import ADMIT
+from ..core.plan import Rows, StepReader, plan
 from ..core.storage import CALLBACKS, MATCH, TIMER, Change, Claim, RunRecord, TaskRow
+from .limits import gated, held_start
 
 if TYPE_CHECKING:
     from ..core.graph import WorkflowDefinition
@@ -102,6 +104,9 @@ class Placement(Protocol):
     @property
     def lease_ms(self) -> int: ...
 
+    @property
+    def storage(self) -> StepReader: ...
+
     def queue_for(self, kind: str, committer: Committer, workflow_id: str) -> str: ...
 
 
@@ -133,11 +138,20 @@ def decider(
                 f"Run {run_id} was started with definition {record.definition_hash} of "
                 f"{workflow.id!r}; this process has {workflow.definition_hash}"
             )
+        held = held_start(workflow, record, events, placement.queue_for(ADMIT, committer, record.workflow_id))
+        if held is not None:  # over its workflow's limit: created pending, admitted later
+            decided.append(Committed(decision=held[1], rows=held[2]))
+            return held[0]
         base = replace(record, **fresh) if fresh else record
         state, actions = base.run_state, []
+        steps = Rows(placement.storage, run_id, base.input)  # the step rows as this decision sees them
         for event in events:
             state, more = plan(
-                workflow, state, event, max_loop_iterations=placement.options["max_loop_iterations"]
+                workflow,
+                state,
+                event,
+                max_loop_iterations=placement.options["max_loop_iterations"],
+                rows=steps,
             )
             actions += more
         if not actions:
@@ -180,7 +194,8 @@ def task_rows(
     for key, task in decision.runs:
         kind = task["kind"]
         row = TaskRow(key, task["handout"], kind, placement.queue_for(kind, committer, workflow_id))
-        if budget is None or budget > 0:
+        row = gated(row, workflow, decision.state, task)
+        if (budget is None or budget > 0) and not row.gate.limit_key:
             budget = None if budget is None else budget - 1
             row = replace(row, owner=committer.id, lease_ms=placement.lease_ms)
         rows.append(row)

@@ -30,4 +30,6 @@ DEFAULT_OPTIONS: dict[str, Any] = {
     "event_retention_seconds": 86400.0,
     # The most iterations one loop (dowhile / dountil) may run in a run; None: no cap.
     "max_loop_iterations": None,
+    # Milliseconds a step's written event (ctx.writer) may wait to share a commit; 0: one each.
+    "writer_batch_ms": 20.0,
 }

@@ -14,11 +14,14 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ..core import tracing
 from ..core._execution import TaskScope, run_task
 from ..core.clock import now_ms
 from ..core.context import AbortSignal
 from ..core.errors import WorkflowError, serialize_error
+from ..core.limits import ADMIT
 from ..core.storage import CALLBACKS, MATCH, TIMER, Claim
+from .admission import aadmit
 from .faults import crash_point
 from .matching import amatch
 
@@ -74,6 +77,8 @@ class TaskRunner:
             return None
         if claim.kind == MATCH:
             return await amatch(self.engine, workflow, record, claim, self.committer)
+        if claim.kind == ADMIT:
+            return await aadmit(self.engine, workflow, record, claim, self.committer)
         if claim.kind == TIMER:
             event = {"type": "timer", "key": claim.key, "handout": claim.handout, "now": now_ms()}
             return await self.engine.acommit(
@@ -110,21 +115,27 @@ class TaskRunner:
             return {"status": "failed", "error": serialize_error(lost), "non_retryable": True}
         crash_point("after-claim", task.get("path", ""))
         scope = TaskScope.of(
-            record.run_state, run_id=record.run_id, workflow_id=workflow.id, resource_id=record.resource_id
+            record.run_state,
+            run_id=record.run_id,
+            workflow_id=workflow.id,
+            resource_id=record.resource_id,
+            run_input=record.input,
         )
         held = self.held.get(claim.fence)
         if held is not None:
             held.signal = scope.abort_signal
-        step = asyncio.ensure_future(
-            run_task(workflow, record.run_state, task, scope, Environment(self.engine, record.run_id))
-        )
-        try:
-            outcome = await step
-        except asyncio.CancelledError:
-            if step.cancelled() and not cancelling():
-                await self.storage.adrop([claim])
-                return None
-            raise
+        with tracing.step_span(record, workflow.id, task) as span:  # current in the step's task
+            step = asyncio.ensure_future(
+                run_task(workflow, record.run_state, task, scope, Environment(self.engine, record.run_id))
+            )
+            try:
+                outcome = await step
+            except asyncio.CancelledError:
+                if step.cancelled() and not cancelling():
+                    await self.storage.adrop([claim])
+                    return None
+                raise
+            tracing.step_ended(span, outcome)
         error = outcome.pop("exception", None)
         if error is not None and task["kind"] == "step":
             self.engine.errors.keep(record.run_id, task["path"], error)

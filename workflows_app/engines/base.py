@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
+import functools
 import logging
 from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
@@ -27,10 +29,9 @@ from typing import TYPE_CHECKING, Any
 from ..core import lifecycle, runtime
 from ..core.bus import Bus
 from ..core.clock import now_ms
-from ..core.hub import hub
 from ..core.results import build_result
 from ..core.storage import CALLBACKS, Claim, LeaseLost, RunRecord
-from ._announce import aannounce, apublish, publish, ring_from_thread
+from ._announce import aannounce, publish, ring_from_thread
 from ._commits import (
     Caller,
     Committed,
@@ -45,6 +46,7 @@ from ._waiting import SETTLING_EVENTS, await_settled, watching
 from .batching import GroupCommit
 from .live import LiveErrors
 from .worker import Worker, aholders
+from .writes import WriterBatches, acommit_writes
 
 if TYPE_CHECKING:
     from ..core.engine import RunHandle
@@ -69,6 +71,10 @@ class Engine:
         self.caller = Caller()
         self._workers: dict[asyncio.AbstractEventLoop, tuple[Worker, asyncio.Task[None]]] = {}
         self._outcomes: GroupCommit[Outcome, Committed | None] = GroupCommit(self._acommit_outcomes)
+        self._writes = WriterBatches(
+            functools.partial(acommit_writes, storage, self.bus),
+            delay=float(self.options["writer_batch_ms"]) / 1000,
+        )
 
     # -- placement: what the engines override ---------------------------------------------
     def queue_of(self, workflow_id: str) -> str:
@@ -300,12 +306,8 @@ class Engine:
             keeper.cancel()
 
     async def aemit(self, run_id: str, event: dict[str, Any]) -> None:
-        """Append a step's own event (``writer``) to the run's log and fan it out."""
-        seqs = await self.storage.acommit(run_id, events=[event])
-        published = {**event, "seq": seqs[0]}
-        hub.publish(run_id, published)
-        if not self.bus.local:
-            await apublish(self.bus, run_id, [published])
+        """Append a step's own event (``writer``) to the run's log, in a batch (:mod:`.writes`)."""
+        await self._writes.aadd(run_id, event)
 
     # -- outcomes of tasks ---------------------------------------------------------------------
     async def acommit_outcome(
@@ -322,8 +324,11 @@ class Engine:
         They go in one commit (:class:`~.batching.GroupCommit`), which comes back to
         the last of them, whose caller carries out what follows; the others get
         ``None``. An outcome whose claim was lost (the lease expired and the task
-        was handed to another worker, or the run was canceled) is dropped.
+        was handed to another worker, or the run was canceled) is dropped. What
+        the run's steps wrote is committed first: the log has a step's writes
+        before its result.
         """
+        await self._writes.aflush(claim.run_id)
         return await self._outcomes.submit(claim.run_id, (workflow, event, claim, known, committer))
 
     async def _acommit_outcomes(self, run_id: str, items: list[Outcome]) -> list[Committed | None]:
@@ -367,7 +372,11 @@ class Engine:
             del self._workers[stale]
         if loop not in self._workers:
             worker = Worker(self, name=name, capacity=capacity)
-            self._workers[loop] = (worker, loop.create_task(worker.arun(doorbell=doorbell)))
+            # A context of its own: the caller's may name the executor of a sync thread that
+            # called in through async_to_sync (a sync view on an ASGI server's loop), which
+            # stops with that call; the worker's database calls would fail from then on.
+            task = loop.create_task(worker.arun(doorbell=doorbell), context=contextvars.Context())
+            self._workers[loop] = (worker, task)
         return self._workers[loop][0]
 
     def workers(self) -> Iterator[Worker]:

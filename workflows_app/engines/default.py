@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ..core.limits import ADMIT
 from ..core.storage import CALLBACKS, MATCH, TIMER
 from .base import Committer, Engine
 
@@ -30,7 +31,7 @@ class DefaultEngine(Engine):
     shared_queue = "default"
 
     def queue_for(self, kind: str, committer: Committer, workflow_id: str) -> str:
-        if kind in (TIMER, CALLBACKS, MATCH) or committer is self.caller:
+        if kind in (TIMER, CALLBACKS, MATCH, ADMIT) or committer is self.caller:
             # A caller claims nothing (``run.enqueue()`` inside a transaction): any
             # worker of this engine serving the workflow takes the work from its queue.
             return self.queue_of(workflow_id)

@@ -35,6 +35,7 @@ from ..core import runtime
 from ..core.errors import WorkflowError
 from ..core.storage import Claim, LeaseLost
 from ._tasks import Held, TaskLostError, TaskRunner, cancelling
+from .limits import uses_limits
 
 if TYPE_CHECKING:
     from ..core.graph import WorkflowDefinition
@@ -130,6 +131,10 @@ class Worker:
         registered = runtime.registered_workflows()
         return sorted(wf for wf in registered if self.workflows is None or wf in self.workflows)
 
+    def gated(self) -> bool:
+        """Whether a workflow this worker serves has limits (its claims then look for gated rows)."""
+        return any(uses_limits(runtime.get_workflow(workflow_id)) for workflow_id in self.serves())
+
     @property
     def queues(self) -> list[str]:
         """Read at each claim and sweep: a workflow registered later is served from then on."""
@@ -162,7 +167,11 @@ class Worker:
             if room != 0:
                 try:
                     claims = await self.storage.aclaim(
-                        self.queues, self.id, room or _UNBOUNDED_BATCH, self.engine.lease_ms
+                        self.queues,
+                        self.id,
+                        room or _UNBOUNDED_BATCH,
+                        self.engine.lease_ms,
+                        gated=self.gated(),
                     )
                 except Exception:
                     self._reraise_cancel()
@@ -300,8 +309,11 @@ class Worker:
             job.add_done_callback(functools.partial(self._release, claim.fence))
 
     def _release(self, fence: tuple[str, str, int, int], job: asyncio.Task[None]) -> None:
-        self.held.pop(fence, None)
+        held = self.held.pop(fence, None)
         self.wake()  # a slot is free
+        if held is not None and held.claim.limited and not self.bus.local:
+            ring = asyncio.ensure_future(self.bus.asend({"type": "wake"}))  # and one of a limit
+            ring.add_done_callback(_log_failure)
 
     async def _arun_claim(self, claim: Claim, known: RunRecord | None) -> None:
         try:

@@ -19,7 +19,7 @@ from django.db import transaction
 
 from ..core.storage import STEP_FIELDS, Change, Claim, RunRecord, SentEvent, StepRecord, log_entry
 from ..models import StepAttempt, WorkflowEvent, WorkflowRun
-from . import _commit, _events, _queue
+from . import _commit, _events, _queue, _reads
 from ._sql import NO_INDEX, RUN_COLUMNS
 
 
@@ -108,6 +108,16 @@ class DjangoStorage:
         )
         return _step_record(row) if row else None
 
+    # -- what plan reads back, inside a commit -------------------------------------------
+    def read_steps(self, run_id: str, coordinates: Sequence[_reads.Coordinate]) -> list[StepRecord]:
+        return _reads.read_steps(run_id, coordinates)
+
+    def read_items(self, run_id: str, path: str, iteration: int) -> list[StepRecord]:
+        return _reads.read_items(run_id, path, iteration)
+
+    def read_output_item(self, run_id: str, coordinate: _reads.Coordinate, index: int) -> Any:
+        return _reads.read_output_item(run_id, coordinate, index)
+
     async def aread_events(
         self, run_id: str, after_seq: int = 0, limit: int | None = None
     ) -> list[dict[str, Any]]:
@@ -159,8 +169,10 @@ class DjangoStorage:
         return deleted > 0
 
     # -- the task queue -----------------------------------------------------------------
-    async def aclaim(self, queues: Sequence[str], owner: str, limit: int, lease_ms: int) -> list[Claim]:
-        return await sync_to_async(_queue.claim)(queues, owner, limit, lease_ms, self._now())
+    async def aclaim(
+        self, queues: Sequence[str], owner: str, limit: int, lease_ms: int, *, gated: bool = True
+    ) -> list[Claim]:
+        return await sync_to_async(_queue.claim)(queues, owner, limit, lease_ms, self._now(), gated)
 
     async def arenew(self, claims: Sequence[Claim], lease_ms: int) -> set[tuple[str, str, int, int]]:
         if not claims:

@@ -16,6 +16,7 @@ commit is a short IMMEDIATE transaction of a few statements.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import astuple
 from functools import cache
 from typing import Any
 
@@ -279,7 +280,8 @@ def _insert_tasks(cursor: Any, write: Write) -> None:
     now = now_sql(connection.vendor)
     one = (
         f"(%s, %s, %s, %s, %s, CASE WHEN %s = '' THEN 'queued' ELSE 'running' END, {now} + %s, %s, "
-        f"CASE WHEN %s = '' THEN 0 ELSE 1 END, CASE WHEN %s = '' THEN NULL ELSE {now} + %s END, 0, {now})"
+        f"CASE WHEN %s = '' THEN 0 ELSE 1 END, CASE WHEN %s = '' THEN NULL ELSE {now} + %s END, 0, {now}, "
+        "%s, %s, %s, %s)"
     )
     params: list[Any] = []
     for task in write.tasks:
@@ -294,6 +296,7 @@ def _insert_tasks(cursor: Any, write: Write) -> None:
             task.delay_ms,
         ]
         params += [task.owner, task.owner, task.owner, write.now, task.lease_ms, write.now]
+        params += astuple(task.gate)
     cursor.execute(
         f"INSERT INTO {table(TASKS)} ({task_columns()}) VALUES {', '.join([one] * len(write.tasks))}", params
     )

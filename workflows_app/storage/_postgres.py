@@ -148,14 +148,17 @@ def _events_cte() -> str:
 
 @cache
 def _tasks_cte() -> str:
-    spec = "key text, handout bigint, kind text, queue text, delay_ms bigint, owner text, lease_ms bigint"
+    spec = (
+        "key text, handout bigint, kind text, queue text, delay_ms bigint, owner text, lease_ms bigint, "
+        "limit_key text, limit_n bigint, rate_n bigint, rate_ms bigint"
+    )
     now = "(SELECT ms FROM _now)"
     values = (
         f"%s::text, _v.key, _v.handout, _v.kind, _v.queue, "
         f"CASE WHEN _v.owner = '' THEN 'queued' ELSE 'running' END, {now} + _v.delay_ms, _v.owner, "
         f"CASE WHEN _v.owner = '' THEN 0 ELSE 1 END, "
         f"CASE WHEN _v.owner = '' THEN NULL ELSE {now} + _v.lease_ms END, "
-        f"0, {now}"
+        f"0, {now}, _v.limit_key, _v.limit_n, _v.rate_n, _v.rate_ms"
     )
     source = f"_run, jsonb_to_recordset(%s::jsonb) AS _v({spec})"
     return f"_tasks AS (INSERT INTO {table(TASKS)} ({task_columns()}) SELECT {values} FROM {source})"

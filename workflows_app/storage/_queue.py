@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from functools import cache
 from typing import Any
 
 from django.db import connection
@@ -21,47 +20,27 @@ from django.utils import timezone
 
 from ..core.storage import Claim
 from ..models import WorkerHeartbeat
+from ._claims import take
 from ._commit import fence_match
-from ._sql import TASK_CLAIM, TASKS, now_sql, q, table
+from ._limits import claim_gated, forget_starts
+from ._sql import TASKS, now_sql, q, table
 
 
-def claim(queues: Sequence[str], owner: str, limit: int, lease_ms: int, now: int | None) -> list[Claim]:
-    """Claim up to ``limit`` due rows of ``queues``, oldest first, each with a new lease number."""
+def claim(
+    queues: Sequence[str], owner: str, limit: int, lease_ms: int, now: int | None, gated: bool = True
+) -> list[Claim]:
+    """Claim up to ``limit`` due rows of ``queues``, oldest first, each with a new lease number.
+
+    Rows without a gate first, in one statement; then gated rows whose keys
+    have room (:mod:`._limits`).
+    """
     if not queues or limit <= 0:
         return []
-    sql = _claim_sql(connection.vendor, len(queues))
-    sets, due = [owner, now, lease_ms], [*queues, now, limit]
-    params = [*due, *sets] if connection.vendor == "postgresql" else [*sets, *due]
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        rows = sorted(cursor.fetchall(), key=lambda r: (r[-2], r[-1]))  # RETURNING keeps no order
-    return [Claim(str(r[0]), str(r[1]), int(r[2]), str(r[3]), int(r[4]), int(r[5])) for r in rows]
-
-
-@cache
-def _claim_sql(vendor: str, queues: int) -> str:
-    now = now_sql(vendor)
-    due = (
-        f"SELECT {q('id')} FROM {table(TASKS)} WHERE {q('queue')} IN ({', '.join(['%s'] * queues)}) "
-        f"AND {q('status')} = 'queued' AND {q('available_at')} <= {now} "
-        f"ORDER BY {q('available_at')}, {q('id')} LIMIT %s"
-    )
-    sets = (
-        f"{q('status')} = 'running', {q('owner')} = %s, {q('lease')} = {q('lease')} + 1, "
-        f"{q('lease_until')} = {now} + %s"
-    )
-    columns = (*TASK_CLAIM, "available_at", "id")
-    returning = ", ".join(q(c) for c in columns)
-    if vendor == "postgresql":
-        return (
-            f"WITH _due AS ({due} FOR UPDATE SKIP LOCKED) UPDATE {table(TASKS)} SET {sets} "
-            f"FROM _due WHERE {table(TASKS)}.{q('id')} = _due.{q('id')} RETURNING "
-            + ", ".join(f"{table(TASKS)}.{q(c)}" for c in columns)
-        )
-    return (
-        f"UPDATE {table(TASKS)} SET {sets} WHERE {q('id')} IN ({due}) AND {q('status')} = 'queued' "
-        f"RETURNING {returning}"
-    )
+        claims = take(cursor, queues, owner, limit, lease_ms, now)
+    if gated and len(claims) < limit:
+        claims += claim_gated(queues, owner, limit - len(claims), lease_ms, now)
+    return claims
 
 
 def renew(claims: Sequence[Claim], lease_ms: int, now: int | None) -> set[tuple[str, str, int, int]]:
@@ -112,6 +91,7 @@ def sweep(queues: Sequence[str], now: int | None) -> int:
         cursor.execute(
             f"DELETE FROM {table(TASKS)} WHERE {q('status')} = 'canceled' AND {expired}", [*queues, now]
         )
+    forget_starts(now)
     return taken
 
 

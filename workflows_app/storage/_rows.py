@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from functools import cache
 from typing import Any
 
@@ -12,11 +12,11 @@ from django.utils import timezone
 from ..core.errors import WorkflowError
 from ..core.storage import STEP_FIELDS, Change, Claim, StepRecord, TaskRow, event_source
 from ..models import WorkflowEvent
-from ._sql import NO_INDEX, RUN_COLUMNS, RUNS, STEP_KEY, STEPS, adapt, placeholders, q, table
+from ._sql import GATE, NO_INDEX, RUN_COLUMNS, RUNS, STEP_KEY, STEPS, adapt, placeholders, q, table
 
 STEP_WRITE = (*STEP_KEY, *STEP_FIELDS)
 EVENT_WRITE = ("run_id", "seq", "type", "source", "payload", "created_at")
-TASK_WRITE = ("key", "handout", "kind", "queue", "delay_ms", "owner", "lease_ms")
+TASK_WRITE = ("key", "handout", "kind", "queue", "delay_ms", "owner", "lease_ms", *GATE)
 EVENTS = WorkflowEvent
 
 
@@ -83,7 +83,9 @@ def event_rows(run_id: str, events: Sequence[dict[str, Any]], last_seq: int) -> 
 
 
 def task_rows(tasks: Sequence[TaskRow]) -> list[tuple[Any, ...]]:
-    return [(t.key, t.handout, t.kind, t.queue, t.delay_ms, t.owner, t.lease_ms) for t in tasks]
+    return [
+        (t.key, t.handout, t.kind, t.queue, t.delay_ms, t.owner, t.lease_ms, *astuple(t.gate)) for t in tasks
+    ]
 
 
 def flat(model: Any, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> list[Any]:
@@ -114,5 +116,5 @@ def events_sql(vendor: str, count: int) -> str:
 def task_columns() -> str:
     return q(
         "run_id", "key", "handout", "kind", "queue", "status", "available_at", "owner", "lease",
-        "lease_until", "deliveries", "created_at",
+        "lease_until", "deliveries", "created_at", *GATE,
     )  # fmt: skip

@@ -41,10 +41,13 @@ RUN_COLUMNS: dict[str, str] = {
     "parent_run_id": "parent_run_id",
     "snapshot": "snapshot",
     "owner": "started_by_id",
+    "limit_key": "limit_key",
+    "trace_context": "trace_context",
 }
 RUN_READ = ("run_id", *RUN_COLUMNS.values(), "last_seq", "created_at", "updated_at")
 STEP_KEY = ("run_id", "path", "foreach_index", "iteration", "attempt")
 TASK_CLAIM = ("run_id", "key", "handout", "kind", "lease", "deliveries")
+GATE = ("limit_key", "limit_n", "rate_n", "rate_ms")  # a task row's limit (core/limits.py: Gate)
 
 _NOW = {
     "postgresql": "(EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::bigint",

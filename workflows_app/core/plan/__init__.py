@@ -5,6 +5,7 @@ are written at the top of :mod:`._planner`.
 """
 
 from ._planner import Planner, plan
+from ._rows import Rows, StepReader, StepTable
 from ._state import (
     ACTIVE,
     BUSY,
@@ -44,7 +45,10 @@ __all__ = [
     "Coordinate",
     "Frame",
     "Planner",
+    "Rows",
     "RunState",
+    "StepReader",
+    "StepTable",
     "Task",
     "Timer",
     "apply_context_delta",

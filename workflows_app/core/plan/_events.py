@@ -1,4 +1,4 @@
-"""The events side of ``plan``: steps that wait on an event, or until a deadline.
+"""The waiting side of ``plan``: resumes, timers, and steps that wait on an event or a deadline.
 
 A suspended task may wait on an event (``task["wait"]``: its name and key) and
 may have a deadline (``task["deadline"]``: when, and the number its timer
@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 
 class EventMixin:
-    """Waiting on events and deadlines; methods of :class:`plan.Planner`."""
+    """Resumes, timers, waiting on events and deadlines; methods of :class:`plan.Planner`."""
 
     s: dict[str, Any]
     now: int
@@ -24,7 +24,12 @@ class EventMixin:
 
         def emit(self, event_type: str, payload: dict[str, Any]) -> None: ...
         def next_order(self) -> int: ...
-        def on_resume(self, keys: list[str], data: Any, *, timed_out: bool = False) -> None: ...
+        def record(self, task: dict[str, Any], status: str, **fields: Any) -> None: ...
+        def hand_out(self, key: str, task: dict[str, Any]) -> None: ...
+        def start_payload(self, key: str, task: dict[str, Any]) -> dict[str, Any]: ...
+        def mark_ancestors_running(self, fkey: str) -> None: ...
+        def mark_foreach_resumed(self, fkey: str | None, data: Any) -> None: ...
+        def on_sleep_timer(self, key: str, fkey: str) -> None: ...
 
     def wait_for_event(self, key: str, task: dict[str, Any], wait: dict[str, Any]) -> None:
         """Record what the suspended task waits for, and owe a look for an event sent before it.
@@ -107,3 +112,50 @@ class EventMixin:
             for key, task in self.s["tasks"].items()
             if task.get("wait") and task["status"] == "suspended"
         ]
+
+    # -- resume and timers --------------------------------------------------------
+    def on_resume(self, keys: list[str], data: Any, *, timed_out: bool = False) -> None:
+        self.s["status"] = "running"
+        for key in keys:
+            task = self.s["tasks"][key]
+            task["status"] = "running"
+            for name in ("deadline", "wait", "timed_out"):
+                task.pop(name, None)
+            if timed_out:
+                task["timed_out"] = True
+            task["resume"] = data
+            task["resume_payload"] = data
+            task["resumed_at"] = self.now
+            label = task.pop("label", None)
+            if label:
+                self.s["labels"].pop(label, None)
+            self.record(task, "running")
+            self.mark_ancestors_running(task["frame"])
+            self.mark_foreach_resumed(task["frame"], data)
+            self.emit("workflow-step-start", self.start_payload(key, task))
+            self.hand_out(key, task)
+
+    def arm_timer(self, key: str, fkey: str, due: int) -> None:
+        """Arm a timer under a new number, which its firing quotes (like a task's hand-out)."""
+        timer = {"at": due, "frame": fkey, "n": self.next_order()}
+        self.s["timers"][key] = timer
+        self.actions.append({"type": "timer", "key": key, "at": due, "n": timer["n"]})
+
+    def on_timer(self, key: str, number: int | None = None) -> None:
+        timer = self.s["timers"].get(key)
+        if timer is None:
+            self.on_deadline(key, number)
+            return
+        if self.s["status"] != "running":
+            return
+        if number is not None and timer.get("n") != number:
+            return  # an earlier arming of this key (a retry delay, a loop's sleep) fired late
+        del self.s["timers"][key]
+        task = self.s["tasks"].get(key)
+        if task is not None:  # a retry's wait is over
+            task["status"] = "running"
+            task["started_at"] = self.now
+            self.record(task, "running")
+            self.hand_out(key, task)
+        else:
+            self.on_sleep_timer(key, timer["frame"])

@@ -8,7 +8,11 @@ Invariants of the run state (a small JSON dict, never the step outputs):
 
 - ``frames`` holds one frame per live execution of a workflow: the root (key
   ``""``) and each nested workflow being run. A frame walks its workflow's entries
-  with a cursor ``i``; ``prev`` is the output that feeds the current entry.
+  with a cursor ``i``; ``prev`` names the output that feeds the current entry
+  (a reference to the step rows that hold it, :mod:`._rows`), never the output.
+- Its size does not grow with a foreach or a loop: item outputs stay in their
+  rows and are collected when the foreach finishes; a foreach's items are read
+  one at a time from the row that holds them.
 - ``tasks`` holds every piece of user code that is running, waiting to run again
   (retry), or suspended. A task key is the coordinate of its place in the graph:
   ``<frame key>/<entry index>:<step id>`` plus ``#<n>`` for a foreach item.
@@ -27,6 +31,7 @@ from ..errors import WorkflowError, WorkflowTimeoutError, serialize_error
 from ._events import EventMixin
 from ._foreach import ForeachMixin
 from ._nodes import NodeMixin
+from ._rows import Rows, upgrade
 from ._state import BUSY, DEADLINE, OPEN, ROOT
 from ._tasks import TaskMixin
 from ._travel import TravelMixin
@@ -44,6 +49,7 @@ class Planner(TaskMixin, NodeMixin, ForeachMixin, TravelMixin, EventMixin):
         state: dict[str, Any],
         now: int,
         max_loop_iterations: int | None = None,
+        rows: Rows | None = None,
     ) -> None:
         if workflow is not None:  # only a cancel is planned without it (see plan())
             self.root = workflow
@@ -52,6 +58,7 @@ class Planner(TaskMixin, NodeMixin, ForeachMixin, TravelMixin, EventMixin):
         self.now = now
         self.max_loop_iterations = max_loop_iterations
         self.actions: list[dict[str, Any]] = []
+        self.rows = rows if rows is not None else Rows(None, str(state.get("run_id", "")))
 
     # -- dispatch -------------------------------------------------------------
     def apply(self, event: dict[str, Any]) -> None:
@@ -165,7 +172,8 @@ class Planner(TaskMixin, NodeMixin, ForeachMixin, TravelMixin, EventMixin):
             self.emit("workflow-paused", {})
             self.finish("paused")
 
-    def finish(self, status: str, **fields: Any) -> None:
+    def finish(self, status: str, *, result: Any = None, **fields: Any) -> None:
+        """End the run; its result goes to the run row with this commit, not into the state."""
         self.s["status"] = status
         self.s.pop("deadline", None)
         self.s.update(fields)
@@ -175,7 +183,8 @@ class Planner(TaskMixin, NodeMixin, ForeachMixin, TravelMixin, EventMixin):
             "output": {"usage": dict(self.s["usage"])},
         }
         self.emit("workflow-finish", payload)
-        self.actions.append({"type": "settle", "status": status})
+        settle = {"type": "settle", "status": status}
+        self.actions.append({**settle, "result": result} if status == "success" else settle)
 
     # -- output helpers -----------------------------------------------------------
     def emit(self, event_type: str, payload: dict[str, Any]) -> None:
@@ -198,6 +207,7 @@ def plan(
     event: dict[str, Any],
     *,
     max_loop_iterations: int | None = None,
+    rows: Rows | None = None,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Apply ``event`` to ``state``; return the new state and the actions to carry out.
 
@@ -206,10 +216,12 @@ def plan(
 
     The state is updated in place and returned; callers that need the old state
     keep a copy. ``max_loop_iterations`` caps each loop of the run (a runaway
-    condition fails the run instead of looping for ever).
+    condition fails the run instead of looping for ever). ``rows`` are the run's
+    step rows as this commit sees them; without them, only the rows written by
+    this call can be read back.
     """
     if workflow is None and event["type"] != "cancel":
         raise WorkflowError(f"Planning a {event['type']!r} event needs the workflow's definition")
-    planner = Planner(workflow, state, int(event["now"]), max_loop_iterations)
+    planner = Planner(workflow, upgrade(state), int(event["now"]), max_loop_iterations, rows)
     planner.apply(event)
     return planner.s, planner.actions

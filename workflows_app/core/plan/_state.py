@@ -28,7 +28,7 @@ from ..graph import entry_components
 if TYPE_CHECKING:
     from ..graph import WorkflowDefinition as Workflow
 
-STATE_VERSION = 1
+STATE_VERSION = 2  # 2: frames name the rows of their values (plan/_rows.py); 1 held the values
 
 # -- the status vocabulary ---------------------------------------------------------
 RUN_STATUSES = (

@@ -9,11 +9,14 @@ from typing import TYPE_CHECKING, Any
 
 from ..retry import RetryPolicy, policy_of
 from ..storage import StepRecord
+from ._rows import Rows, row_ref
 from ._state import apply_context_delta, coordinate_of, graph_order, step_path, task_component
 
 if TYPE_CHECKING:
     from ..graph import WorkflowDefinition as Workflow
     from ..steps import Step
+
+_KEPT = ("payload", "suspend_payload", "suspended_at", "resume_payload", "resumed_at")
 
 
 class TaskMixin:
@@ -24,18 +27,19 @@ class TaskMixin:
     root: Workflow
     workflows: dict[str, Workflow]
     actions: list[dict[str, Any]]
+    rows: Rows
 
     if TYPE_CHECKING:
 
         def emit(self, event_type: str, payload: dict[str, Any]) -> None: ...
         def finish(self, status: str, **fields: Any) -> None: ...
-        def child_settled(self, fkey: str, key: str, status: str, value: Any) -> None: ...
+        def child_settled(
+            self, fkey: str, key: str, status: str, value: Any, ref: list[Any] | None = None
+        ) -> None: ...
         def on_helper_done(self, key: str, task: dict[str, Any], outcome: dict[str, Any]) -> None: ...
-        def on_sleep_timer(self, key: str, fkey: str) -> None: ...
         def mark_foreach_suspended(self, fkey: str, node: dict[str, Any]) -> None: ...
-        def mark_foreach_resumed(self, fkey: str | None, data: Any) -> None: ...
         def wait_for_event(self, key: str, task: dict[str, Any], wait: dict[str, Any]) -> None: ...
-        def on_deadline(self, key: str, number: int | None) -> None: ...
+        def arm_timer(self, key: str, fkey: str, due: int) -> None: ...
         def arm_deadline(self, key: str, task: dict[str, Any], timeout_ms: int) -> int: ...
 
     # -- scheduling ---------------------------------------------------------------
@@ -136,7 +140,18 @@ class TaskMixin:
             metadata=metadata,
             **fields,
         )
+        self.rows.write(row)
         self.actions.append({"type": "record", "record": row})
+
+    def rewrite(self, row: dict[str, Any], status: str, **fields: Any) -> None:
+        """Write a row of the run's own (a sleep, a foreach) again, keeping what it holds.
+
+        The state keeps only where such a row is; its payload and its suspend and
+        resume details stay in the row, read back here.
+        """
+        stored = self.rows.row(coordinate_of(row))
+        kept = {name: getattr(stored, name) for name in _KEPT} if stored is not None else {}
+        self.record({**{k: v for k, v in kept.items() if v is not None}, **row}, status, **fields)
 
     # -- outcomes -----------------------------------------------------------------
     def on_task_done(self, key: str, outcome: dict[str, Any], handout: int | None = None) -> None:
@@ -198,7 +213,7 @@ class TaskMixin:
         self.record(task, "success", output=output, ended_at=self.now)
         self.emit("workflow-step-result", self.result_payload(key, task, "success", output=output))
         del self.s["tasks"][key]
-        self.child_settled(task["frame"], key, "success", output)
+        self.child_settled(task["frame"], key, "success", output, row_ref(coordinate_of(task)))
 
     def step_failed(self, key: str, task: dict[str, Any], outcome: dict[str, Any]) -> None:
         error = outcome.get("error")
@@ -283,7 +298,7 @@ class TaskMixin:
         for frame in self.s["frames"].values():
             node = frame["node"]
             if node is not None and node["kind"] in ("sleep", "foreach") and "row" in node:
-                self.record(node["row"], "canceled", ended_at=self.now)
+                self.rewrite(node["row"], "canceled", ended_at=self.now)
             if frame["parent"] is not None:
                 self.record_frame(frame, "canceled", ended_at=self.now)
         self.actions.append({"type": "cancel-tasks"})
@@ -302,53 +317,6 @@ class TaskMixin:
         if task.get("fe") is not None:
             payload["for_each_index"] = task["fe"]
         return payload
-
-    # -- resume and timers --------------------------------------------------------
-    def on_resume(self, keys: list[str], data: Any, *, timed_out: bool = False) -> None:
-        self.s["status"] = "running"
-        for key in keys:
-            task = self.s["tasks"][key]
-            task["status"] = "running"
-            for name in ("deadline", "wait", "timed_out"):
-                task.pop(name, None)
-            if timed_out:
-                task["timed_out"] = True
-            task["resume"] = data
-            task["resume_payload"] = data
-            task["resumed_at"] = self.now
-            label = task.pop("label", None)
-            if label:
-                self.s["labels"].pop(label, None)
-            self.record(task, "running")
-            self.mark_ancestors_running(task["frame"])
-            self.mark_foreach_resumed(task["frame"], data)
-            self.emit("workflow-step-start", self.start_payload(key, task))
-            self.hand_out(key, task)
-
-    def arm_timer(self, key: str, fkey: str, due: int) -> None:
-        """Arm a timer under a new number, which its firing quotes (like a task's hand-out)."""
-        timer = {"at": due, "frame": fkey, "n": self.next_order()}
-        self.s["timers"][key] = timer
-        self.actions.append({"type": "timer", "key": key, "at": due, "n": timer["n"]})
-
-    def on_timer(self, key: str, number: int | None = None) -> None:
-        timer = self.s["timers"].get(key)
-        if timer is None:
-            self.on_deadline(key, number)
-            return
-        if self.s["status"] != "running":
-            return
-        if number is not None and timer.get("n") != number:
-            return  # an earlier arming of this key (a retry delay, a loop's sleep) fired late
-        del self.s["timers"][key]
-        task = self.s["tasks"].get(key)
-        if task is not None:  # a retry's wait is over
-            task["status"] = "running"
-            task["started_at"] = self.now
-            self.record(task, "running")
-            self.hand_out(key, task)
-        else:
-            self.on_sleep_timer(key, timer["frame"])
 
     # -- nested workflow rows -----------------------------------------------------
     def mark_suspended_ancestors(self) -> None:
@@ -377,7 +345,11 @@ class TaskMixin:
             fkey = frame["parent"]
 
     def record_frame(self, frame: dict[str, Any], status: str, **fields: Any) -> None:
-        task = {
+        self.record(self.frame_row(frame), status, **fields)
+
+    def frame_row(self, frame: dict[str, Any]) -> dict[str, Any]:
+        """The row of a nested workflow's frame, as :meth:`record` takes it."""
+        return {
             "path": frame["scope"],
             "fe": frame.get("fe"),
             "item": frame.get("item"),
@@ -389,7 +361,6 @@ class TaskMixin:
             "resumed_at": frame.get("resumed_at"),
             "loop": frame.get("loop", False),
         }
-        self.record(task, status, **fields)
 
     # -- lookups ------------------------------------------------------------------
     def workflow_of(self, task: dict[str, Any]) -> Workflow:

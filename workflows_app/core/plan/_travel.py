@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..graph import BranchEntry, ParallelEntry, entry_components, entry_ids
+from ._rows import INPUT, Ref, row_ref
 from ._state import ROOT, child_key, step_path
 
 if TYPE_CHECKING:
@@ -39,6 +40,7 @@ class TravelMixin:
         def start_child(self, fkey: str, i: int, component: Any, data: Any, **coords: Any) -> str | None: ...
         def start_entry(self, fkey: str, frame: dict[str, Any], entry: Any) -> None: ...
         def record_frame(self, frame: dict[str, Any], status: str, **fields: Any) -> None: ...
+        def value(self, frame: dict[str, Any], ref: Ref | None = None) -> Any: ...
 
     def on_time_travel(self, event: dict[str, Any]) -> None:
         self.s["status"] = "running"
@@ -65,7 +67,7 @@ class TravelMixin:
         i = next(n for n, entry in enumerate(entries) if ids[0] in entry_ids(entry))
         entry = entries[i]
         frame["i"] = i
-        frame["prev"] = self.input_before(frame, i, context) if data == _NO_INPUT else data
+        frame["prev"] = self.input_before(frame, i, context) if data == _NO_INPUT else ["value", data]
         component = next((c for c in entry_components(entry) if c.id == ids[0]), None)
         if len(ids) > 1 and component is not None and hasattr(component, "entries"):
             frame["node"] = {"kind": "one"}
@@ -79,7 +81,7 @@ class TravelMixin:
                 "ids": [ids[0]],
                 "results": {},
             }
-            self.start_child(fkey, i, component, frame["prev"])
+            self.start_child(fkey, i, component, self.value(frame))
         else:
             self.start_entry(fkey, frame, entry)
 
@@ -89,7 +91,7 @@ class TravelMixin:
         parent = self.s["frames"][fkey]
         key = child_key(fkey, i, workflow.id)
         scope = step_path(parent["scope"], workflow.id)
-        frame = self.new_frame(workflow, scope, parent["prev"], fkey, iteration=parent["iter"])
+        frame = self.new_frame(workflow, scope, self.value(parent), fkey, iteration=parent["iter"])
         self.s["frames"][key] = frame
         self.record_frame(frame, "running")
         self.travel(key, ids, data, context)
@@ -102,8 +104,7 @@ class TravelMixin:
         results = {}
         for key, component in zip(keys, entry.steps, strict=True):
             if component.id != target:
-                row = context.get(self.path_in(frame, component.id)) or {}
-                results[key] = {"status": "success", "value": row.get("output")}
+                results[key] = {"status": "success", "ref": self.context_ref(frame, component.id, context)}
         frame["node"] = {
             "kind": "multi",
             "children": keys,
@@ -111,22 +112,23 @@ class TravelMixin:
             "results": results,
         }
         component = next(c for c in entry.steps if c.id == target)
-        self.start_child(fkey, i, component, frame["prev"])
+        self.start_child(fkey, i, component, self.value(frame))
 
-    def input_before(self, frame: dict[str, Any], i: int, context: dict[str, Any]) -> Any:
-        """The output of entry ``i - 1`` as the context recorded it."""
+    def input_before(self, frame: dict[str, Any], i: int, context: dict[str, Any]) -> Ref:
+        """Where the output of entry ``i - 1`` is: the row the context's record of it was written to."""
         if i == 0:
-            return frame["input"]
+            return list(INPUT)
         entry = self.workflows[frame["wf"]].entries[i - 1]
         ids = entry_ids(entry)
         if isinstance(entry, ParallelEntry | BranchEntry):
-            return {
-                sid: context[self.path_in(frame, sid)].get("output")
-                for sid in ids
-                if self.path_in(frame, sid) in context
-            }
-        row = context.get(self.path_in(frame, ids[0])) or {}
-        return row.get("output")
+            found = [sid for sid in ids if self.path_in(frame, sid) in context]
+            return ["ids", {sid: self.context_ref(frame, sid, context) for sid in found}]
+        return self.context_ref(frame, ids[0], context)
+
+    def context_ref(self, frame: dict[str, Any], step_id: str, context: dict[str, Any]) -> Ref:
+        """The row :meth:`record_context` wrote for a step of the given history (none: ``None``)."""
+        path = self.path_in(frame, step_id)
+        return row_ref([path, None, 0, 0]) if path in context else ["value", None]
 
     def path_in(self, frame: dict[str, Any], step_id: str) -> str:
         return step_path(frame["scope"], step_id)

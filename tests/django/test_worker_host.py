@@ -1,0 +1,48 @@
+"""A process's own worker outlives the request that first needed it.
+
+Sync code (a sync view, the admin, a management command) that a long-lived loop
+runs in a thread calls the engine through ``async_to_sync``, which runs the call
+on that long-lived loop (an ASGI server's, here the test's). A worker started
+there must not keep the calling thread's executor, which stops with the call:
+its database calls would fail from then on ("CurrentThreadExecutor already quit")
+and no run of the process would move again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from asgiref.sync import ThreadSensitiveContext, sync_to_async
+from django.db import connections
+
+from workflows_app import create_step, create_workflow
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _add_one(ctx: Any) -> Any:
+    return {"n": ctx.input_data["n"] + 1}
+
+
+counting = create_workflow("worker-host-counting").then(create_step("add-one", execute=_add_one)).commit()
+
+
+@pytest.mark.parametrize("engine", ["default", "evented"])
+async def test_a_worker_first_started_by_sync_code_serves_later_runs(engine: str) -> None:
+    def sync_caller() -> str:
+        try:
+            run = counting.create_run(engine=engine)
+            run.start({"n": 1})
+            return run.run_id
+        finally:
+            connections.close_all()  # as Django does when a request ends
+
+    async with ThreadSensitiveContext():  # as Django's ASGI handler runs a sync view
+        await sync_to_async(sync_caller)()  # the call, and its thread's executor, end here
+
+    later = await counting.acreate_run(engine=engine)
+    result = await asyncio.wait_for(later.astart({"n": 41}), timeout=30)
+    assert result.status == "success" and result.result == {"n": 42}
+    assert (await later.aresult()).status == "success"
