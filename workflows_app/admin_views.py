@@ -8,9 +8,8 @@ engine against the step's resume schema, and its issues come back on the form.
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import json
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -25,16 +24,18 @@ from django.urls import reverse
 from .admin_display import limit_waits, shown_rows, timeline
 from .admin_graph import Row, build_graph
 from .core import runtime
-from .core.errors import ResumeDataValidationError, ValidationError, WorkflowError
+from .core.errors import ValidationError, WorkflowError
 from .core.graph import describe_entry
 from .core.hub import hub
 from .core.plan import ACTIVE, OPEN, find_target
 from .core.results import failed_attempts
-from .core.run import acancel_by_id, acreate_run, create_run
+from .core.run import Run, acancel_by_id, acreate_run, create_run
 from .core.storage import latest_steps
 from .forms import SchemaForm
 from .models import WorkflowRun
 from .permissions import can_act, visible_runs
+from .quotas import astart_retry_after, rate_limited_message
+from .request_threads import detach
 
 EVENTS_PER_PAGE = 50
 # How long an action waits for the run to settle before showing the run page,
@@ -43,19 +44,9 @@ EVENTS_PER_PAGE = 50
 SETTLE_SECONDS = 2.0
 
 
-def _detached(operation: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
-    """Run ``operation`` outside this request's context, so it can outlive the request.
-
-    A sync view's async calls run their database work on the request thread's
-    executor, which stops when the view returns; a task in a fresh context uses
-    the process-wide one instead.
-    """
-    return asyncio.get_running_loop().create_task(operation, context=contextvars.Context())
-
-
 async def _await_briefly(operation: Coroutine[Any, Any, Any] | asyncio.Task[Any]) -> Any:
     """The operation's result if it finishes within ``SETTLE_SECONDS``, else ``None``."""
-    task = operation if isinstance(operation, asyncio.Task) else _detached(operation)
+    task = operation if isinstance(operation, asyncio.Task) else detach(operation)
     done, _ = await asyncio.wait({task}, timeout=SETTLE_SECONDS)
     return task.result() if done else None
 
@@ -145,17 +136,15 @@ def send_event(request: HttpRequest, run_id: str, step_path: str) -> HttpRespons
             messages.error(request, f"{step_path} does not wait on an event (any more).")
         return HttpResponseRedirect(_run_url(run_id))
     form = SchemaForm(_resume_schema(run.workflow_id, step_path), request.POST, prefix=step_path)
-    if form.is_valid():
-        handle = async_to_sync(acreate_run)(runtime.get_workflow(run.workflow_id), run_id=run_id)
-        try:
-            async_to_sync(_await_briefly)(handle.asend_event(wait["event"], form.payload(), wait=True))
-        except ResumeDataValidationError as exc:
-            form.add_issues(exc.issues)
-        except WorkflowError as exc:
-            form.add_error(None, exc.message)
-        else:
-            messages.success(request, f"Sent {wait['event']} to {step_path}.")
-            return HttpResponseRedirect(_run_url(run_id))
+    done = _operate(
+        request,
+        run,
+        form,
+        lambda handle, data: handle.asend_event(wait["event"], data, wait=True),
+        lambda _: f"Sent {wait['event']} to {step_path}.",
+    )
+    if done is not None:
+        return done
     context = {
         "run": run,
         "step_path": step_path,
@@ -164,6 +153,33 @@ def send_event(request: HttpRequest, run_id: str, step_path: str) -> HttpRespons
         "title": f"Send {wait['event']}",
     }
     return render(request, "admin/workflows_app/workflowrun/send_event.html", context, status=400)
+
+
+def _operate(
+    request: HttpRequest,
+    run: WorkflowRun,
+    form: SchemaForm,
+    operation: Callable[[Run, Any], Coroutine[Any, Any, Any]],
+    said: Callable[[str], str],
+) -> HttpResponse | None:
+    """Call the engine as a valid form asks; the redirect to the run, or ``None`` to show the form again.
+
+    Data the engine refuses comes back on the form's fields, any other refusal
+    above them; ``said`` words the success from the run's status by then.
+    """
+    if not form.is_valid():
+        return None
+    handle = async_to_sync(acreate_run)(runtime.get_workflow(run.workflow_id), run_id=run.run_id)
+    try:
+        result = async_to_sync(_await_briefly)(operation(handle, form.payload()))
+    except ValidationError as exc:
+        form.add_issues(exc.issues)
+        return None
+    except WorkflowError as exc:
+        form.add_error(None, exc.message)
+        return None
+    messages.success(request, said(getattr(result, "status", None) or "running"))
+    return HttpResponseRedirect(_run_url(run.run_id))
 
 
 def _restartable(run: WorkflowRun) -> bool:
@@ -184,19 +200,15 @@ def resume_run(request: HttpRequest, run_id: str, step_path: str) -> HttpRespons
     if request.method != "POST":
         return HttpResponseRedirect(_run_url(run_id))
     form = SchemaForm(_resume_schema(run.workflow_id, step_path), request.POST, prefix=step_path)
-    if form.is_valid():
-        workflow = runtime.get_workflow(run.workflow_id)
-        try:
-            handle = async_to_sync(acreate_run)(workflow, run_id=run_id)
-            result = async_to_sync(_await_briefly)(handle.aresume(form.payload(), step=step_path.split(".")))
-        except ResumeDataValidationError as exc:
-            form.add_issues(exc.issues)
-        except WorkflowError as exc:
-            form.add_error(None, exc.message)
-        else:
-            status = result.status if result is not None else "running"
-            messages.success(request, f"Resumed {step_path}: the run is {status}.")
-            return HttpResponseRedirect(_run_url(run_id))
+    done = _operate(
+        request,
+        run,
+        form,
+        lambda handle, data: handle.aresume(data, step=step_path.split(".")),
+        lambda status: f"Resumed {step_path}: the run is {status}.",
+    )
+    if done is not None:
+        return done
     return render(
         request,
         "admin/workflows_app/workflowrun/resume.html",
@@ -259,19 +271,25 @@ def start_run(request: HttpRequest, workflow_id: str) -> HttpResponse:
         raise Http404(str(exc)) from exc
     schema = workflow.input_schema.model_json_schema() if workflow.input_schema is not None else None
     form = SchemaForm(schema, request.POST or None)
-    if request.method == "POST" and form.is_valid():
+    retry_after = async_to_sync(astart_retry_after)(request.user) if request.method == "POST" else None
+    if retry_after is not None:  # the REST API's limit, with its words; the form keeps what was typed
+        form.add_error(None, rate_limited_message(retry_after))
+    elif request.method == "POST" and form.is_valid():
         try:
             run_id = async_to_sync(_astart_as)(workflow, form.payload(), request.user.pk)
         except ValidationError as exc:
             form.add_issues(exc.issues)
         else:
             return HttpResponseRedirect(_run_url(run_id))
-    return render(
+    response = render(
         request,
         "admin/workflows_app/start.html",
         {"workflow_id": workflow_id, "form": form, "title": f"Start {workflow_id}"},
-        status=400 if request.method == "POST" else 200,
+        status=429 if retry_after is not None else 400 if request.method == "POST" else 200,
     )
+    if retry_after is not None:
+        response["Retry-After"] = str(retry_after)
+    return response
 
 
 async def _astart_as(workflow: Any, input_data: Any, user_id: int | None) -> str:
@@ -279,7 +297,7 @@ async def _astart_as(workflow: Any, input_data: Any, user_id: int | None) -> str
     run = await workflow.acreate_run(owner=user_id)
     first_event, unsubscribe = hub.queue(run.run_id)
     try:
-        starting = _detached(run.astart(input_data))
+        starting = detach(run.astart(input_data))
         started = asyncio.ensure_future(first_event.get())
         await asyncio.wait({starting, started}, return_when=asyncio.FIRST_COMPLETED)
         started.cancel()
@@ -330,19 +348,16 @@ def time_travel_run(request: HttpRequest, run_id: str) -> HttpResponse:
     stored = latest_steps(async_to_sync(runtime.get_storage().aget_steps)(run_id)).get(step_path)
     form = SchemaForm(_step_schema(run.workflow_id, step_path), request.POST or None, prefix="input")
     form.initial = _initial(form, stored.payload if stored else None)
-    if request.method == "POST" and form.is_valid():
-        handle = async_to_sync(acreate_run)(workflow, run_id=run_id)
-        operation = handle.atime_travel(step_path.split("."), input_data=form.payload())
-        try:
-            result = async_to_sync(_await_briefly)(operation)
-        except ValidationError as exc:
-            form.add_issues(exc.issues)
-        except WorkflowError as exc:
-            form.add_error(None, exc.message)
-        else:
-            status = result.status if result is not None else "running"
-            messages.success(request, f"Traveled to {step_path}: the run is {status}.")
-            return HttpResponseRedirect(_run_url(run_id))
+    if request.method == "POST":
+        done = _operate(
+            request,
+            run,
+            form,
+            lambda handle, data: handle.atime_travel(step_path.split("."), input_data=data),
+            lambda status: f"Traveled to {step_path}: the run is {status}.",
+        )
+        if done is not None:
+            return done
     context = {"run": run, "step_path": step_path, "form": form, "title": f"Time travel to {step_path}"}
     status = 400 if request.method == "POST" else 200
     return render(request, "admin/workflows_app/workflowrun/time_travel.html", context, status=status)

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs
 
-from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from . import feed
@@ -28,6 +28,7 @@ from .conf import workflow_settings
 from .core import runtime
 from .core.follow import afollow
 from .permissions import sees_all_runs
+from .request_threads import short_reads
 from .stream_access import (
     FORBIDDEN,
     NOT_AUTHENTICATED,
@@ -137,7 +138,8 @@ class RunEventsConsumer(StreamConsumer):
 
     async def astream(self) -> None:
         page = int(workflow_settings.STREAM_REPLAY_PAGE)
-        following = afollow(runtime.get_storage(), runtime.get_bus(), self.run_id, self.after, page_size=page)
+        storage = short_reads(runtime.get_storage())
+        following = afollow(storage, runtime.get_bus(), self.run_id, self.after, page_size=page)
         async for event in following:
             if event is not None:
                 await self.send_json(event)
@@ -180,7 +182,7 @@ class RunsConsumer(StreamConsumer):
 
 
 async def _aviewer(user: Any) -> feed.Viewer:
-    return feed.Viewer(int(user.pk), bool(await sync_to_async(sees_all_runs)(user)))
+    return feed.Viewer(int(user.pk), bool(await database_sync_to_async(sees_all_runs)(user)))
 
 
 class UnknownPathConsumer(StreamConsumer):

@@ -18,6 +18,8 @@ from django.utils import timezone
 from .conf import workflow_settings
 from .models import WorkflowRun
 
+__all__ = ["astart_retry_after", "parse_rate", "rate_limited_message"]
+
 PERIODS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
 
 
@@ -47,3 +49,9 @@ async def astart_retry_after(user: Any) -> int | None:
         return None
     # The oldest of the last N starts leaves the window first; then one place is free.
     return max(1, math.ceil((starts[-1] + window - now).total_seconds()))
+
+
+def rate_limited_message(retry_after: int) -> str:
+    """What a refused start says, in the API and the admin alike."""
+    rate = workflow_settings.START_RATE_LIMIT
+    return f"You started as many runs as allowed ({rate}); try again in {retry_after} s."

@@ -25,10 +25,11 @@ from dataclasses import dataclass, field
 from importlib import import_module
 from typing import Any
 
-from asgiref.sync import async_to_sync, sync_to_async
-from channels.auth import get_user as aget_session_user
+from asgiref.sync import async_to_sync
+from channels.db import database_sync_to_async
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.conf import settings
+from django.contrib.auth import get_user as get_session_user
 from django.contrib.auth import get_user_model
 from django.http import HttpRequest
 
@@ -87,35 +88,50 @@ class Credentials:
         key = request.session.session_key if hasattr(request, "session") else None
         return cls(int(user.pk), _digest(key) if key else None, key)
 
-    async def auser(self) -> Any:
+    def user(self) -> Any:
         """The user these credentials still name, if active; ``None`` otherwise."""
+        user: Any
         if self.token_digest is not None:
-            token = await ApiToken.objects.filter(digest=self.token_digest).select_related("user").afirst()
+            token = ApiToken.objects.filter(digest=self.token_digest).select_related("user").first()
             user = token.user if token is not None else None
         elif self.session_key is not None:
-            engine = import_module(settings.SESSION_ENGINE)
-            user = await aget_session_user({"session": engine.SessionStore(session_key=self.session_key)})
+            store = import_module(settings.SESSION_ENGINE).SessionStore
+            request = HttpRequest()  # what Django's get_user reads: the session
+            request.session = store(session_key=self.session_key)
+            user = get_session_user(request)
         else:
-            user = await get_user_model().objects.filter(pk=self.user_id).afirst()
+            user = get_user_model().objects.filter(pk=self.user_id).first()
         if user is None or not user.is_authenticated or not user.is_active or user.pk != self.user_id:
             return None
         return user
 
 
-async def acheck_run(user: Any, run_id: str) -> Refusal | None:
+def check_run(user: Any, run_id: str) -> Refusal | None:
     """``None`` when ``user`` may see the run, else why not."""
-    row = await WorkflowRun.objects.filter(pk=run_id).values("started_by_id").afirst()
-    if row is None or not await sync_to_async(can_view)(user, row["started_by_id"]):
+    row = WorkflowRun.objects.filter(pk=run_id).values("started_by_id").first()
+    if row is None or not can_view(user, row["started_by_id"]):
         return NO_RUN
     return None
 
 
-async def acheck(credentials: Credentials, run_id: str | None = None) -> tuple[Any, Refusal | None]:
+def check(credentials: Credentials, run_id: str | None = None) -> tuple[Any, Refusal | None]:
     """The user the credentials still name and, if they may not go on streaming, why not."""
-    user = await credentials.auser()
+    user = credentials.user()
     if user is None:
         return None, SIGNED_OUT
-    return user, (await acheck_run(user, run_id) if run_id is not None else None)
+    return user, (check_run(user, run_id) if run_id is not None else None)
+
+
+# Streams live for days: each check is a short database access that gives its connection back
+# (channels' database_sync_to_async closes it as CONN_MAX_AGE says), never one held per stream.
+async def acheck_run(user: Any, run_id: str) -> Refusal | None:
+    refusal: Refusal | None = await database_sync_to_async(check_run)(user, run_id)
+    return refusal
+
+
+async def acheck(credentials: Credentials, run_id: str | None = None) -> tuple[Any, Refusal | None]:
+    checked: tuple[Any, Refusal | None] = await database_sync_to_async(check)(credentials, run_id)
+    return checked
 
 
 # -- nudges: "check now" ---------------------------------------------------------------

@@ -175,3 +175,21 @@ def test_restart_is_offered_only_when_no_live_worker_holds_the_run() -> None:
     assert WorkflowTask.objects.get(run_id=run_id).lease == 1  # nothing handed out again
     beat.delete()  # that worker died: its lease no longer means anyone works on the run
     assert 'value="Restart"' in client.get(run_url(run_id)).content.decode()
+
+
+def test_starts_over_the_rate_limit_are_refused_on_the_form_with_a_reason(settings: Any) -> None:
+    settings.WORKFLOWS = {**getattr(settings, "WORKFLOWS", {}), "START_RATE_LIMIT": "1/hour"}
+    client = staff("admin", superuser=True)
+    start = reverse("admin:workflows_app_start", args=["admin-approval"])
+    assert client.post(start, {"amount": "7"}).status_code == 302
+
+    refused = client.post(start, {"amount": "8"})
+
+    assert refused.status_code == 429
+    assert 3590 <= int(refused["Retry-After"]) <= 3600
+    html = refused.content.decode()
+    assert "You started as many runs as allowed (1/hour); try again in" in html
+    assert 'value="8"' in html  # what was typed is kept for the next try
+    assert WorkflowRun.objects.filter(workflow_id="admin-approval").count() == 1
+    other = staff("other", superuser=True)
+    assert other.post(start, {"amount": "9"}).status_code == 302

@@ -1,22 +1,22 @@
 """The schedules' admin in headless Chromium: the list with next fire times, pause and resume actions.
 
-Same server as the run test (daphne on a scratch database, see ``server``).
+The server and the logged-in page are conftest.py's (daphne on a scratch database).
 """
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
+from typing import Any
 
 from tests.e2e.cluster import ROOT, Cluster
-
-from .test_admin_in_chromium import server  # noqa: F401 - the fixture
 
 SCREENSHOT = ROOT / "test-artifacts" / "admin-schedules.png"  # kept after the run (git-ignored)
 
 
-def test_schedules_list_shows_next_fire_times_and_pauses(server: tuple[Cluster, str, Path]) -> None:  # noqa: F811
-    from playwright.sync_api import expect, sync_playwright
+def test_schedules_list_shows_next_fire_times_and_pauses(
+    server: tuple[Cluster, str, Path], page: Any
+) -> None:
+    from playwright.sync_api import expect
 
     cluster, base, _ = server
     cluster.manage(
@@ -27,37 +27,26 @@ def test_schedules_list_shows_next_fire_times_and_pauses(server: tuple[Cluster, 
         "timezone='Europe/Paris', input={'title': 'Weekly'})",
         WORKFLOWS_MODULES="tests.browser.browser_workflows",
     )
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    assert chromium, "Debian's chromium is missing: `python3 dev.py test` installs it"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
-        page = browser.new_page(viewport={"width": 1280, "height": 800})
-        page.set_default_timeout(30_000)
-        page.goto(f"{base}/admin/login/")
-        page.fill("#id_username", "admin")
-        page.fill("#id_password", "browser-pw")
-        page.click("input[type=submit]")
-        page.goto(f"{base}/admin/workflows_app/workflowschedule/")
+    page.goto(f"{base}/admin/workflows_app/workflowschedule/")
 
-        row = page.locator("#result_list tbody tr", has_text="weekly-digest")
-        expect(row.locator("td.field-next_fire_times time")).to_have_count(3)
-        expect(row.locator("td.field-state")).to_have_text("active")
-        SCREENSHOT.parent.mkdir(exist_ok=True)
-        page.screenshot(path=str(SCREENSHOT), full_page=True)
+    row = page.locator("#result_list tbody tr", has_text="weekly-digest")
+    expect(row.locator("td.field-next_fire_times time")).to_have_count(3)
+    expect(row.locator("td.field-state")).to_have_text("active")
+    SCREENSHOT.parent.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOT), full_page=True)
 
-        row.locator("input.action-select").check()
-        page.select_option("select[name=action]", "pause_selected")
-        page.click("button[name=index]")
-        expect(page.locator(".messagelist")).to_contain_text("Paused 1 schedule(s).")
-        row = page.locator("#result_list tbody tr", has_text="weekly-digest")
-        expect(row.locator("td.field-state")).to_have_text("paused")
-        expect(row.locator("td.field-next_fire_times")).to_have_text("-")
+    row.locator("input.action-select").check()
+    page.select_option("select[name=action]", "pause_selected")
+    page.click("button[name=index]")
+    expect(page.locator(".messagelist")).to_contain_text("Paused 1 schedule(s).")
+    row = page.locator("#result_list tbody tr", has_text="weekly-digest")
+    expect(row.locator("td.field-state")).to_have_text("paused")
+    expect(row.locator("td.field-next_fire_times")).to_have_text("-")
 
-        row.locator("input.action-select").check()
-        page.select_option("select[name=action]", "resume_selected")
-        page.click("button[name=index]")
-        row = page.locator("#result_list tbody tr", has_text="weekly-digest")
-        expect(row.locator("td.field-state")).to_have_text("active")
-        browser.close()
+    row.locator("input.action-select").check()
+    page.select_option("select[name=action]", "resume_selected")
+    page.click("button[name=index]")
+    row = page.locator("#result_list tbody tr", has_text="weekly-digest")
+    expect(row.locator("td.field-state")).to_have_text("active")
 
     assert cluster.query("SELECT paused FROM workflows_app_workflowschedule") in ([(0,)], [(False,)])

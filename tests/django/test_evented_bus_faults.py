@@ -22,7 +22,10 @@ from workflows_app.core import runtime
 pytestmark = pytest.mark.django_db(transaction=True)
 
 REDIS = os.environ.get("REDIS_URL") or os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-FAST = {"sweep_seconds": 0.05, "poll_seconds": 0.3, "lease_seconds": 2.0, "heartbeat_seconds": 0.5}
+# Polls fast, so that a lost doorbell costs a moment. Leases keep their default length: a lease
+# short enough to lapse while a loaded machine stalls the worker lets a second claim run a step
+# again, which is at-least-once doing its job, not the duplicate message these tests are about.
+FAST = {"sweep_seconds": 0.05, "poll_seconds": 0.3}
 
 
 def use_layer(backend: str) -> Iterator[None]:

@@ -6,38 +6,20 @@ when the test says so, never because the machine was slow.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from workflows_app.core.limits import ADMIT, Gate
-from workflows_app.core.memory import InMemoryStorage
 from workflows_app.core.storage import Change, Claim, LeaseLost, RunRecord, Storage, TaskRow
-from workflows_app.storage import DjangoStorage
+
+from .conftest import Clock
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 LEASE = 1_000
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_000_000
-
-    def __call__(self) -> int:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture(params=["memory", "django"])
-def storage(request: pytest.FixtureRequest, clock: Clock) -> Iterator[Storage]:
-    yield InMemoryStorage(clock=clock) if request.param == "memory" else DjangoStorage(clock=clock)
 
 
 def writes(**change: Any) -> Callable[[RunRecord], Change]:

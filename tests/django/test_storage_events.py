@@ -2,33 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
-from workflows_app.core.memory import InMemoryStorage
 from workflows_app.core.storage import Change, RunRecord, SentEvent, Storage
-from workflows_app.storage import DjangoStorage
+
+from .conftest import Clock
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_000_000
-
-    def __call__(self) -> int:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture(params=["memory", "django"])
-def storage(request: pytest.FixtureRequest, clock: Clock) -> Iterator[Storage]:
-    yield InMemoryStorage(clock=clock) if request.param == "memory" else DjangoStorage(clock=clock)
 
 
 async def create(storage: Storage, run_id: str, waits: list[list[str | None]] | None = None) -> None:

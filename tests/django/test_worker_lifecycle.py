@@ -7,11 +7,14 @@ test reads the task rows straight from the database.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from typing import Any
 
 import pytest
+from asgiref.sync import sync_to_async
+from django.db import OperationalError, connection
 
 from workflows_app import create_step, create_workflow
 from workflows_app.core import runtime
@@ -179,3 +182,46 @@ async def test_a_worker_takes_only_work_of_the_workflows_it_serves() -> None:
         await storage.atransact(record.run_id, lambda r, row=row: Change(run={}, tasks=[row]), create=record)
     claims = await storage.aclaim(worker.queues, worker.id, 10, 10_000)
     assert [claim.run_id for claim in claims] == ["run-served-here"]
+
+
+@pytest.mark.timeout(60)
+async def test_work_that_failed_on_the_database_is_handed_back_not_held_for_its_lease() -> None:
+    """A database error under a task (SQLite's "database table is locked") delays it, not for a lease.
+
+    The lease here is ten minutes, so the run can only finish within the test's
+    timeout if the worker handed the task back after the error.
+    """
+    armed: list[bool] = []
+
+    async def once_then_fine(ctx: Any) -> Any:
+        CALLS["flaky"] = CALLS.get("flaky", 0) + 1
+        if CALLS["flaky"] == 1:
+            armed.append(True)  # the commit of this first outcome fails
+        return {"n": ctx.input_data["n"] + 1}
+
+    def fail_once(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        if armed and "INSERT" in sql.upper() and "workflows_app_workflowevent" in sql:
+            armed.clear()
+            raise OperationalError("database table is locked")
+        return execute(sql, params, many, context)
+
+    workflow = create_workflow("db-hiccup").then(create_step("flaky", execute=once_then_fine)).commit()
+    saved = runtime.get_engine_options()
+    runtime.configure(engine_options={**saved, "evented": {"lease_seconds": 600.0, "poll_seconds": 0.1}})
+    wrapped = contextlib.ExitStack()
+    # On the thread that runs this loop's database calls: the worker's, here.
+    await sync_to_async(lambda: wrapped.enter_context(connection.execute_wrapper(fail_once)))()
+    engine = runtime.get_engine("evented")
+    worker = Worker(engine, name="hiccup", capacity=1)
+    job = asyncio.ensure_future(worker.arun(doorbell=False))
+    try:
+        run = await workflow.acreate_run(engine="evented")
+        await run.aenqueue({"n": 0})
+        assert await engine.await_settled(run.run_id) == "success"
+    finally:
+        job.cancel()
+        await asyncio.gather(job, return_exceptions=True)
+        await sync_to_async(wrapped.close)()
+        runtime.configure(engine_options=saved)
+    assert CALLS["flaky"] == 2
+    assert (await run.aresult()).result == {"n": 1}

@@ -8,7 +8,8 @@ no gap and no duplicate, whichever process committed the events. It ends once
 the run has finished and every event up to its end has been sent, or, with a
 ``stream-closed`` event saying why, once the caller may no longer see the run
 (:mod:`workflows_app.stream_access`: logged out, deactivated, token revoked,
-permission taken away).
+permission taken away). While the run is quiet a stream holds no thread and no
+database connection (:mod:`workflows_app.request_threads`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from ..conf import workflow_settings
 from ..core import runtime
 from ..core.follow import afollow
 from ..models import WorkflowJSONEncoder
+from ..request_threads import aleave_request_thread, short_reads, spawn
 from ..stream_access import Credentials, Nudge, Refusal, acheck, aguard, listen
 
 PAGE = 500
@@ -43,7 +45,7 @@ async def aread_page(run_id: str, after: int, limit: int) -> dict[str, Any]:
 
 async def _aevents_after(run_id: str, after: int) -> AsyncGenerator[dict[str, Any] | None]:
     """The run's events after ``after``, then live ones; ``None`` when a keep-alive is due."""
-    storage, bus = runtime.get_storage(), runtime.get_bus()
+    storage, bus = short_reads(runtime.get_storage()), runtime.get_bus()
     async for event in afollow(
         storage,
         bus,
@@ -70,10 +72,15 @@ def sse_closed(refusal: Refusal) -> str:
     return f"event: stream-closed\ndata: {data}\n\n"
 
 
+async def _anext(events: AsyncIterator[dict[str, Any] | None]) -> dict[str, Any] | None:
+    return await anext(events)
+
+
 async def asse_stream(run_id: str, after: int, credentials: Credentials) -> AsyncIterator[str]:
     """The stream's messages, while ``credentials`` may see the run (checked again as it goes)."""
     # The retry hint makes a browser reconnect quickly, sending Last-Event-ID.
     yield "retry: 1000\n\n"
+    await aleave_request_thread()
 
     async def check() -> Refusal | None:
         return (await acheck(credentials, run_id))[1]
@@ -82,11 +89,11 @@ async def asse_stream(run_id: str, after: int, credentials: Credentials) -> Asyn
     # Access was checked before the response began; a change since then was not heard: look again.
     nudged.put_nowait(Nudge(credentials.user_id))
     events = _aevents_after(run_id, after)
-    guard = asyncio.ensure_future(aguard(credentials, check, nudged))
+    guard = spawn(aguard(credentials, check, nudged))
     step: asyncio.Future[dict[str, Any] | None] | None = None
     try:
         while True:
-            step = asyncio.ensure_future(anext(events))
+            step = spawn(_anext(events))
             await asyncio.wait({step, guard}, return_when=asyncio.FIRST_COMPLETED)
             if guard.done():
                 yield sse_closed(guard.result())

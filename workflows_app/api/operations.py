@@ -23,7 +23,7 @@ import contextlib
 import contextvars
 import logging
 import threading
-from collections.abc import Awaitable, Coroutine
+from collections.abc import Coroutine
 from typing import Any, TypeVar
 
 from django.core.handlers.wsgi import WSGIRequest
@@ -36,6 +36,7 @@ from ..core.hub import hub
 from ..core.plan import ACTIVE
 from ..core.run import Run, acreate_run
 from ..core.storage import RunRecord
+from ..request_threads import detach
 from .errors import ApiError, field_errors
 
 logger = logging.getLogger(__name__)
@@ -157,7 +158,9 @@ async def await_settled(run_id: str, timeout: float) -> RunRecord:
         unsubscribe()
 
 
-async def adrive(run_id: str, operation: Awaitable[Any], *, wait: bool, timeout: float) -> None:
+async def adrive(
+    run_id: str, operation: Coroutine[Any, Any, Any] | asyncio.Task[Any], *, wait: bool, timeout: float
+) -> None:
     """Run ``operation`` (an engine call on the run) past the end of this request.
 
     Returns once it is accepted, or with ``wait`` once it returned (the run
@@ -169,7 +172,8 @@ async def adrive(run_id: str, operation: Awaitable[Any], *, wait: bool, timeout:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     accepted = asyncio.Event()
-    task = asyncio.ensure_future(operation)
+    # Off the request's thread, which ends with the response.
+    task = operation if isinstance(operation, asyncio.Task) else detach(operation)
     _operations.add(task)
     task.add_done_callback(_finished)
 

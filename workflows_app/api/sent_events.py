@@ -8,7 +8,6 @@ that suspends on it.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import Iterator
 from typing import Any
@@ -18,6 +17,7 @@ from ninja import Router
 
 from ..core.errors import ResumeDataValidationError
 from ..core.sent_events import asend_event
+from ..request_threads import detach
 from . import operations
 from .auth import acheck_visible, arequire, caller
 from .errors import ApiError, field_errors
@@ -49,7 +49,7 @@ async def send_run_event(request: HttpRequest, run_id: str, body: SendRunEventIn
     await acheck_visible(caller(request), run_id)
     await arequire(caller(request), "resume")
     run = await operations.arun_for(await operations.aload(run_id))
-    sending = asyncio.ensure_future(run.asend_event(body.name, body.data, wait=body.wait))
+    sending = detach(run.asend_event(body.name, body.data, wait=body.wait))
     with _data_errors():
         await operations.adrive(run_id, sending, wait=body.wait, timeout=body.timeout)
     delivered = sending.result() if sending.done() else True  # accepted: the delivery was committed

@@ -9,9 +9,8 @@ from django.urls import reverse
 from ninja import Router, Status
 from ninja.params import HeaderEx, P
 
-from ..conf import workflow_settings
 from ..core import runtime
-from ..quotas import astart_retry_after
+from ..quotas import astart_retry_after, rate_limited_message
 from . import operations
 from .auth import arequire, caller
 from .errors import ApiError
@@ -74,11 +73,7 @@ async def start_run(
     retry_after = await astart_retry_after(caller(request))
     if retry_after is not None:
         raise ApiError(
-            429,
-            "rate-limited",
-            f"You started as many runs as allowed ({workflow_settings.START_RATE_LIMIT}); "
-            f"try again in {retry_after} s.",
-            headers={"Retry-After": str(retry_after)},
+            429, "rate-limited", rate_limited_message(retry_after), headers={"Retry-After": str(retry_after)}
         )
     run_id = await operations.aoutlive(
         request, operations.astart(workflow, caller(request), body, idempotency_key=idempotency_key)

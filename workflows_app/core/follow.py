@@ -17,14 +17,24 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from .hub import hub
 from .plan import TERMINAL
-from .storage import Storage
+from .storage import RunRecord
 
 REPLAY_PAGE = 500
 """Events read from the log at once; a replay of a longer log is read in pages of this size."""
+
+
+class EventLog(Protocol):
+    """The two reads a follower makes of storage (any :class:`~.storage.Storage` has them)."""
+
+    async def aget_run(self, run_id: str) -> RunRecord | None: ...
+
+    async def aread_events(
+        self, run_id: str, after_seq: int = 0, limit: int | None = None
+    ) -> list[dict[str, Any]]: ...
 
 
 def ends_run(event: dict[str, Any]) -> bool:
@@ -34,7 +44,7 @@ def ends_run(event: dict[str, Any]) -> bool:
 
 
 async def afollow(
-    storage: Storage,
+    storage: EventLog,
     bus: Any,
     run_id: str,
     after_seq: int = 0,
@@ -91,7 +101,7 @@ async def _relay(source: asyncio.Queue[dict[str, Any]], target: asyncio.Queue[di
         target.put_nowait(await source.get())
 
 
-async def _apages(storage: Storage, run_id: str, after: int, size: int) -> AsyncIterator[dict[str, Any]]:
+async def _apages(storage: EventLog, run_id: str, after: int, size: int) -> AsyncIterator[dict[str, Any]]:
     """The log after ``after``, read ``size`` events at a time, so memory stays bounded."""
     while True:
         page = await storage.aread_events(run_id, after, size)
@@ -118,7 +128,7 @@ class _Timing:
 
 
 async def _ordered(
-    storage: Storage,
+    storage: EventLog,
     run_id: str,
     last: int,
     live: asyncio.Queue[dict[str, Any]],

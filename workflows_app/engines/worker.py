@@ -337,6 +337,19 @@ class Worker:
             await self.storage.adrop(lost.lost)
         except Exception:
             logger.exception("Worker %s failed on %s of run %s", self.id, claim.key, claim.run_id)
+            await self._ahand_back(claim)
+
+    async def _ahand_back(self, claim: Claim) -> None:
+        """Hand a claim back after a failure (a database hiccup): a few seconds' delay, not a lease.
+
+        Kept, the claim would wait out its lease (30 s by default) before anyone
+        tried again; handed back it is due again after ``_RELEASE_MS``, as a
+        lease that lapsed early.
+        """
+        try:
+            await self.storage.arelease(claim, _RELEASE_MS)
+        except Exception:  # the database is still away: the lease will expire instead
+            logger.exception("Worker %s could not hand back %s", self.id, claim.key)
 
     def _workflow_for(self, record: RunRecord) -> WorkflowDefinition | None:
         try:
