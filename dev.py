@@ -88,14 +88,14 @@ def ensure_newest_venv(python: Path) -> Path:
     return bin_python
 
 
-def newest_leg(base_env: dict[str, str]) -> Leg | None:
+def newest_legs(base_env: dict[str, str]) -> list[Leg]:
     """The unit, API, admin and contract tests on the newest Python and Django the machine has."""
     python = newest_python()
     if python is None:
         if CI:
             raise SystemExit("No Python 3.12+ found for the newest-versions leg and CI=true: failing.")
         print("WARNING: no Python 3.12+ found; the newest-versions leg does not run.", file=sys.stderr)
-        return None
+        return []
     bin_python = ensure_newest_venv(python)
     versions = subprocess.run(
         [bin_python, "-c", "import sys, django; print(sys.version.split()[0], django.__version__)"],
@@ -105,7 +105,12 @@ def newest_leg(base_env: dict[str, str]) -> Leg | None:
     ).stdout.split()
     name = f"Python {versions[0]} + Django {versions[1]}, SQLite"
     env = {**base_env, "TEST_REDIS_URL": redis_db(REDIS_URL, 9)}
-    return Leg(name, [str(bin_python), "-m", "pytest", "-q", *NEWEST_TESTS], env)
+    pytest = [str(bin_python), "-m", "pytest", "-q"]
+    others = [path for path in NEWEST_TESTS if path != "tests/contract"]
+    return [
+        Leg(f"{name}: contract tests", [*pytest, "tests/contract"], env),
+        Leg(f"{name}: the other tests", [*pytest, *others], env),
+    ]
 
 
 def ensure_chromium() -> None:
@@ -182,22 +187,46 @@ def redis_db(url: str, number: int) -> str:
     return f"{base}/{number}" if last.isdigit() else f"{url.rstrip('/')}/{number}"
 
 
-def matrix(pytest_args: list[str], base_env: dict[str, str]) -> list[Leg]:
-    """The legs: SQLite, then PostgreSQL + Redis in two shards (the contract tests, the rest).
+def contract_halves() -> tuple[list[str], list[str]]:
+    """The contract test files in two halves of about as many tests each, by file name."""
+    files = sorted(str(path.relative_to(ROOT)) for path in (ROOT / "tests" / "contract").glob("test_*.py"))
+    counts = [Path(ROOT / name).read_text().count("def test_") for name in files]
+    total, running, cut = sum(counts), 0, len(files)
+    for index, count in enumerate(counts):
+        running += count
+        if running * 2 >= total:
+            cut = index + 1
+            break
+    return files[:cut], files[cut:]
 
-    Extra pytest arguments select tests, so both backends run them whole, unsharded.
+
+def matrix(pytest_args: list[str], base_env: dict[str, str]) -> list[Leg]:
+    """The legs, in shards that run side by side, each with its own test database and Redis db.
+
+    SQLite runs the contract tests and the rest; PostgreSQL + Redis, the slowest, the
+    contract tests in two halves and the rest. Extra pytest arguments select tests, so
+    then each backend runs them whole.
     """
     pytest = [str(PYTHON), "-m", "pytest", *pytest_args]
-    legs = [Leg("SQLite + in-memory layer", pytest, {**base_env, "TEST_REDIS_URL": redis_db(REDIS_URL, 8)})]
+    sqlite = {**base_env, "TEST_REDIS_URL": redis_db(REDIS_URL, 8)}
     postgres = {**base_env, "DATABASE_URL": POSTGRES_URL, "REDIS_URL": REDIS_URL}
     if pytest_args:
-        return [*legs, Leg("PostgreSQL + Redis", pytest, postgres)]
+        return [Leg("SQLite + in-memory layer", pytest, sqlite), Leg("PostgreSQL + Redis", pytest, postgres)]
+    first, second = contract_halves()
     database = POSTGRES_URL.rsplit("/", 1)[1]
-    contract = {**postgres, "TEST_DATABASE_NAME": f"test_{database}_contract"}
-    contract["REDIS_URL"] = redis_db(REDIS_URL, 6)
+
+    def on_postgres(shard: str, redis: int) -> dict[str, str]:
+        return {
+            **postgres,
+            "TEST_DATABASE_NAME": f"test_{database}_{shard}",
+            "REDIS_URL": redis_db(REDIS_URL, redis),
+        }
+
     return [
-        *legs,
-        Leg("PostgreSQL + Redis: contract tests", [*pytest, "tests/contract"], contract),
+        Leg("SQLite + in-memory layer: contract tests", [*pytest, "tests/contract"], sqlite),
+        Leg("SQLite + in-memory layer: the other tests", [*pytest, "--ignore=tests/contract"], sqlite),
+        Leg("PostgreSQL + Redis: contract tests, first half", [*pytest, *first], on_postgres("first", 6)),
+        Leg("PostgreSQL + Redis: contract tests, second half", [*pytest, *second], on_postgres("second", 7)),
         Leg("PostgreSQL + Redis: the other tests", [*pytest, "--ignore=tests/contract"], postgres),
     ]
 
@@ -265,11 +294,10 @@ def test(args: list[str]) -> int:
         if CI:
             print("PostgreSQL or Redis cannot be reached on 127.0.0.1 and CI=true: failing.", file=sys.stderr)
             return 1
-        print("WARNING: PostgreSQL or Redis is not reachable; only the SQLite leg runs.", file=sys.stderr)
-        legs = legs[:1]
+        print("WARNING: PostgreSQL or Redis is not reachable; only the SQLite legs run.", file=sys.stderr)
+        legs = [leg for leg in legs if "DATABASE_URL" not in leg.env]
     if not fast and not pytest_args:
-        newest = newest_leg(base_env)
-        legs += [newest] if newest else []
+        legs += newest_legs(base_env)
     failed = run_side_by_side(legs)
     if failed:
         print(f"\nFailed legs: {', '.join(leg.name for leg in failed)}.", file=sys.stderr)
