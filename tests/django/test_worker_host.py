@@ -46,3 +46,18 @@ async def test_a_worker_first_started_by_sync_code_serves_later_runs(engine: str
     result = await asyncio.wait_for(later.astart({"n": 41}), timeout=30)
     assert result.status == "success" and result.result == {"n": 42}
     assert (await later.aresult()).status == "success"
+
+
+@pytest.mark.parametrize("engine", ["default", "evented"])
+async def test_a_worker_that_ended_is_replaced_when_work_comes(engine: str) -> None:
+    first = await counting.acreate_run(engine=engine)
+    assert (await asyncio.wait_for(first.astart({"n": 1}), timeout=30)).status == "success"
+    workers = [task for task in asyncio.all_tasks() if task.get_coro().__qualname__ == "Worker.arun"]
+    assert workers, "the run was driven by this process's worker"
+    for task in workers:  # as a crash of the worker would end it
+        task.cancel()
+    await asyncio.wait(workers)
+
+    later = await counting.acreate_run(engine=engine)
+    result = await asyncio.wait_for(later.astart({"n": 41}), timeout=30)
+    assert result.status == "success" and result.result == {"n": 42}

@@ -370,7 +370,7 @@ class Engine:
         loop = asyncio.get_running_loop()
         for stale in [other for other in self._workers if other.is_closed()]:
             del self._workers[stale]
-        if loop not in self._workers:
+        if loop not in self._workers or self._workers[loop][1].done():  # none yet, or it ended
             worker = Worker(self, name=name, capacity=capacity)
             # A context of its own: the caller's may name the executor of a sync thread that
             # called in through async_to_sync (a sync view on an ASGI server's loop), which
