@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from pathlib import Path
 from typing import Any
 
 from workflows_app import Limit, Rate, StepContext, create_step, create_workflow
+
+NARROW_EXECUTIONS = 24  # the step race test's 4 runs of 6 items
 
 
 def log(*words: Any) -> None:
@@ -34,8 +37,33 @@ async def _work(ctx: StepContext, tag: str) -> Any:
     return ctx.input_data
 
 
+def _inside(tag: str) -> tuple[int, int]:
+    """How many executions of ``tag`` are inside now, and how many have started, from the log."""
+    inside = started = 0
+    for line in (Path(os.environ["FAULT_MARKER_DIR"]) / "limits.log").read_text().splitlines():
+        mark, seen, *_ = line.split()
+        if seen == tag:
+            inside += 1 if mark == "start" else -1
+            started += mark == "start"
+    return inside, started
+
+
 async def _narrow(ctx: StepContext) -> Any:
-    return await _work(ctx, "narrow")
+    """Wait inside for a partner, so that the limit's two places are taken by two workers at once.
+
+    The race test's workers have one slot each: a partner is always another
+    process. The last execution has none to wait for; the deadline only keeps a
+    broken run from hanging the test.
+    """
+    log("start", "narrow", ctx.run_id, os.getpid())
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        inside, started = _inside("narrow")
+        if inside >= 2 or started >= NARROW_EXECUTIONS:
+            break
+        await asyncio.sleep(0.02)
+    log("end", "narrow", ctx.run_id, os.getpid())
+    return ctx.input_data
 
 
 async def _customer(ctx: StepContext) -> Any:
