@@ -27,7 +27,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol, runtime_checkable
 
-from .limits import NO_GATE, Gate
+from ._task_rows import (
+    CALLBACKS,
+    MATCH,
+    TASK_CANCELED,
+    TASK_QUEUED,
+    TASK_RUNNING,
+    TIMER,
+    Claim,
+    LeaseLost,
+    TaskRow,
+)
 
 STEP_FIELDS = (
     "status",
@@ -43,14 +53,6 @@ STEP_FIELDS = (
     "resumed_at",
     "metadata",
 )
-
-TASK_QUEUED = "queued"
-TASK_RUNNING = "running"
-TASK_CANCELED = "canceled"
-# Kinds of task rows besides the plan's tasks (steps and helpers, named by their key).
-CALLBACKS = "callbacks"
-TIMER = "timer"
-MATCH = "match"  # a step that suspended on an event looks for one sent before it waited
 
 
 @dataclass
@@ -115,48 +117,6 @@ class StepRecord:
 RUN_FIELDS = frozenset(RunRecord.__dataclass_fields__) - {"run_id", "created_at", "updated_at"}
 
 
-@dataclass(frozen=True)
-class TaskRow:
-    """A task row a commit writes: work the run is owed from that commit on.
-
-    ``handout`` tells two hand-outs of one key apart (a loop iteration, a retry,
-    a resume). The row is due ``delay_ms`` after the commit, on the database's
-    clock. With ``owner`` set, the commit claims it for that worker at once
-    (lease number 1): the worker that applied the commit runs it next, with no
-    claim query and no doorbell. A row with a ``gate`` is claimed only while its
-    limit has room (see :mod:`.limits`), so no commit claims it for its committer.
-    """
-
-    key: str
-    handout: int
-    kind: str
-    queue: str
-    delay_ms: int = 0
-    owner: str = ""
-    lease_ms: int = 0
-    gate: Gate = NO_GATE
-
-    def claimed(self, run_id: str) -> Claim:
-        return Claim(run_id=run_id, key=self.key, handout=self.handout, kind=self.kind, lease=1)
-
-
-@dataclass(frozen=True)
-class Claim:
-    """A task row a worker holds. Its lease number fences everything it does with the row."""
-
-    run_id: str
-    key: str
-    handout: int
-    kind: str
-    lease: int
-    deliveries: int = 0
-    limited: bool = False  # its row counts against a limit: its end frees a slot
-
-    @property
-    def fence(self) -> tuple[str, str, int, int]:
-        return (self.run_id, self.key, self.handout, self.lease)
-
-
 @dataclass
 class SentEvent:
     """An event sent to resume runs, kept until a run waiting on it takes it or it expires.
@@ -196,14 +156,6 @@ class Change:
     tasks: Sequence[TaskRow] = ()
     reset: Reset | None = None
     waits: Sequence[Sequence[Any]] | None = None  # [task key, event name, key] each; None: unchanged
-
-
-class LeaseLost(Exception):  # noqa: N818 - a condition the engine handles, not an error users see
-    """Some claims a commit completes are no longer held: nothing was written."""
-
-    def __init__(self, lost: Sequence[Claim]) -> None:
-        super().__init__(f"{len(lost)} claim(s) lost")
-        self.lost = list(lost)
 
 
 @runtime_checkable
@@ -407,3 +359,29 @@ def log_entry(run_id: str, seq: int, event: Mapping[str, Any]) -> dict[str, Any]
         "payload": event.get("payload"),
         "seq": seq,
     }
+
+
+# The queue's records (:mod:`._task_rows`) are part of this protocol's vocabulary.
+__all__ = [
+    "CALLBACKS",
+    "MATCH",
+    "RUN_FIELDS",
+    "STEP_FIELDS",
+    "TASK_CANCELED",
+    "TASK_QUEUED",
+    "TASK_RUNNING",
+    "TIMER",
+    "WORKFLOW_SOURCE",
+    "Change",
+    "Claim",
+    "LeaseLost",
+    "Reset",
+    "RunRecord",
+    "SentEvent",
+    "StepRecord",
+    "Storage",
+    "TaskRow",
+    "event_source",
+    "latest_steps",
+    "log_entry",
+]
