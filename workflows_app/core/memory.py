@@ -11,53 +11,26 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+from ._memory_queue import QueueInMemory
+from ._task_rows import Claim, LeaseLost
 from .errors import ResumeConflictError, RunExistsError, RunNotFoundError, WorkflowError
-from .limits import HOLDING, Gate
 from .memory_events import EventsInMemory
-from .storage import (
-    RUN_FIELDS,
-    STEP_FIELDS,
-    TASK_CANCELED,
-    TASK_QUEUED,
-    TASK_RUNNING,
-    Change,
-    Claim,
-    LeaseLost,
-    RunRecord,
-    StepRecord,
-    TaskRow,
-    log_entry,
-)
+from .storage import RUN_FIELDS, STEP_FIELDS, Change, RunRecord, StepRecord, log_entry
 
 _T = TypeVar("_T")
 Coordinate = tuple[str, int | None, int, int]
-TaskId = tuple[str, str, int]  # run id, key, handout
-
-
-@dataclass
-class _Task:
-    """One row of the queue."""
-
-    id: int
-    row: TaskRow
-    status: str = TASK_QUEUED
-    available_at: int = 0
-    owner: str = ""
-    lease: int = 0
-    lease_until: int = 0
-    deliveries: int = 0
 
 
 def _wall_clock() -> int:
     return int(time.time() * 1000)
 
 
-class InMemoryStorage(EventsInMemory):
-    """Runs, steps, events and the task queue held in dicts."""
+class InMemoryStorage(EventsInMemory, QueueInMemory):
+    """Runs, steps and the event log in dicts; waits and the task queue come from its bases."""
 
     def __init__(self, clock: Callable[[], int] = _wall_clock) -> None:
         super().__init__()
@@ -65,10 +38,6 @@ class InMemoryStorage(EventsInMemory):
         self._runs: dict[str, RunRecord] = {}
         self._steps: dict[str, dict[Coordinate, StepRecord]] = {}
         self._events: dict[str, list[dict[str, Any]]] = {}
-        self._tasks: dict[TaskId, _Task] = {}
-        self._next_task = 0
-        self._workers: dict[str, dict[str, Any]] = {}
-        self._starts: dict[str, list[int]] = {}  # a rate's claims: when each leaves its window
 
     # -- the commit ---------------------------------------------------------------------
     async def atransact(
@@ -112,8 +81,7 @@ class InMemoryStorage(EventsInMemory):
         if lost:
             raise LeaseLost(lost)
         decided = change(current)
-        for claim in fences:
-            self._tasks.pop((claim.run_id, claim.key, claim.handout), None)
+        self._complete(fences)
         if decided is None:
             return None
         if create is not None:
@@ -142,30 +110,6 @@ class InMemoryStorage(EventsInMemory):
             self._insert(run_id, task, now)
         self._write_waits(run_id, change.waits)
         return self._append(run_id, change.events)
-
-    def _reset(self, run_id: str, reset: str) -> None:
-        for task_id, task in list(self._tasks.items()):
-            if task_id[0] != run_id:
-                continue
-            if reset == "cancel" and task.status == TASK_RUNNING:
-                task.status = TASK_CANCELED
-            else:
-                del self._tasks[task_id]
-
-    def _insert(self, run_id: str, row: TaskRow, now: int) -> None:
-        task_id = (run_id, row.key, row.handout)
-        if task_id in self._tasks:
-            raise WorkflowError(f"Task {row.key!r} #{row.handout} of run {run_id!r} exists already")
-        self._next_task += 1
-        task = _Task(id=self._next_task, row=row, available_at=now + row.delay_ms)
-        if row.owner:
-            task.status, task.owner, task.lease, task.lease_until = (
-                TASK_RUNNING,
-                row.owner,
-                1,
-                now + row.lease_ms,
-            )
-        self._tasks[task_id] = task
 
     def _append(self, run_id: str, events: Sequence[dict[str, Any]]) -> list[int]:
         log = self._events[run_id]
@@ -270,125 +214,8 @@ class InMemoryStorage(EventsInMemory):
         self._steps.pop(run_id, None)
         self._events.pop(run_id, None)
         self._forget_run_events(run_id)
-        for task_id in [task_id for task_id in self._tasks if task_id[0] == run_id]:
-            del self._tasks[task_id]
+        self._forget_run_tasks(run_id)
         return existed
-
-    # -- the task queue -----------------------------------------------------------------
-    def _holds(self, claim: Claim) -> bool:
-        task = self._tasks.get((claim.run_id, claim.key, claim.handout))
-        return task is not None and task.status == TASK_RUNNING and task.lease == claim.lease
-
-    async def aclaim(
-        self, queues: Sequence[str], owner: str, limit: int, lease_ms: int, *, gated: bool = True
-    ) -> list[Claim]:
-        now = self.clock()
-        due = [
-            (task.available_at, task.id, task_id, task)
-            for task_id, task in self._tasks.items()
-            if task.status == TASK_QUEUED and task.row.queue in queues and task.available_at <= now
-        ]
-        claims: list[Claim] = []
-        for _, _, (run_id, key, handout), task in sorted(due):
-            if len(claims) >= limit:
-                break
-            gate = task.row.gate
-            if gate.limit_key and not self._room(gate, now):
-                continue
-            if gate.rate_n:
-                self._starts.setdefault(gate.limit_key, []).append(now + gate.rate_ms)
-            task.status, task.owner, task.lease_until = TASK_RUNNING, owner, now + lease_ms
-            task.lease += 1
-            claims.append(
-                Claim(run_id, key, handout, task.row.kind, task.lease, task.deliveries, bool(gate.limit_key))
-            )
-        return claims
-
-    def _room(self, gate: Gate, now: int) -> bool:
-        """Whether the key of ``gate`` may start one more now (see ``Storage.aclaim``)."""
-        if gate.limit_n:
-            held = sum(
-                1
-                for task in self._tasks.values()
-                if task.row.gate.limit_key == gate.limit_key and task.status != TASK_QUEUED
-            )
-            held += sum(
-                1 for run in self._runs.values() if run.limit_key == gate.limit_key and run.status in HOLDING
-            )
-            if held >= gate.limit_n:
-                return False
-        if gate.rate_n:
-            starts = [until for until in self._starts.get(gate.limit_key, []) if until > now]
-            self._starts[gate.limit_key] = starts
-            if len(starts) >= gate.rate_n:
-                return False
-        return True
-
-    async def arenew(self, claims: Sequence[Claim], lease_ms: int) -> set[tuple[str, str, int, int]]:
-        held = set()
-        for claim in claims:
-            if self._holds(claim):
-                self._tasks[(claim.run_id, claim.key, claim.handout)].lease_until = self.clock() + lease_ms
-                held.add(claim.fence)
-        return held
-
-    async def arelease(self, claim: Claim, delay_ms: int) -> bool:
-        if not self._holds(claim):
-            return False
-        task = self._tasks[(claim.run_id, claim.key, claim.handout)]
-        task.status, task.owner, task.available_at = TASK_QUEUED, "", self.clock() + delay_ms
-        return True
-
-    async def adrop(self, claims: Sequence[Claim]) -> None:
-        for claim in claims:
-            task = self._tasks.get((claim.run_id, claim.key, claim.handout))
-            if task is not None and task.status != TASK_QUEUED and task.lease == claim.lease:
-                del self._tasks[(claim.run_id, claim.key, claim.handout)]
-
-    async def asweep(self, queues: Sequence[str]) -> int:
-        now = self.clock()
-        taken = 0
-        for task_id, task in list(self._tasks.items()):
-            if task.row.queue not in queues or task.status == TASK_QUEUED or task.lease_until >= now:
-                continue
-            if task.status == TASK_CANCELED:
-                del self._tasks[task_id]
-                continue
-            task.status, task.owner, task.available_at = TASK_QUEUED, "", now
-            task.deliveries += 1
-            taken += 1
-        return taken
-
-    async def aholders(self, run_id: str) -> set[str]:
-        now = self.clock()
-        return {
-            task.owner
-            for task_id, task in self._tasks.items()
-            if task_id[0] == run_id and task.status != TASK_QUEUED and task.lease_until >= now
-        }
-
-    async def aowes(self, run_id: str, kinds: Sequence[str]) -> bool:
-        return any(task_id[0] == run_id and task.row.kind in kinds for task_id, task in self._tasks.items())
-
-    def tasks_of(self, run_id: str) -> list[dict[str, Any]]:
-        """The run's task rows, for tests and the status report."""
-        return [
-            {
-                "key": key,
-                "handout": handout,
-                "kind": task.row.kind,
-                "status": task.status,
-                "lease": task.lease,
-            }
-            for (rid, key, handout), task in self._tasks.items()
-            if rid == run_id
-        ]
-
-    async def aheartbeat(self, worker: str, info: dict[str, Any]) -> None:
-        self._workers[worker] = {**info, "worker": worker, "last_seen": datetime.now(UTC)}
-
-    async def alive_workers(self, since: datetime) -> list[dict[str, Any]]:
-        return [dict(w) for w in self._workers.values() if w["last_seen"] >= since]
 
 
 def _copy(record: _T) -> _T:

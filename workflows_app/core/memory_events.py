@@ -20,6 +20,7 @@ class EventsInMemory:
     clock: Callable[[], int]
 
     def __init__(self) -> None:
+        super().__init__()
         self._waits: dict[str, list[tuple[int, str, str, str | None]]] = {}  # run -> (order, task, name, key)
         self._kept: dict[int, SentEvent] = {}
         self._next_event = 0
