@@ -41,11 +41,12 @@ from ._commits import (
     Outcome,
     decider,
 )
+from ._holders import aholders
 from ._options import DEFAULT_OPTIONS
 from ._waiting import SETTLING_EVENTS, await_settled, watching
 from .batching import GroupCommit
 from .live import LiveErrors
-from .worker import Worker, aholders
+from .worker import Worker
 from .writes import WriterBatches, acommit_writes
 
 if TYPE_CHECKING:
@@ -191,7 +192,7 @@ class Engine:
         return any(worker.works_on(run_id) for worker in self.workers())
 
     async def aholders(self, run_id: str) -> list[str]:
-        """The live workers working on the run now (see :func:`.worker.aholders`)."""
+        """The live workers working on the run now (see :func:`._holders.aholders`)."""
         return await aholders(self.storage, run_id, float(self.options["heartbeat_seconds"]))
 
     # -- the commit -------------------------------------------------------------------------

@@ -26,30 +26,25 @@ import os
 import random
 import socket
 import uuid
-import weakref
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from ..core import runtime
 from ..core.errors import WorkflowError
 from ..core.storage import Claim, LeaseLost
+from ._holders import LOCAL_WORKERS
 from ._tasks import Held, TaskLostError, TaskRunner, cancelling
 from .limits import uses_limits
 
 if TYPE_CHECKING:
     from ..core.graph import WorkflowDefinition
-    from ..core.storage import RunRecord, Storage
+    from ..core.storage import RunRecord
     from ._pipeline import Pipeline
 
 logger = logging.getLogger(__name__)
 _RETRY_SECONDS = 0.5
 _RELEASE_MS = 5_000
 _UNBOUNDED_BATCH = 64
-
-
-# The workers of this process by id: whether one of them works on a run is known here, not guessed.
-LOCAL_WORKERS: weakref.WeakValueDictionary[str, Worker] = weakref.WeakValueDictionary()
 
 
 class Worker:
@@ -377,27 +372,4 @@ def _log_failure(task: asyncio.Task[None]) -> None:
         logger.error("Checking leases failed", exc_info=task.exception())
 
 
-async def aholders(storage: Storage, run_id: str, heartbeat_seconds: float) -> list[str]:
-    """The live workers working on the run now: each holds a lease on one of its tasks.
-
-    A lease outlives a killed worker by up to ``lease_seconds``, so a lease
-    alone does not say someone works on the run. A worker of this process
-    counts while it runs the task (one that let it go, as ``testing.acrash``
-    does, is as good as dead); another process's worker counts while its
-    heartbeat is fresh (three beats). Restart is refused while this is not
-    empty: the run would have its steps run twice at once.
-    """
-    owners = await storage.aholders(run_id)
-    if not owners:
-        return []
-    since = datetime.now(UTC) - timedelta(seconds=3 * heartbeat_seconds)
-    alive = {str(row["worker"]) for row in await storage.alive_workers(since)}
-    holding = []
-    for owner in sorted(owners):
-        here = LOCAL_WORKERS.get(owner)
-        if here.works_on(run_id) if here is not None else owner in alive:
-            holding.append(owner)
-    return holding
-
-
-__all__ = ["LOCAL_WORKERS", "TaskLostError", "Worker", "aholders"]
+__all__ = ["TaskLostError", "Worker"]
