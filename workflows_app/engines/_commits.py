@@ -92,10 +92,6 @@ class Committed:
         return [row for row in self.rows if not row.owner]
 
 
-# An outcome as GroupCommit carries it: workflow, event, the claim it completes, the run as known.
-Outcome = tuple["WorkflowDefinition", dict[str, Any], Claim, RunRecord | None, Committer]
-
-
 class Placement(Protocol):
     """Where an engine puts the work a commit owes, and for how long a claim on it lasts."""
 

@@ -22,7 +22,6 @@ import asyncio
 import contextlib
 import contextvars
 import functools
-import logging
 from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -30,7 +29,7 @@ from ..core import lifecycle, runtime
 from ..core.bus import Bus
 from ..core.clock import now_ms
 from ..core.results import build_result
-from ..core.storage import CALLBACKS, Claim, LeaseLost, RunRecord
+from ..core.storage import CALLBACKS, Claim, RunRecord
 from ._announce import aannounce, publish, ring_from_thread
 from ._commits import (
     Caller,
@@ -38,13 +37,12 @@ from ._commits import (
     Committer,
     Deferred,
     DefinitionMismatchError,
-    Outcome,
     decider,
 )
 from ._holders import aholders
 from ._options import DEFAULT_OPTIONS
+from ._outcomes import OutcomeCommits
 from ._waiting import SETTLING_EVENTS, await_settled, watching
-from .batching import GroupCommit
 from .live import LiveErrors
 from .worker import Worker
 from .writes import WriterBatches, acommit_writes
@@ -54,8 +52,6 @@ if TYPE_CHECKING:
     from ..core.graph import WorkflowDefinition
     from ..core.storage import Reset, Storage
     from ._pipeline import Served
-
-logger = logging.getLogger(__name__)
 
 
 class Engine:
@@ -71,7 +67,7 @@ class Engine:
         self.errors = LiveErrors()
         self.caller = Caller()
         self._workers: dict[asyncio.AbstractEventLoop, tuple[Worker, asyncio.Task[None]]] = {}
-        self._outcomes: GroupCommit[Outcome, Committed | None] = GroupCommit(self._acommit_outcomes)
+        self._outcomes = OutcomeCommits(self)
         self._writes = WriterBatches(
             functools.partial(acommit_writes, storage, self.bus),
             delay=float(self.options["writer_batch_ms"]) / 1000,
@@ -322,7 +318,7 @@ class Engine:
     ) -> Committed | None:
         """Commit a task's outcome with the other outcomes of its run ready in this process.
 
-        They go in one commit (:class:`~.batching.GroupCommit`), which comes back to
+        They go in one commit (:mod:`._outcomes`), which comes back to
         the last of them, whose caller carries out what follows; the others get
         ``None``. An outcome whose claim was lost (the lease expired and the task
         was handed to another worker, or the run was canceled) is dropped. What
@@ -330,28 +326,7 @@ class Engine:
         before its result.
         """
         await self._writes.aflush(claim.run_id)
-        return await self._outcomes.submit(claim.run_id, (workflow, event, claim, known, committer))
-
-    async def _acommit_outcomes(self, run_id: str, items: list[Outcome]) -> list[Committed | None]:
-        while items:
-            workflow, _, _, known, committer = items[-1]
-            try:
-                committed = await self.acommit(
-                    workflow,
-                    run_id,
-                    [event for _, event, _, _, _ in items],
-                    committer=committer,
-                    known=known if len(items) == 1 else None,
-                    fences=[claim for _, _, claim, _, _ in items],
-                )
-            except LeaseLost as lost:
-                gone = {claim.fence for claim in lost.lost}
-                logger.info("Dropping %d outcome(s) of run %s whose claim was lost", len(gone), run_id)
-                await self.storage.adrop(lost.lost)
-                kept = [item for item in items if item[2].fence not in gone]
-                return _results(items, kept, await self._acommit_outcomes(run_id, kept) if kept else [])
-            return [None] * (len(items) - 1) + [committed]
-        return []
+        return await self._outcomes.asubmit(claim.run_id, (workflow, event, claim, known, committer))
 
     # -- waiting -----------------------------------------------------------------------------------
     def watching(self, run_id: str) -> contextlib.AbstractAsyncContextManager[asyncio.Queue[dict[str, Any]]]:
@@ -383,14 +358,6 @@ class Engine:
     def workers(self) -> Iterator[Worker]:
         for worker, _ in self._workers.values():
             yield worker
-
-
-def _results(
-    items: list[Outcome], kept: list[Outcome], results: list[Committed | None]
-) -> list[Committed | None]:
-    """One result per item of ``items``: those of ``kept`` in order, ``None`` for the dropped."""
-    by_fence = {item[2].fence: result for item, result in zip(kept, results, strict=True)}
-    return [by_fence.get(item[2].fence) for item in items]
 
 
 __all__ = [
