@@ -125,34 +125,15 @@ def decider(
 
     def change(record: RunRecord) -> Change | None:
         decided.clear()
-        if (
-            workflow is not None
-            and record.definition_hash
-            and record.definition_hash != workflow.definition_hash
-        ):
-            raise DefinitionMismatchError(
-                f"Run {run_id} was started with definition {record.definition_hash} of "
-                f"{workflow.id!r}; this process has {workflow.definition_hash}"
-            )
+        _check_definition(workflow, run_id, record)
         held = held_start(workflow, record, events, placement.queue_for(ADMIT, committer, record.workflow_id))
         if held is not None:  # over its workflow's limit: created pending, admitted later
             decided.append(Committed(decision=held[1], rows=held[2]))
             return held[0]
         base = replace(record, **fresh) if fresh else record
-        state, actions = base.run_state, []
-        steps = Rows(placement.storage, run_id, base.input)  # the step rows as this decision sees them
-        for event in events:
-            state, more = plan(
-                workflow,
-                state,
-                event,
-                max_loop_iterations=placement.options["max_loop_iterations"],
-                rows=steps,
-            )
-            actions += more
-        if not actions:
+        decision = _planned(placement, workflow, run_id, base, events)
+        if decision is None:
             return None
-        decision = decide(state, actions)
         decision.record = replace(base, **decision.run, version=record.version + 1)
         rows = task_rows(placement, workflow, decision, committer, events[-1]["now"], freed)
         decided.append(Committed(decision=decision, rows=rows))
@@ -166,6 +147,37 @@ def decider(
         )
 
     return change, decided
+
+
+def _check_definition(workflow: WorkflowDefinition | None, run_id: str, record: RunRecord) -> None:
+    """A run goes on only with the definition it started with (an unknown one is not checked)."""
+    if workflow is not None and record.definition_hash and record.definition_hash != workflow.definition_hash:
+        raise DefinitionMismatchError(
+            f"Run {run_id} was started with definition {record.definition_hash} of "
+            f"{workflow.id!r}; this process has {workflow.definition_hash}"
+        )
+
+
+def _planned(
+    placement: Placement,
+    workflow: WorkflowDefinition | None,
+    run_id: str,
+    base: RunRecord,
+    events: list[dict[str, Any]],
+) -> Decision | None:
+    """``plan`` applied to the run for each event in turn, as one decision; ``None``: nothing to do."""
+    state, actions = base.run_state, []
+    steps = Rows(placement.storage, run_id, base.input)  # the step rows as this decision sees them
+    for event in events:
+        state, more = plan(
+            workflow,
+            state,
+            event,
+            max_loop_iterations=placement.options["max_loop_iterations"],
+            rows=steps,
+        )
+        actions += more
+    return decide(state, actions) if actions else None
 
 
 def task_rows(
