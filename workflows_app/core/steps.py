@@ -124,15 +124,9 @@ def create_step(
     and ``rate`` (a :class:`~.limits.Rate`) bound its executions across all runs.
     """
     if id_or_component is not None and not isinstance(id_or_component, str):
-        given = {
-            "id": id,
-            "description": description,
-            "retries": retries,
-            "timeout": timeout,
-            "concurrency": concurrency,
-            "rate": rate,
-        }
-        return tool_step(id_or_component, **{k: v for k, v in given.items() if v}, **options)
+        named = {"id": id, "description": description, "retries": retries}
+        bounds = {"timeout": timeout, "concurrency": concurrency, "rate": rate}
+        return _component_step(id_or_component, {**named, **bounds}, options)
     step_id: str | None = id_or_component or id
     if step_id is None or execute is None:
         raise WorkflowDefinitionError("create_step needs an id and an execute function")
@@ -151,6 +145,15 @@ def create_step(
         concurrency=concurrency,
         rate=rate,
     )
+
+
+def _component_step(component: Any, named: dict[str, Any], options: dict[str, Any]) -> Step:
+    """An agent or tool step, from ``create_step``'s keywords.
+
+    Only the named keywords given override the component's own (an agent's
+    name, a tool's description); the other options go to its adapter as they are.
+    """
+    return tool_step(component, **{name: value for name, value in named.items() if value}, **options)
 
 
 def step(
