@@ -9,18 +9,20 @@ An agent step takes ``{"prompt": str}`` and returns ``{"text": str}`` or, with
 event becomes an agent chunk (see :mod:`.agent_stream`) sent as a
 ``workflow-step-output`` event, the tokens of each model request are added to
 the run's usage as the request ends, and its processors (:mod:`.processors`)
-may stop the run with a tripwire. Canceling the run cancels the step's task, and
-with it the model call in flight.
+may stop the run with a tripwire. A model call cannot watch the step's abort
+signal, so the agent runs in a task of its own that the signal cancels: a
+canceled run stops its model call in flight at once, not after the cancel grace.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import inspect
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from pydantic import BaseModel
 from pydantic_ai import Agent, ModelRetry, Tool
@@ -37,10 +39,11 @@ from .run import acreate_run
 from .steps import COMPONENT_AGENT, COMPONENT_TOOL, Step, signature_model
 
 if TYPE_CHECKING:
-    from .context import StepContext
+    from .context import AbortSignal, StepContext
     from .graph import WorkflowDefinition
 
 Callback = Callable[[Any], Any]
+_T = TypeVar("_T")
 
 
 class Prompt(BaseModel):
@@ -150,7 +153,31 @@ def _output_schema(output_type: Any) -> type[BaseModel] | None:
 
 
 async def arun_agent(agent: AbstractAgent[Any, Any], options: AgentOptions, ctx: StepContext) -> Any:
-    """Run the agent on the step's prompt, streaming its chunks into the run."""
+    """Run the agent on the step's prompt, streaming its chunks into the run, until the step is aborted."""
+    return await _until_aborted(ctx.abort_signal, _arun_agent(agent, options, ctx))
+
+
+async def _until_aborted(signal: AbortSignal, work: Coroutine[Any, Any, _T]) -> _T:
+    """``work`` in a task of its own, cancelled as soon as ``signal`` is set.
+
+    The step then ends cancelled, as it would have at the end of its cancel
+    grace; a run canceled meanwhile has dropped its outcome either way.
+    """
+    task = asyncio.ensure_future(work)
+
+    def stop(aborted: asyncio.Future[None]) -> None:
+        if not aborted.cancelled():
+            task.cancel()
+
+    watch = asyncio.ensure_future(signal.wait())
+    watch.add_done_callback(stop)
+    try:
+        return await task
+    finally:
+        watch.cancel()
+
+
+async def _arun_agent(agent: AbstractAgent[Any, Any], options: AgentOptions, ctx: StepContext) -> Any:
     prompt = await aprocess_input(options.input_processors, ctx.input_data["prompt"])
     send = partial(_asend, options, ctx)
     limits = UsageLimits(request_limit=options.max_steps) if options.max_steps else None
