@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
 from asgiref.sync import async_to_sync
 
@@ -40,26 +40,39 @@ if TYPE_CHECKING:
     from .graph import WorkflowDefinition
 
 
+class RunOptions(TypedDict, total=False):
+    """Which run and where it runs: what ``create_run`` and ``acreate_run`` take, here and on a workflow.
+
+    ``run_id`` names the run (a new uuid when unset); with the id of a stored run,
+    ``acreate_run`` returns that run as stored. ``resource_id`` is what it belongs
+    to (a user, a thread), by which runs are listed. ``engine`` is the name of the
+    engine that drives it (the default engine when unset). ``owner`` is who starts it,
+    stored with it (the Django app passes a user's pk). With ``idempotency_key``,
+    every caller with the same key gets the same run, started once: starting it
+    again with the same input joins the run the first start made, with other
+    input raises ``IdempotencyConflictError``.
+    """
+
+    run_id: str | None
+    resource_id: str | None
+    engine: str | None
+    owner: Any
+    idempotency_key: str | None
+
+
 class Run:
     """One run of a workflow; create it with ``workflow.create_run()``."""
 
-    def __init__(
-        self,
-        workflow: WorkflowDefinition,
-        *,
-        run_id: str | None = None,
-        resource_id: str | None = None,
-        engine: str | None = None,
-        owner: Any = None,
-        idempotency_key: str | None = None,
-    ) -> None:
+    def __init__(self, workflow: WorkflowDefinition, **options: Unpack[RunOptions]) -> None:
         self.workflow = workflow
-        self.idempotency_key = idempotency_key
-        if idempotency_key is not None:
-            run_id = keyed_run_id(workflow.id, run_id, idempotency_key)
+        self.idempotency_key = options.get("idempotency_key")
+        run_id = options.get("run_id")
+        if self.idempotency_key is not None:
+            run_id = keyed_run_id(workflow.id, run_id, self.idempotency_key)
         self.run_id = run_id or str(uuid.uuid4())
-        self.resource_id = resource_id
-        self.owner = owner
+        self.resource_id = options.get("resource_id")
+        self.owner = options.get("owner")
+        engine = options.get("engine")
         self.engine_name = engine or runtime.get_default_engine()
         self._engine_chosen = engine is not None
         self.status = "pending"
@@ -346,43 +359,19 @@ class Run:
         return async_to_sync(self.aresult)(**options)
 
 
-def create_run(
-    workflow: WorkflowDefinition,
-    run_id: str | None = None,
-    resource_id: str | None = None,
-    engine: str | None = None,
-    owner: Any = None,
-    idempotency_key: str | None = None,
-) -> Run:
+def create_run(workflow: WorkflowDefinition, **options: Unpack[RunOptions]) -> Run:
     """A run of ``workflow``, without reading storage (what ``workflow.create_run()`` returns)."""
     workflow.check_runnable()
-    return Run(
-        workflow,
-        run_id=run_id,
-        resource_id=resource_id,
-        engine=engine,
-        owner=owner,
-        idempotency_key=idempotency_key,
-    )
+    return Run(workflow, **options)
 
 
-async def acreate_run(
-    workflow: WorkflowDefinition,
-    run_id: str | None = None,
-    resource_id: str | None = None,
-    engine: str | None = None,
-    owner: Any = None,
-    idempotency_key: str | None = None,
-) -> Run:
+async def acreate_run(workflow: WorkflowDefinition, **options: Unpack[RunOptions]) -> Run:
     """A run of ``workflow``; with the ``run_id`` of a stored run, that run as stored.
 
-    ``owner`` is who starts it, stored with it (the Django app passes a user's pk).
-    With ``idempotency_key``, every caller with the same key gets the same run,
-    started once: starting it again with the same input joins the run the first
-    start made, with other input raises ``IdempotencyConflictError``.
+    With an ``idempotency_key`` too: the run of that key, if one was started (:class:`RunOptions`).
     """
-    run = create_run(workflow, run_id, resource_id, engine, owner, idempotency_key)
-    if run_id is not None or idempotency_key is not None:
+    run = create_run(workflow, **options)
+    if options.get("run_id") is not None or options.get("idempotency_key") is not None:
         await run.arefresh()
     return run
 
@@ -390,6 +379,7 @@ async def acreate_run(
 __all__ = [
     "Run",
     "RunList",
+    "RunOptions",
     "StoredRun",
     "WorkflowError",
     "acancel_by_id",

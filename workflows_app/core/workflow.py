@@ -8,7 +8,7 @@ commit starts a new draft that must be committed again.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, Unpack
 
 from pydantic import BaseModel
 
@@ -39,7 +39,7 @@ from .graph import (
 from .limits import Limit, check_workflow_limit
 from .mapping import mapping_step, stable_id
 from .retry import Duration, RetryPolicy, timeout_seconds
-from .run import Run, acreate_run, create_run
+from .run import Run, RunOptions, acreate_run, create_run
 from .schedules import Schedule
 from .steps import Step, tool_step
 from .stored_runs import RunList, StoredRun, aget_stored_run, alist_stored_runs
@@ -231,30 +231,16 @@ class Workflow:
         return workflow_tool(self, name=name, description=description, engine=engine)
 
     # -- runs (see run.py) --------------------------------------------------
-    async def acreate_run(
-        self,
-        run_id: str | None = None,
-        resource_id: str | None = None,
-        engine: str | None = None,
-        owner: Any = None,
-        idempotency_key: str | None = None,
-    ) -> Run:
+    async def acreate_run(self, **options: Unpack[RunOptions]) -> Run:
         """A run of this workflow; with the ``run_id`` of a stored run, that run as stored.
 
-        See :func:`~workflows_app.core.run.acreate_run`.
+        See :class:`~workflows_app.core.run.RunOptions`.
         """
-        return await acreate_run(self, run_id, resource_id, engine, owner, idempotency_key)
+        return await acreate_run(self, **options)
 
-    def create_run(
-        self,
-        run_id: str | None = None,
-        resource_id: str | None = None,
-        engine: str | None = None,
-        owner: Any = None,
-        idempotency_key: str | None = None,
-    ) -> Run:
+    def create_run(self, **options: Unpack[RunOptions]) -> Run:
         """A run of this workflow, without reading storage (``acreate_run`` reads a stored run)."""
-        return create_run(self, run_id, resource_id, engine, owner, idempotency_key)
+        return create_run(self, **options)
 
     async def aget_run(
         self, run_id: str, fields: Sequence[str] | None = None, with_nested_workflows: bool = True
