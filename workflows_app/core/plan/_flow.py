@@ -73,9 +73,8 @@ class ParallelNode(NodeHandler):
             node, [key for key in node["children"] if key in node.get("deltas", {})]
         )
         entry = self.core.entry_of(frame)
-        allow_failure = (
-            isinstance(entry, ParallelEntry) and entry.allow_failure
-        )  # a branch's arms join here too
+        # a branch's chosen arms join here too; only a parallel may allow failures
+        allow_failure = isinstance(entry, ParallelEntry) and entry.allow_failure
         output: dict[str, Any] = {}
         for key, step_id in zip(node["children"], node["ids"], strict=True):
             result = node["results"][key]
