@@ -42,6 +42,7 @@ class StepNode(NodeHandler):
     kinds = (ONE,)
 
     def start(self, fkey: str, frame: dict[str, Any], entry: Entry, data: Any) -> None:
+        """The step (a map's mapping, a nested workflow) runs on the entry's input."""
         frame["node"] = {"kind": ONE}
         self.frames.start_child(fkey, frame["i"], expect(entry, StepEntry).step, data)
 
@@ -55,11 +56,13 @@ class ParallelNode(NodeHandler):
     keyed_output = True
 
     def start(self, fkey: str, frame: dict[str, Any], entry: Entry, data: Any) -> None:
+        """Every child runs on the same input; none sees another's state changes before the join."""
         start_together(self.frames, fkey, frame, list(expect(entry, ParallelEntry).steps), data)
 
     def child_settled(
         self, fkey: str, frame: dict[str, Any], key: str, status: str, value: Any, ref: Ref | None
     ) -> None:
+        """Keep where the child's output is (or its error); the last child completes the join."""
         result = {"status": status, "ref": ref} if status == "success" else {"status": status, "value": value}
         frame["node"]["results"][key] = result
         self.join(fkey, frame)
@@ -108,10 +111,12 @@ class BranchNode(NodeHandler):
     keyed_output = True
 
     def start(self, fkey: str, frame: dict[str, Any], entry: Entry, data: Any) -> None:
+        """The conditions are user code: one helper task evaluates them all."""
         frame["node"] = {"kind": "branch"}
         self.frames.tasks.schedule_helper(helper_key(fkey, frame["i"]), fkey, frame["i"], "conditions", data)
 
     def helper_done(self, fkey: str, frame: dict[str, Any], task: dict[str, Any], value: Any) -> None:
+        """The conditions answered one boolean per arm: the true arms run, joined as a parallel."""
         branch = expect(self.core.entry_of(frame), BranchEntry)
         chosen = [component for (_, component), ok in zip(branch.branches, value or [], strict=True) if ok]
         start_together(self.frames, fkey, frame, chosen, task["input"])
@@ -138,12 +143,14 @@ class LoopNode(NodeHandler):
     kinds = ("loop",)
 
     def start(self, fkey: str, frame: dict[str, Any], entry: Entry, data: Any) -> None:
+        """The first iteration runs at once: both loops test their condition after the step."""
         frame["node"] = {"kind": "loop", "iteration": 1}
         self.frames.start_child(fkey, frame["i"], expect(entry, LoopEntry).step, data, iteration=1, loop=True)
 
     def child_settled(
         self, fkey: str, frame: dict[str, Any], key: str, status: str, value: Any, ref: Ref | None
     ) -> None:
+        """An iteration succeeded: its output is kept by row, and the condition task decides."""
         if status != "success" or ref is None:
             self.frames.frame_failed(fkey, value)
             return

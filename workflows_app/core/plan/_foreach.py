@@ -25,6 +25,7 @@ class ForeachNode(NodeHandler):
     stages_state = True
 
     def start(self, fkey: str, frame: dict[str, Any], entry: Entry, items: Any) -> None:
+        """Keep where the list is and how long, not the items, then start the first batch."""
         foreach = expect(entry, ForeachEntry)
         path = step_path(frame["scope"], foreach.step.id)
         row = {"path": path, "started_at": self.core.now, "iter": frame["iter"]}
@@ -57,6 +58,7 @@ class ForeachNode(NodeHandler):
         self.next_batch(fkey, frame, foreach)
 
     def next_batch(self, fkey: str, frame: dict[str, Any], entry: ForeachEntry) -> None:
+        """Start the next ``concurrency`` items, each read from the list's row; none left: done."""
         node = frame["node"]
         if node["next"] >= node["count"]:
             self.foreach_done(fkey, frame, entry)

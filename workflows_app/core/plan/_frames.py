@@ -98,9 +98,11 @@ class NodeTable:
             self.by_kind.update(dict.fromkeys(handler.kinds, handler))
 
     def for_entry(self, entry: Entry) -> NodeHandler:
+        """The handler that starts ``entry``; graph entries are exact types, never subclassed."""
         return self.by_entry[type(entry)]
 
     def for_node(self, node: dict[str, Any]) -> NodeHandler:
+        """The handler of an open node, by the kind stored with it (it outlives this process)."""
         return self.by_kind[node["kind"]]
 
 
@@ -188,6 +190,7 @@ class Frames:
         self.child_settled(frame["parent"], fkey, "failed", error)
 
     def frame_result(self, frame: dict[str, Any], status: str, **fields: Any) -> dict[str, Any]:
+        """A nested workflow's result event: the shape of a step's, named by its scope."""
         return {
             "id": frame["scope"],
             "step_name": frame["wf"],

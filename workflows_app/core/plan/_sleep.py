@@ -33,6 +33,7 @@ class SleepNode(NodeHandler):
         self.waits = waits
 
     def start(self, fkey: str, frame: dict[str, Any], entry: Entry, data: Any) -> None:
+        """Record the sleep as waiting, then arm its timer, or first ask its function when."""
         sleep = expect(entry, SleepEntry)
         now = self.core.now
         path = step_path(frame["scope"], sleep.id)
@@ -57,6 +58,7 @@ class SleepNode(NodeHandler):
         self.arm(fkey, frame, sleep_due(value, self.core.now, until=sleep.until is not None))
 
     def arm(self, fkey: str, frame: dict[str, Any], due: int) -> None:
+        """The timer is keyed by the entry's place, so a restart re-arms the same sleep."""
         self.waits.arm_timer(sleep_key(fkey, frame["i"]), fkey, due)
 
     def timer(self, fkey: str, frame: dict[str, Any]) -> None:
