@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 
 from workflows_app import create_step, create_workflow
-from workflows_app.core.plan import new_state, plan
+from workflows_app.core.graph import Entry
+from workflows_app.core.plan import Planner, new_state, plan
 
 from .driver import Builder, Driver
 
@@ -222,3 +223,20 @@ def test_an_unknown_event_is_refused() -> None:
     workflow = create_workflow("core-unit-unknown").then(noop("one")).commit()
     with pytest.raises(ValueError, match="Unknown plan event"):
         plan(workflow, new_state("r"), {"type": "nonsense", "now": 1})
+
+
+def test_every_kind_of_entry_and_every_stored_node_kind_has_one_handler() -> None:
+    """A new kind of entry without a handler, or a stored node kind nobody reads, fails here, not in a run."""
+    table = Planner(None, new_state("r"), 0).frames.table
+    assert set(table.by_entry) == set(get_args(Entry))
+    assert set(table.by_kind) == {
+        "one",
+        "multi",
+        "branch",
+        "loop",
+        "foreach",
+        "sleep",
+    }  # stored in run states
+    for entry_type, handler in table.by_entry.items():
+        assert handler.entry is entry_type
+        assert all(table.by_kind[kind] is handler for kind in handler.kinds)

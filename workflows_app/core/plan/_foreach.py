@@ -1,48 +1,34 @@
-"""The foreach side of ``plan``: batches of items, their outputs and their progress.
+"""The handler of ``foreach`` entries: batches of items, their outputs and their progress.
 
 The run state keeps a foreach's place, never its items or outputs: the items are
 read one at a time from the row that holds the list (:func:`._rows.resolve_item`),
 and the outputs stay in the items' rows until the foreach finishes, when they are
 collected once. An item's commit costs the same however long the foreach is.
-The methods run on one :class:`._planner.Planner`.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..errors import serialize_error
-from ..graph import ForeachEntry, expect, is_workflow
-from ._rows import Ref, Rows, items_ref, resolve_item
+from ..graph import Entry, ForeachEntry, expect, is_workflow
+from ._frames import NodeHandler
+from ._rows import Ref, items_ref, resolve_item
 from ._state import child_key, item_of, step_path
 
-if TYPE_CHECKING:
-    from ..graph import WorkflowDefinition as Workflow
 
-
-class ForeachMixin:
+class ForeachNode(NodeHandler):
     """A foreach entry: items run ``concurrency`` at a time, outputs kept in input order."""
 
-    s: dict[str, Any]
-    now: int
-    workflows: dict[str, Workflow]
-    rows: Rows
+    entry = ForeachEntry
+    kinds = ("foreach",)
+    stages_state = True
 
-    if TYPE_CHECKING:
-
-        def emit(self, event_type: str, payload: dict[str, Any]) -> None: ...
-        def record(self, task: dict[str, Any], status: str, **fields: Any) -> None: ...
-        def rewrite(self, row: dict[str, Any], status: str, **fields: Any) -> None: ...
-        def flush_state(self, node: dict[str, Any], keys: list[str] | None = None) -> None: ...
-        def entry_done(self, fkey: str, output: Ref) -> None: ...
-        def frame_failed(self, fkey: str, error: Any) -> None: ...
-        def start_child(self, fkey: str, i: int, component: Any, data: Any, **coords: Any) -> str | None: ...
-        def value(self, frame: dict[str, Any], ref: Ref | None = None) -> Any: ...
-        def frame_input(self, frame: dict[str, Any]) -> Any: ...
-
-    def start_foreach(self, fkey: str, frame: dict[str, Any], entry: ForeachEntry, items: Any) -> None:
-        path = step_path(frame["scope"], entry.step.id)
-        row = {"path": path, "started_at": self.now, "iter": frame["iter"]}
+    def start(self, fkey: str, frame: dict[str, Any], entry: Entry, items: Any) -> None:
+        """Keep where the list is and how long, not the items, then start the first batch."""
+        foreach = expect(entry, ForeachEntry)
+        path = step_path(frame["scope"], foreach.step.id)
+        row = {"path": path, "started_at": self.core.now, "iter": frame["iter"]}
         frame["node"] = {
             "kind": "foreach",
             "row": row,
@@ -54,24 +40,25 @@ class ForeachMixin:
             "attempts": {},  # items that succeeded at a retry: {index: attempt}
         }
         if not isinstance(items, list):
-            error = serialize_error(TypeError(f"foreach over {entry.step.id!r} needs a list input"))
-            self.record({**row, "input": items}, "failed", error=error, ended_at=self.now)
-            self.frame_failed(fkey, error)
+            error = serialize_error(TypeError(f"foreach over {foreach.step.id!r} needs a list input"))
+            self.core.record({**row, "input": items}, "failed", error=error, ended_at=self.core.now)
+            self.frames.frame_failed(fkey, error)
             return
-        self.record({**row, "input": items}, "running")
-        self.emit(
+        self.core.record({**row, "input": items}, "running")
+        self.core.emit(
             "workflow-step-start",
             {
                 "id": path,
-                "step_name": entry.step.id,
+                "step_name": foreach.step.id,
                 "payload": items,
-                "started_at": self.now,
+                "started_at": self.core.now,
                 "status": "running",
             },
         )
-        self.next_batch(fkey, frame, entry)
+        self.next_batch(fkey, frame, foreach)
 
     def next_batch(self, fkey: str, frame: dict[str, Any], entry: ForeachEntry) -> None:
+        """Start the next ``concurrency`` items, each read from the list's row; none left: done."""
         node = frame["node"]
         if node["next"] >= node["count"]:
             self.foreach_done(fkey, frame, entry)
@@ -82,8 +69,8 @@ class ForeachMixin:
         node["batch"] = batch
         node["results"] = {}
         for index in batch:
-            item = resolve_item(self.rows, node["items"], self.frame_input(frame), index)
-            self.start_child(fkey, frame["i"], entry.step, item, fe=index)
+            item = resolve_item(self.core.rows, node["items"], self.core.frame_input(frame), index)
+            self.frames.start_child(fkey, frame["i"], entry.step, item, fe=index)
 
     def outputs_ref(self, frame: dict[str, Any], entry: ForeachEntry) -> Ref:
         """Where the outputs of the foreach's items are: the rows of its items."""
@@ -98,31 +85,32 @@ class ForeachMixin:
         """Collect the items' outputs from their rows, once: the foreach's output, in item order."""
         row = frame["node"]["row"]
         ref = self.outputs_ref(frame, entry)
-        outputs = self.value(frame, ref)
-        self.rewrite(row, "success", output=outputs, ended_at=self.now)
-        self.emit(
+        outputs = self.core.value(frame, ref)
+        self.core.rewrite(row, "success", output=outputs, ended_at=self.core.now)
+        self.core.emit(
             "workflow-step-result",
             {
                 "id": row["path"],
                 "step_name": entry.step.id,
                 "status": "success",
                 "output": outputs,
-                "ended_at": self.now,
+                "ended_at": self.core.now,
             },
         )
-        self.entry_done(fkey, ref)
+        self.frames.entry_done(fkey, ref)
 
-    def foreach_item_settled(
+    def child_settled(
         self, fkey: str, frame: dict[str, Any], key: str, status: str, value: Any, ref: Ref | None
     ) -> None:
+        """An item settled: progress is shown; when its batch is all settled, the next starts."""
         node = frame["node"]
         index = item_of(key)
         node["results"][str(index)] = status  # str keys: the run state goes through JSON
         if status == "success" and ref is not None and ref[1][3]:
             node["attempts"][str(index)] = ref[1][3]
-        entry = expect(self.workflows[frame["wf"]].entries[frame["i"]], ForeachEntry)
+        entry = expect(self.core.entry_of(frame), ForeachEntry)
         completed = sum(1 for out_status in node["results"].values() if out_status == "success")
-        self.emit(
+        self.core.emit(
             "workflow-step-progress",
             {
                 "id": node["row"]["path"],
@@ -134,35 +122,33 @@ class ForeachMixin:
         )
         if len(node["results"]) < len(node["batch"]):
             return
-        self.flush_state(node)
+        self.frames.tasks.flush_state(node)
         failed = [i for i in node["batch"] if node["results"][str(i)] != "success"]
         if failed:
-            self.rewrite(node["row"], "failed", error=value, ended_at=self.now)
-            self.frame_failed(fkey, value)
+            self.core.rewrite(node["row"], "failed", error=value, ended_at=self.core.now)
+            self.frames.frame_failed(fkey, value)
             return
         self.next_batch(fkey, frame, entry)
 
-    def mark_foreach_suspended(self, fkey: str, node: dict[str, Any]) -> None:
+    def at_rest(self, fkey: str, node: dict[str, Any]) -> None:
         """A foreach waiting on suspended items shows as suspended, with each item's progress."""
         node["suspended"] = True
         progress = {"__workflow_meta": {"foreach_output": self.foreach_progress(fkey, node)}}
-        self.rewrite({**node["row"], "suspended_at": self.now, "suspend_payload": progress}, "suspended")
+        self.core.rewrite(
+            {**node["row"], "suspended_at": self.core.now, "suspend_payload": progress}, "suspended"
+        )
 
-    def mark_foreach_resumed(self, fkey: str | None, data: Any) -> None:
-        """Show each suspended foreach above a resumed item as running again."""
-        while fkey is not None:
-            frame = self.s["frames"][fkey]
-            node = frame["node"]
-            if node is not None and node["kind"] == "foreach" and node.pop("suspended", False):
-                self.rewrite({**node["row"], "resumed_at": self.now, "resume_payload": data}, "running")
-            fkey = frame["parent"]
+    def resumed(self, node: dict[str, Any], data: Any) -> None:
+        """A suspended foreach above a resumed item shows as running again."""
+        if node.pop("suspended", False):
+            self.core.rewrite({**node["row"], "resumed_at": self.core.now, "resume_payload": data}, "running")
 
     def foreach_progress(self, fkey: str, node: dict[str, Any]) -> list[dict[str, Any] | None]:
         """Per item: its output once done, its suspend payload while suspended, ``None`` if not started."""
         frame = self.s["frames"][fkey]
-        entry = expect(self.workflows[frame["wf"]].entries[frame["i"]], ForeachEntry)
+        entry = expect(self.core.entry_of(frame), ForeachEntry)
         first = node["next"] - len(node["batch"])
-        outputs = self.value(frame, self.outputs_ref(frame, entry))
+        outputs = self.core.value(frame, self.outputs_ref(frame, entry))
         progress: list[dict[str, Any] | None] = []
         for index, output in enumerate(outputs):
             status = "success" if index < first else node["results"].get(str(index))

@@ -21,26 +21,40 @@ Invariants of the run state (a small JSON dict, never the step outputs):
 - The run is quiescent when no task runs and no timer is armed; it then ends as
   ``suspended`` (some task is suspended), ``paused`` (perStep budget used up), or
   the frame walk has already ended it.
+
+The planner is put together from plain collaborators sharing one
+:class:`._core.RunCore`: :class:`._tasks.Tasks`, :class:`._waits.Waits`,
+:class:`._frames.Frames` (with one :class:`._frames.NodeHandler` per kind of
+entry, looked up in one table), :class:`._outcomes.Outcomes`,
+:class:`._wakeups.Wakeups` and :class:`._travel.Travel`. This module wires them
+and keeps what concerns the run as a whole: dispatching the event, starting,
+canceling, restarting, the workflow's timeout and settling a quiescent run.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..errors import WorkflowError, WorkflowTimeoutError, serialize_error
-from ._events import EventMixin
-from ._foreach import ForeachMixin
-from ._nodes import NodeMixin
+from ._core import RunCore
+from ._flow import BranchNode, LoopNode, ParallelNode, StepNode
+from ._foreach import ForeachNode
+from ._frames import Frames, NodeHandler
+from ._outcomes import Outcomes
 from ._rows import Rows, upgrade
+from ._sleep import SleepNode
 from ._state import BUSY, DEADLINE, OPEN, ROOT
-from ._tasks import TaskMixin
-from ._travel import TravelMixin
+from ._tasks import Tasks
+from ._travel import Travel
+from ._waits import Waits
+from ._wakeups import Wakeups
 
 if TYPE_CHECKING:
     from ..graph import WorkflowDefinition as Workflow
 
 
-class Planner(TaskMixin, NodeMixin, ForeachMixin, TravelMixin, EventMixin):
+class Planner:
     """One application of an event to a run state, collecting the actions."""
 
     def __init__(
@@ -51,21 +65,35 @@ class Planner(TaskMixin, NodeMixin, ForeachMixin, TravelMixin, EventMixin):
         max_loop_iterations: int | None = None,
         rows: Rows | None = None,
     ) -> None:
-        if workflow is not None:  # only a cancel is planned without it (see plan())
-            self.root = workflow
-        self.workflows = workflow.nested_workflows() if workflow is not None else {}
+        rows = rows if rows is not None else Rows(None, str(state.get("run_id", "")))
+        self.core = core = RunCore(workflow, state, now, max_loop_iterations, rows)
         self.s = state
-        self.now = now
-        self.max_loop_iterations = max_loop_iterations
-        self.actions: list[dict[str, Any]] = []
-        self.rows = rows if rows is not None else Rows(None, str(state.get("run_id", "")))
+        self.actions = core.actions
+        self.tasks = Tasks(core)
+        self.waits = waits = Waits(core)
+        self.frames = Frames(core, self.tasks, self.node_kinds(waits))
+        self.outcomes = Outcomes(core, self.tasks, self.frames, waits)
+        self.wakeups = Wakeups(core, self.tasks, self.frames)
+        self.travel = Travel(core, self.frames, waits)
+
+    @staticmethod
+    def node_kinds(waits: Waits) -> list[Callable[[Frames], NodeHandler]]:
+        """The handler of each kind of entry; :class:`._frames.NodeTable` looks them up."""
+        return [
+            StepNode,
+            ParallelNode,
+            BranchNode,
+            LoopNode,
+            ForeachNode,
+            lambda frames: SleepNode(frames, waits),
+        ]
 
     # -- dispatch -------------------------------------------------------------
     def apply(self, event: dict[str, Any]) -> None:
-        before = self.waits()
+        before = self.waits.waits()
         self.dispatch(event)
         self.settle()
-        after = self.waits()
+        after = self.waits.waits()
         if after != before:  # the index senders find waiting runs by is written with this commit
             self.actions.append({"type": "waits", "waits": after})
 
@@ -74,22 +102,22 @@ class Planner(TaskMixin, NodeMixin, ForeachMixin, TravelMixin, EventMixin):
         if kind == "start":
             self.on_start(event)
         elif kind == "task-done":
-            self.on_task_done(event["key"], event["outcome"], event.get("handout"))
+            self.outcomes.on_task_done(event["key"], event["outcome"], event.get("handout"))
         elif kind == "resume":
             self.s.setdefault("context", {}).update(event.get("context") or {})
-            self.on_resume(event["keys"], event.get("data"))
+            self.wakeups.on_resume(event["keys"], event.get("data"))
         elif kind == "timer" and event["key"] == DEADLINE:
             self.on_run_timeout(event.get("handout"))
         elif kind == "event":
-            self.on_event(event["event"], event["keys"])
+            self.wakeups.on_event(event["event"], event["keys"])
         elif kind == "timer":
-            self.on_timer(event["key"], event.get("handout"))
+            self.wakeups.on_timer(event["key"], event.get("handout"))
         elif kind == "cancel":
             self.on_cancel()
         elif kind == "restart":
             self.on_restart()
         elif kind == "time-travel":
-            self.on_time_travel(event)
+            self.travel.on_time_travel(event)
         else:
             raise ValueError(f"Unknown plan event {kind!r}")
 
@@ -97,17 +125,17 @@ class Planner(TaskMixin, NodeMixin, ForeachMixin, TravelMixin, EventMixin):
         self.s["status"] = "running"
         self.s["state"] = dict(event.get("state") or {})
         self.s["context"] = dict(event.get("context") or {})
-        self.emit("workflow-start", {"run_id": self.s["run_id"]})
-        self.arm_run_timeout()
-        self.s["frames"][ROOT] = self.new_frame(self.root, "", event.get("input"), parent=None)
-        self.advance(ROOT)
+        self.core.emit("workflow-start", {"run_id": self.s["run_id"]})
+        self.waits.arm_run_timeout()
+        self.s["frames"][ROOT] = self.frames.new_frame(self.core.root, "", event.get("input"), parent=None)
+        self.frames.advance(ROOT)
 
     def on_cancel(self) -> None:
         if self.s["status"] not in OPEN:
             return
-        self.stop_everything()
-        self.emit("workflow-canceled", {})
-        self.finish("canceled")
+        self.outcomes.stop_everything()
+        self.core.emit("workflow-canceled", {})
+        self.core.finish("canceled")
 
     def on_restart(self) -> None:
         """Hand out again whatever was owed when the process that held it died.
@@ -119,40 +147,25 @@ class Planner(TaskMixin, NodeMixin, ForeachMixin, TravelMixin, EventMixin):
         self.s["status"] = "running"
         for key, task in self.s["tasks"].items():
             if task["status"] == "running":
-                self.hand_out(key, task)
+                self.core.hand_out(key, task)
         for key, timer in list(self.s["timers"].items()):
-            self.arm_timer(key, timer["frame"], timer["at"])
-        self.rearm_deadlines()
+            self.waits.arm_timer(key, timer["frame"], timer["at"])
+        self.waits.rearm_deadlines()
         if self.s.get("deadline"):
-            self.arm_run_timeout(self.s["deadline"]["at"])
-
-    # -- the workflow's timeout ---------------------------------------------------
-    def arm_run_timeout(self, due: int | None = None) -> None:
-        """Owe a timer that fails the run when its workflow's ``timeout`` is up.
-
-        It is kept apart from ``timers``: those keep a run from settling, while the
-        deadline runs on through suspensions (a run's timeout bounds its whole life).
-        """
-        if self.root.timeout is None:
-            return
-        if due is None:
-            due = self.now + round(self.root.timeout * 1000)
-        deadline = {"at": due, "n": self.next_order()}
-        self.s["deadline"] = deadline
-        self.actions.append({"type": "timer", "key": DEADLINE, "at": due, "n": deadline["n"]})
+            self.waits.arm_run_timeout(self.s["deadline"]["at"])
 
     def on_run_timeout(self, number: int | None) -> None:
+        """The workflow's ``timeout`` is up: the run fails, whatever it was doing."""
         deadline = self.s.get("deadline")
         if deadline is None or (number is not None and deadline["n"] != number):
             return  # an earlier arming (before a restart or a time travel) fired late
         if self.s["status"] not in OPEN - {"pending"}:
             return
-        self.stop_everything()
+        self.outcomes.stop_everything()
         self.s["frames"].clear()
-        late = WorkflowTimeoutError(
-            f"Workflow {self.root.id!r} did not finish within {self.root.timeout:g} s"
-        )
-        self.finish("failed", error=serialize_error(late))
+        root = self.core.root
+        late = WorkflowTimeoutError(f"Workflow {root.id!r} did not finish within {root.timeout:g} s")
+        self.core.finish("failed", error=serialize_error(late))
 
     # -- run-level settling -----------------------------------------------------
     def settle(self) -> None:
@@ -164,41 +177,13 @@ class Planner(TaskMixin, NodeMixin, ForeachMixin, TravelMixin, EventMixin):
         if any(t["status"] == "suspended" for t in self.s["tasks"].values()):
             for frame in self.s["frames"].values():
                 if frame["node"] is not None:
-                    self.flush_state(frame["node"])
-            self.mark_suspended_ancestors()
+                    self.tasks.flush_state(frame["node"])
+            self.frames.show_suspended()
             self.s["status"] = "suspended"
             self.actions.append({"type": "settle", "status": "suspended"})
         elif self.s["frames"]:
-            self.emit("workflow-paused", {})
-            self.finish("paused")
-
-    def finish(self, status: str, *, result: Any = None, **fields: Any) -> None:
-        """End the run; its result goes to the run row with this commit, not into the state."""
-        self.s["status"] = status
-        self.s.pop("deadline", None)
-        self.s.update(fields)
-        payload = {
-            "workflow_status": status,
-            "metadata": {},
-            "output": {"usage": dict(self.s["usage"])},
-        }
-        self.emit("workflow-finish", payload)
-        settle = {"type": "settle", "status": status}
-        self.actions.append({**settle, "result": result} if status == "success" else settle)
-
-    # -- output helpers -----------------------------------------------------------
-    def emit(self, event_type: str, payload: dict[str, Any]) -> None:
-        self.actions.append(
-            {
-                "type": "event",
-                "event": {
-                    "type": event_type,
-                    "run_id": self.s["run_id"],
-                    "from": "WORKFLOW",
-                    "payload": payload,
-                },
-            }
-        )
+            self.core.emit("workflow-paused", {})
+            self.core.finish("paused")
 
 
 def plan(
