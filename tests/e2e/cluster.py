@@ -160,6 +160,32 @@ class Cluster:
     def cancel(self, workflow_id: str, run_id: str) -> None:
         self.call(workflow_id, run_id, "acancel")
 
+    def start_in_process(
+        self, workflow_id: str, data: Any, *, engine: str = "default"
+    ) -> tuple[str, subprocess.Popen[str]]:
+        """Start a run in a new process that waits until it settles: ``(run id, the process)``.
+
+        On the default engine that process is where the run's steps run.
+        """
+        run_id = f"run-{uuid.uuid4().hex[:12]}"
+        code = (
+            "import django, json, sys; django.setup()\n"
+            "from workflows_app.core import runtime\n"
+            "from asgiref.sync import async_to_sync\n"
+            f"run = runtime.get_workflow({workflow_id!r}).create_run(run_id={run_id!r}, engine={engine!r})\n"
+            f"async_to_sync(run.astart)(json.loads({json.dumps(json.dumps(data))}))\n"
+        )
+        process = subprocess.Popen(
+            [sys.executable, "-c", code],
+            cwd=ROOT,
+            env=self.env(),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        self.workers.append(process)  # killed with the cluster
+        return run_id, process
+
     def call(self, workflow_id: str, run_id: str, method: str, *args: Any, **options: Any) -> None:
         """``Run.<method>(*args, **options)`` in a new process, as another server would."""
         code = (

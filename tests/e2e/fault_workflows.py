@@ -63,6 +63,14 @@ sleepy = (
     .commit()
 )
 
+long_sleep = (
+    create_workflow("fault-long-sleep")
+    .then(create_step("before", execute=_add))
+    .sleep(5.0)
+    .then(create_step("after", execute=_add))
+    .commit()
+)
+
 endless = create_workflow("fault-endless").then(create_step("waits", execute=_until_aborted)).commit()
 
 asking = (
