@@ -140,13 +140,21 @@ def run_peers(options: argparse.Namespace, scratch: Path, round_: int) -> dict[s
     if importlib.util.find_spec("dbos") is not None:
         url = fresh_database(BENCH_DATABASES["dbos"])
         env = base_env(url)
-        results |= run_module("bench.peers", ["dbos", "--postgres", url, *runs], env, scratch / "dbos.json")
+        found = run_module("bench.peers", ["dbos", "--postgres", url, *runs], env, scratch / "dbos.json")
+        results |= found or {"dbos": {}}  # failed: a broken benchmark, not a column left out
     if importlib.util.find_spec("langgraph") is not None:
         url = fresh_database(BENCH_DATABASES["langgraph"])
         lite = scratch / f"langgraph-{round_}.sqlite3"
         args = ["langgraph", "--postgres", url, "--sqlite", str(lite), *runs]
-        results |= run_module("bench.peers", args, base_env(url), scratch / "langgraph.json")
+        found = run_module("bench.peers", args, base_env(url), scratch / "langgraph.json")
+        results |= found or {"langgraph": {}}
     return results
+
+
+def failed_benchmarks(configs: dict[str, Any], peer_rounds: list[dict[str, Any]]) -> list[str]:
+    """The benchmarks that broke: those with no results (``run_module`` printed their errors)."""
+    peers = {name for found in peer_rounds for name, result in found.items() if not result}
+    return [name for name, result in configs.items() if not result] + sorted(peers)
 
 
 def merge_peer_rounds(rounds: list[dict[str, Any]]) -> dict[str, Any]:
@@ -209,7 +217,7 @@ def main() -> None:
             configs[name] = run_module("bench.suite", args, env, scratch / "suite.json")
         if not options.no_peers and not options.quick:
             peer_rounds.append(run_peers(options, scratch, 2))
-    failed = [name for name, result in configs.items() if not result]
+    failed = failed_benchmarks(configs, peer_rounds)
     if failed:
         # Never a table with "n/a" where a benchmark broke: the error above is the result.
         print(f"Benchmarks failed: {', '.join(failed)} (their errors are above)", file=sys.stderr)

@@ -68,6 +68,42 @@ async def test_a_run_is_created_and_started_in_one_commit_that_holds_its_owner(h
     await run.acancel()
 
 
+async def test_a_time_travel_resets_the_run_and_owes_its_first_step_in_one_commit(harness: Harness) -> None:
+    seen: list[str] = shared_list()
+
+    async def second(ctx: Any) -> Any:
+        if not ctx.input_data.get("wait"):
+            return {"done": True}
+        seen.append("started")
+        await ctx.abort_signal
+        return {}
+
+    workflow = (
+        create_workflow("durable-travel-one-commit")
+        .then(create_step("first", execute=lambda ctx: {}))
+        .then(create_step("second", execute=second))
+        .commit()
+    )
+    run = await workflow.acreate_run(engine=harness.engine)
+    assert (await run.astart({})).status == "success"
+    storage = runtime.get_storage()
+    before = await storage.aget_run(run.run_id)
+    assert before is not None
+    harness.fresh_process()
+    again = await workflow.acreate_run(run_id=run.run_id, engine=harness.engine)
+    travel = asyncio.ensure_future(again.atime_travel("second", input_data={"wait": True}))
+    await awaituntil(lambda: "started" in seen or travel.done())
+    assert not travel.done(), travel.result()
+    stored = await storage.aget_run(run.run_id)
+    assert stored is not None
+    # One write since the run settled: the commit that reset its state, dropped its old
+    # work and owed the target step, whose row a worker then claimed.
+    assert (stored.version, stored.generation) == (before.version + 1, before.generation + 1)
+    assert (stored.status, stored.result) == ("running", None)
+    await again.acancel()
+    assert (await travel).status == "canceled"
+
+
 async def test_on_start_is_called_once_the_start_is_committed(harness: Harness) -> None:
     seen: list[Any] = shared_list()
 

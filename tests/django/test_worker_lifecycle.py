@@ -185,6 +185,53 @@ async def test_a_worker_takes_only_work_of_the_workflows_it_serves() -> None:
 
 
 @pytest.mark.timeout(60)
+async def test_a_worker_of_the_evented_engine_leaves_a_long_default_engine_step_alone() -> None:
+    """A ``workflows_worker`` sharing the database never takes back a default-engine step.
+
+    The default engine's steps run in the process that started the run, on rows
+    of that process's private queue; the evented worker sweeps every 50 ms
+    while the step runs for more than two of its 0.3 s leases, renewed by its
+    own worker, and must neither take it back nor run it a second time.
+    """
+    GATES["long"] = Gate()
+    workflow = create_workflow("default-long-step").then(create_step("long", execute=gated)).commit()
+    fast = {"lease_seconds": 0.3, "sweep_seconds": 0.05, "poll_seconds": 0.05}
+    saved = runtime.get_engine_options()
+    runtime.configure(
+        engine_options={**saved, **{name: {**saved.get(name, {}), **fast} for name in ("default", "evented")}}
+    )
+    evented = runtime.get_engine("evented")
+    sweeper = Worker(evented, name="workflows-worker", capacity=4)
+    assert workflow.id in sweeper.serves()
+    job = asyncio.ensure_future(sweeper.arun(doorbell=False))
+    try:
+        run = await workflow.acreate_run(engine="default")
+        started = asyncio.ensure_future(run.astart({"n": 0}))
+        await asyncio.wait_for(GATES["long"].entered.wait(), 20)
+        (first,) = [row async for row in WorkflowTask.objects.filter(run_id=run.run_id).values()]
+        assert first["lease_until"] is not None
+        outlived = first["lease_until"] + 2 * int(fast["lease_seconds"] * 1000)
+
+        async def outlived_two_leases() -> bool:
+            row = await WorkflowTask.objects.filter(run_id=run.run_id).values().aget()
+            # Held all along by the worker that claimed it: never taken back, never handed out again.
+            assert (row["owner"], row["lease"], row["deliveries"]) == (first["owner"], first["lease"], 0)
+            return row["lease_until"] is not None and row["lease_until"] >= outlived
+
+        await until(outlived_two_leases)
+        assert first["queue"] not in sweeper.queues
+        GATES["long"].release.set()
+        assert (await asyncio.wait_for(started, 20)).status == "success"
+    finally:
+        job.cancel()
+        await asyncio.gather(job, return_exceptions=True)
+        runtime.configure(engine_options=saved)
+    assert CALLS == {"long": 1}
+    assert GATES["long"].entries == 1
+    assert (await run.aresult()).result == {"n": 1}
+
+
+@pytest.mark.timeout(60)
 async def test_work_that_failed_on_the_database_is_handed_back_not_held_for_its_lease() -> None:
     """A database error under a task (SQLite's "database table is locked") delays it, not for a lease.
 

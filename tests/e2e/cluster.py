@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import sqlite3
@@ -31,6 +32,45 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+class Redis:
+    """A private redis-server the test may restart and stop (never the shared one)."""
+
+    def __init__(self) -> None:
+        server = shutil.which("redis-server")
+        assert server is not None, "redis-server is needed for this test"
+        self.server = server
+        self.port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+        self.start()
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [
+                self.server,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+            self.process = None
 
 
 class Cluster:
@@ -119,6 +159,32 @@ class Cluster:
 
     def cancel(self, workflow_id: str, run_id: str) -> None:
         self.call(workflow_id, run_id, "acancel")
+
+    def start_in_process(
+        self, workflow_id: str, data: Any, *, engine: str = "default"
+    ) -> tuple[str, subprocess.Popen[str]]:
+        """Start a run in a new process that waits until it settles: ``(run id, the process)``.
+
+        On the default engine that process is where the run's steps run.
+        """
+        run_id = f"run-{uuid.uuid4().hex[:12]}"
+        code = (
+            "import django, json, sys; django.setup()\n"
+            "from workflows_app.core import runtime\n"
+            "from asgiref.sync import async_to_sync\n"
+            f"run = runtime.get_workflow({workflow_id!r}).create_run(run_id={run_id!r}, engine={engine!r})\n"
+            f"async_to_sync(run.astart)(json.loads({json.dumps(json.dumps(data))}))\n"
+        )
+        process = subprocess.Popen(
+            [sys.executable, "-c", code],
+            cwd=ROOT,
+            env=self.env(),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        self.workers.append(process)  # killed with the cluster
+        return run_id, process
 
     def call(self, workflow_id: str, run_id: str, method: str, *args: Any, **options: Any) -> None:
         """``Run.<method>(*args, **options)`` in a new process, as another server would."""

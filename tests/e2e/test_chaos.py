@@ -24,7 +24,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import shutil
 import signal
 import subprocess
 import sys
@@ -37,7 +36,7 @@ from typing import Any
 import pytest
 
 from .chaos_workflows import expected_result
-from .cluster import ROOT, Cluster, free_port
+from .cluster import ROOT, Cluster, Redis
 
 RUNS_BEFORE = 24  # started with Redis up
 RUNS_DURING_OUTAGE = 8  # started while Redis is stopped
@@ -50,45 +49,6 @@ CHAOS_ENV = {
     "WORKFLOWS_POLL_SECONDS": "0.5",
     "WORKFLOWS_MAX_DELIVERIES": "10",
 }
-
-
-class Redis:
-    """A private redis-server the test may restart and stop (never the shared one)."""
-
-    def __init__(self) -> None:
-        server = shutil.which("redis-server")
-        assert server is not None, "redis-server is needed for the chaos test"
-        self.server = server
-        self.port = free_port()
-        self.process: subprocess.Popen[bytes] | None = None
-        self.start()
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [
-                self.server,
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.kill()
-            self.process.wait(timeout=10)
-            self.process = None
 
 
 class Client:

@@ -9,14 +9,12 @@ no gap and no duplicate.
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from .cluster import Cluster, free_port
+from .cluster import Cluster, Redis
 
 
 @pytest.fixture
@@ -75,35 +73,72 @@ def test_a_sleep_survives_a_worker_restart(cluster: Cluster) -> None:
     assert_clean_log(cluster, run_id, ["before", waiting["id"], "after"])
 
 
-def test_runs_complete_once_redis_is_back(tmp_path: Path) -> None:
-    server = shutil.which("redis-server")
-    assert server is not None, "redis-server is needed for this test"
-    port = free_port()
+@pytest.fixture
+def redis() -> Iterator[Redis]:
+    """A private Redis the test may stop and start again."""
+    server = Redis()
+    yield server
+    server.stop()
 
-    def start_redis() -> subprocess.Popen[bytes]:
-        return subprocess.Popen(
-            [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
 
-    redis = start_redis()
-    cluster = Cluster(tmp_path, redis_url=f"redis://127.0.0.1:{port}/0")
-    try:
-        cluster.start_worker()
-        run_id = cluster.enqueue("fault-sleep", {"n": 0, "seconds": 1.0})
-        cluster.wait_for(
-            lambda: any(kind == "workflow-step-waiting" for _, kind, _ in cluster.events(run_id))
-        )
-        redis.kill()
-        redis.wait(timeout=10)
-        redis = start_redis()
-        assert cluster.wait_settled(run_id, timeout=60) == "success"
-        assert cluster.result(run_id) == {"n": 2}
-    finally:
-        cluster.close()
-        redis.kill()
-        redis.wait(timeout=10)
+@pytest.fixture
+def outage_cluster(tmp_path: Path, redis: Redis) -> Iterator[Cluster]:
+    """A cluster whose Redis is the test's private one."""
+    started = Cluster(tmp_path, redis_url=redis.url)
+    yield started
+    started.close()
+
+
+def test_runs_complete_once_redis_is_back(outage_cluster: Cluster, redis: Redis) -> None:
+    cluster = outage_cluster
+    cluster.start_worker()
+    run_id = cluster.enqueue("fault-sleep", {"n": 0, "seconds": 1.0})
+    cluster.wait_for(lambda: any(kind == "workflow-step-waiting" for _, kind, _ in cluster.events(run_id)))
+    redis.stop()
+    redis.start()
+    assert cluster.wait_settled(run_id, timeout=60) == "success"
+    assert cluster.result(run_id) == {"n": 2}
+
+
+def test_a_run_is_canceled_while_redis_is_down(outage_cluster: Cluster, redis: Redis, tmp_path: Path) -> None:
+    """docs/operations.md, "Redis is down": cancelling still commits, and the step sees its abort.
+
+    With no broadcast to carry the cancel, the worker learns it when its lease
+    renewal finds the task row canceled.
+    """
+    cluster = outage_cluster
+    cluster.start_worker()
+    run_id = cluster.enqueue("fault-endless", {})
+    cluster.wait_for((tmp_path / f"started-{run_id}").exists)
+    redis.stop()
+    cluster.cancel("fault-endless", run_id)  # from another process, which cannot reach Redis either
+    assert cluster.status(run_id) == "canceled"  # committed by the cancel itself
+    cluster.wait_for((tmp_path / f"aborted-{run_id}").exists)
+    cluster.wait_for(
+        lambda: not cluster.query("SELECT 1 FROM workflows_app_workflowtask WHERE run_id = ?", run_id)
+    )
+    assert cluster.status(run_id) == "canceled"
+    kinds = [kind for _, kind, _ in cluster.events(run_id)]
+    assert "workflow-step-result" not in kinds  # what the step returned after its abort is not kept
+    assert kinds.count("workflow-canceled") == 1
+
+
+def test_a_run_is_resumed_while_redis_is_down(outage_cluster: Cluster, redis: Redis) -> None:
+    """docs/operations.md, "Redis is down": resuming still commits, and the run goes on.
+
+    The resume's doorbell is lost with Redis; the worker finds the step's row at
+    its next poll of the database, and the resuming process learns the outcome
+    by reading the run.
+    """
+    cluster = outage_cluster
+    cluster.start_worker()
+    run_id = cluster.enqueue("fault-ask", {"n": 0})
+    cluster.wait_for(lambda: cluster.status(run_id) == "suspended")
+    redis.stop()
+    cluster.resume("fault-ask", run_id, {"by": "ops"})  # returns once the run has settled
+    assert cluster.status(run_id) == "success"
+    assert cluster.result(run_id) == {"n": 2, "by": "ops"}
+    assert_clean_log(cluster, run_id, ["ask", "after"])
 
 
 def test_a_run_started_with_no_worker_alive_is_a_clear_error(cluster: Cluster) -> None:
