@@ -90,7 +90,9 @@ def _permissions_of_the_app() -> set[str]:
 
 def _named_permissions(text: str) -> set[str]:
     """Codenames in ``text``: an action, then ``_`` and a model of the app (``start_workflowrun``)."""
-    models = "|".join(model._meta.model_name for model in apps.get_app_config("workflows_app").get_models())
+    models = "|".join(
+        str(model._meta.model_name) for model in apps.get_app_config("workflows_app").get_models()
+    )
     return set(re.findall(rf"\b(?:workflows_app\.)?([a-z]+_(?:{models}))\b", text))
 
 
