@@ -22,12 +22,13 @@ from . import schedules
 from .core import runtime
 from .core.errors import InputValidationError
 from .core.schedules import zone_of
+from .forms import LimitedJSONField
 from .models import WorkflowSchedule
 
 
 class ScheduleForm(forms.ModelForm):  # type: ignore[type-arg]
     workflow_id = forms.ChoiceField(label="Workflow", choices=())
-    input = forms.JSONField(required=False, help_text="The input of every run, as JSON.")
+    input = LimitedJSONField(what="the input", required=False, help_text="The input of every run, as JSON.")
 
     class Meta:
         model = WorkflowSchedule

@@ -3,6 +3,8 @@
 Simple properties (strings, numbers, booleans, enums) become form fields; anything
 else is typed as JSON. Django only shapes the data: pydantic, through the engine
 API, is what validates it, and its issues are put back on the fields they name.
+JSON typed into any admin form is decoded by :func:`decode_json`, with the limits
+the REST API and the command line apply.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import json
 from typing import Any
 
 from django import forms
+from django.forms.fields import InvalidJSONInput, JSONString
 
 from .core import payloads
 from .core.errors import PayloadError
@@ -60,6 +63,45 @@ def _field(name: str, spec: dict[str, Any], required: bool) -> forms.Field | Non
     return None
 
 
+def decode_json(text: str, *, what: str) -> Any:
+    """``text`` decoded by :func:`payloads.parse_json`, its refusals worded as a form error on ``what``."""
+    try:
+        return payloads.parse_json(text, what=what)
+    except json.JSONDecodeError as exc:
+        message = f"Not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
+        raise forms.ValidationError(message) from exc
+    except PayloadError as exc:
+        raise forms.ValidationError(str(exc)) from exc
+
+
+class LimitedJSONField(forms.JSONField):
+    """Django's JSON field decoding through :func:`decode_json`, so within the payload limits.
+
+    Django's own decodes with ``json.loads`` and catches only its decode error: a
+    5,000-digit number (``ValueError``) or 5,000 nested arrays (``RecursionError``)
+    escaped the form as a 500, when cleaning and again when showing the text back.
+    """
+
+    def __init__(self, *, what: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.what = what
+
+    def to_python(self, value: Any) -> Any:
+        typed = isinstance(value, str) and not isinstance(value, JSONString)  # not a decoded value
+        if self.disabled or not typed or value in self.empty_values:
+            return super().to_python(value)
+        decoded = decode_json(value, what=self.what)
+        return JSONString(decoded) if isinstance(decoded, str) else decoded
+
+    def bound_data(self, data: Any, initial: Any) -> Any:
+        if self.disabled or not isinstance(data, str):
+            return super().bound_data(data, initial)
+        try:
+            return payloads.parse_json(data, what=self.what)
+        except (json.JSONDecodeError, PayloadError):
+            return InvalidJSONInput(data)  # shown again as typed, beside its error
+
+
 class SchemaForm(forms.Form):
     """Fields for the simple properties of ``schema``; ``json`` overrides them all when given."""
 
@@ -92,13 +134,7 @@ class SchemaForm(forms.Form):
         text = self.cleaned_data.get("json", "").strip()
         if not text:
             return None
-        try:
-            return payloads.parse_json(text, what="the JSON")
-        except json.JSONDecodeError as exc:
-            message = f"Not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
-            raise forms.ValidationError(message) from exc
-        except PayloadError as exc:
-            raise forms.ValidationError(str(exc)) from exc
+        return decode_json(text, what="the JSON")
 
     def payload(self) -> Any:
         """The value the user gave: the JSON if any, else the fields (enums decoded)."""

@@ -1,7 +1,8 @@
 """The workflow the browser test drives, loaded by the server (WORKFLOWS_MODULES).
 
 ``prepare`` holds until the test creates the gate file, so the test can see the
-run page while the run is running and then watch it change live.
+run page while the run is running and then watch it change live; so does the
+second try of ``fetch``, whose first try fails.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from workflows_app import Limit, create_step, create_workflow
+from workflows_app import Limit, RetryPolicy, create_step, create_workflow
 
 
 class Article(BaseModel):
@@ -25,10 +26,14 @@ class Review(BaseModel):
     reviewer: str
 
 
-async def _prepare(ctx: Any) -> Any:
+async def _gate() -> None:
     gate = Path(os.environ["BROWSER_GATE_FILE"])
     while not gate.exists():  # the test opens the gate once it saw the page
         await asyncio.sleep(0.05)
+
+
+async def _prepare(ctx: Any) -> Any:
+    await _gate()
     return {"title": ctx.input_data["title"], "draft": f"About {ctx.input_data['title']}"}
 
 
@@ -79,5 +84,21 @@ async def _hold(ctx: Any) -> Any:
 limited = (
     create_workflow("browser-limited", input_schema=Article, concurrency=Limit(1))
     .then(create_step("hold", execute=_hold, resume_schema=Note))
+    .commit()
+)
+
+
+async def _fetch(ctx: Any) -> Any:
+    if ctx.retry_count == 0:
+        raise ConnectionError(f"upstream down for {ctx.input_data['title']}")
+    await _gate()
+    return {"fetched": ctx.input_data["title"]}
+
+
+retried = (
+    create_workflow("browser-retried", input_schema=Article)
+    .then(
+        create_step("fetch", execute=_fetch, input_schema=Article, retries=RetryPolicy(attempts=2, delay=0.1))
+    )
     .commit()
 )

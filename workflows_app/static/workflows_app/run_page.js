@@ -1,7 +1,8 @@
 // Keeps the admin's run page current (and its times local): each event of the run (over the WebSocket)
 // reloads the page's live part from the server; the actions part is reloaded
 // only when the run's status or its suspended steps change, so a resume form
-// being filled in is not wiped by unrelated events.
+// being filled in is not wiped by unrelated events. When the stream drops or is
+// refused (logged out, no longer allowed) the page says so: it no longer changes.
 (function () {
   "use strict";
   const page = document.getElementById("run-page");
@@ -61,7 +62,21 @@
       });
   }
 
+  // Daphne drops a close's reason (django/daphne#374): the code says why.
+  const refusals = { 4401: "not logged in any more", 4403: "this run may not be seen", 4404: "no such stream" };
+  const note = document.getElementById("run-stream");
+  function streamStatus(state, code, reason) {
+    if (!note) return;
+    note.dataset.state = state;
+    note.hidden = state === "open";
+    if (state === "closed") note.textContent = "Live updates interrupted: reconnecting…";
+    if (state === "refused") {
+      const why = reason || refusals[code] || "refused";
+      note.textContent = "Live updates stopped (" + code + ": " + why + "). Reload the page to follow the run again.";
+    }
+  }
+
   window.followRun(page.dataset.runId, function () {
     if (pending === null) pending = window.setTimeout(refresh, 150);
-  });
+  }, { onStatus: streamStatus });
 })();
