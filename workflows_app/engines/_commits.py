@@ -18,6 +18,7 @@ from ..core.commit import Decision, decide
 from ..core.errors import WorkflowError
 from ..core.limits import ADMIT
 from ..core.plan import Rows, StepReader, plan
+from ..core.records import evolve
 from ..core.storage import CALLBACKS, MATCH, TIMER, Change, Claim, RunRecord, TaskRow
 from .limits import gated, held_start
 
@@ -157,7 +158,7 @@ def decider(
         if not actions:
             return None
         decision = decide(state, actions)
-        decision.record = replace(base, **decision.run, version=record.version + 1)
+        decision.record = evolve(base, **decision.run, version=record.version + 1)
         rows = task_rows(placement, workflow, decision, committer, events[-1]["now"], freed)
         decided.append(Committed(decision=decision, rows=rows))
         return Change(
