@@ -126,7 +126,8 @@ class WorkflowRun(models.Model):
 
 
 class StepAttempt(models.Model):
-    run = models.ForeignKey(WorkflowRun, on_delete=models.CASCADE, related_name="steps")
+    # Not indexed alone: the unique constraint below starts with the run (one index less to write per row).
+    run = models.ForeignKey(WorkflowRun, on_delete=models.CASCADE, db_index=False, related_name="steps")
     path = models.CharField(max_length=500)
     foreach_index = models.IntegerField(default=-1)
     iteration = models.PositiveIntegerField(default=0)
@@ -171,7 +172,8 @@ class WorkflowTask(models.Model):
     ``lease_until`` are epoch milliseconds on the database's clock.
     """
 
-    run = models.ForeignKey(WorkflowRun, on_delete=models.CASCADE, related_name="tasks")
+    # Not indexed alone: the unique constraint below starts with the run (one index less to write per row).
+    run = models.ForeignKey(WorkflowRun, on_delete=models.CASCADE, db_index=False, related_name="tasks")
     key = models.CharField(max_length=500)
     handout = models.PositiveBigIntegerField()
     kind = models.CharField(max_length=32)
@@ -217,7 +219,8 @@ class WorkflowTask(models.Model):
 
 
 class WorkflowEvent(models.Model):
-    run = models.ForeignKey(WorkflowRun, on_delete=models.CASCADE, related_name="events")
+    # Not indexed alone: the unique constraint below starts with the run (one index less to write per row).
+    run = models.ForeignKey(WorkflowRun, on_delete=models.CASCADE, db_index=False, related_name="events")
     seq = models.PositiveBigIntegerField()
     type = models.CharField(max_length=64)
     source = models.CharField(max_length=16, default="WORKFLOW")

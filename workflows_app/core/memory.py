@@ -9,6 +9,7 @@ event loop): its queue is the same state machine as the database's.
 from __future__ import annotations
 
 import json
+import marshal
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -19,6 +20,7 @@ from ._memory_queue import QueueInMemory
 from ._task_rows import Claim, LeaseLost
 from .errors import ResumeConflictError, RunExistsError, RunNotFoundError, WorkflowError
 from .memory_events import EventsInMemory
+from .records import evolve
 from .storage import RUN_FIELDS, STEP_FIELDS, Change, RunRecord, StepRecord, log_entry
 
 _T = TypeVar("_T")
@@ -74,7 +76,7 @@ class InMemoryStorage(EventsInMemory, QueueInMemory):
             stored = self._runs.get(run_id)
             if stored is None:
                 raise RunNotFoundError(f"Workflow run {run_id!r} not found")
-            current = _copy(stored)
+            current = _clone(stored)
         if expected_version is not None and current.version != expected_version:
             raise ResumeConflictError()
         lost = [claim for claim in fences if not self._holds(claim)]
@@ -141,10 +143,10 @@ class InMemoryStorage(EventsInMemory, QueueInMemory):
 
     def get_run(self, run_id: str) -> RunRecord | None:
         run = self._runs.get(run_id)
-        return _copy(run) if run else None
+        return _clone(run) if run else None
 
     async def aget_steps(self, run_id: str) -> list[StepRecord]:
-        return [_copy(step) for step in self._steps.get(run_id, {}).values()]
+        return [_clone(step) for step in self._steps.get(run_id, {}).values()]
 
     async def aget_step(self, run_id: str, path: str) -> StepRecord | None:
         best: StepRecord | None = None
@@ -153,12 +155,12 @@ class InMemoryStorage(EventsInMemory, QueueInMemory):
                 continue
             if best is None or (step.iteration, step.attempt) >= (best.iteration, best.attempt):
                 best = step
-        return _copy(best) if best else None
+        return _clone(best) if best else None
 
     # -- what plan reads back, inside a commit --------------------------------------------
     def read_steps(self, run_id: str, coordinates: Sequence[Coordinate]) -> list[StepRecord]:
         table = self._steps.get(run_id, {})
-        return [_copy(table[c]) for c in coordinates if c in table]
+        return [_clone(table[c]) for c in coordinates if c in table]
 
     def read_items(self, run_id: str, path: str, iteration: int) -> list[StepRecord]:
         return [
@@ -226,8 +228,21 @@ def _copy(record: _T) -> _T:
     """
     if isinstance(record, RunRecord | StepRecord):
         columns = _RUN_JSON if isinstance(record, RunRecord) else _STEP_JSON
-        return replace(record, **_json_copy({name: getattr(record, name) for name in columns}))
+        return evolve(record, **_json_copy({name: getattr(record, name) for name in columns}))
     return _json_copy(record)  # type: ignore[no-any-return]
+
+
+def _clone(record: _T) -> _T:
+    """A private copy of a stored run or step record, whose JSON columns went through :func:`_copy`.
+
+    They hold JSON's own types only (dicts, lists, strings, numbers, booleans,
+    ``None``, none of them shared), so an exact copy is what a JSON round trip
+    would give back; ``marshal`` (format 2: no shared references) makes it in
+    about a third of the time, and the run is read this way at every commit.
+    """
+    columns = _RUN_JSON if isinstance(record, RunRecord) else _STEP_JSON
+    values = {name: getattr(record, name) for name in columns}
+    return evolve(record, **marshal.loads(marshal.dumps(values, 2)))  # noqa: S302 - our own bytes
 
 
 def _json_copy(value: Any) -> Any:

@@ -71,7 +71,7 @@ def start_context(workflow_id: str, run_id: str) -> dict[str, str]:
 def step_span(record: RunRecord, workflow_id: str, task: dict[str, Any]) -> Iterator[Any]:
     """The span of one execution of a step, current inside the block (``None`` without OpenTelemetry)."""
     otel = _otel()
-    if otel is None or task.get("kind") != "step":
+    if otel is None or task.get("kind") != "step" or _inert(otel[0], record):
         yield None
         return
     trace, propagator = otel
@@ -86,6 +86,21 @@ def step_span(record: RunRecord, workflow_id: str, task: dict[str, Any]) -> Iter
     name = f"workflow.step {task.get('path', '')}"
     with tracer.start_as_current_span(name, context=parent, attributes=attributes) as span:
         yield span
+
+
+def _inert(trace: Any, record: RunRecord) -> bool:
+    """Whether a step's span would change nothing: a no-op span over a context with no span either.
+
+    Without a tracer provider (the API's proxy, no SDK), a run stored without a
+    trace context gets the invalid no-op span; made current where no span is
+    current, ``get_current_span()`` in the step returns the same invalid span
+    as without it. Building it cost a few percent of an in-memory step.
+    """
+    return (
+        not record.trace_context
+        and isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
+        and not trace.get_current_span().get_span_context().is_valid
+    )
 
 
 def step_ended(span: Any, outcome: dict[str, Any] | None) -> None:

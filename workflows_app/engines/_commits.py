@@ -18,6 +18,7 @@ from ..core.commit import Decision, decide
 from ..core.errors import WorkflowError
 from ..core.limits import ADMIT
 from ..core.plan import Rows, StepReader, plan
+from ..core.records import evolve
 from ..core.storage import CALLBACKS, MATCH, TIMER, Change, Claim, RunRecord, TaskRow
 from .limits import gated, held_start
 
@@ -134,7 +135,7 @@ def decider(
         decision = _planned(placement, workflow, run_id, base, events)
         if decision is None:
             return None
-        decision.record = replace(base, **decision.run, version=record.version + 1)
+        decision.record = evolve(base, **decision.run, version=record.version + 1)
         rows = task_rows(placement, workflow, decision, committer, events[-1]["now"], freed)
         decided.append(Committed(decision=decision, rows=rows))
         return Change(

@@ -16,7 +16,6 @@ commit is a short IMMEDIATE transaction of a few statements.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import astuple
 from functools import cache
 from typing import Any
 
@@ -35,6 +34,7 @@ from ._rows import (
     event_rows,
     events_sql,
     flat,
+    gate_values,
     run_changes,
     run_update,
     step_rows,
@@ -120,25 +120,41 @@ def _locked(
     expected_version: int | None,
     now: int | None,
 ) -> list[int] | None:
-    """Under the run-row lock: no other commit of the run can come first."""
+    """Under the run-row lock: no other commit of the run can come first.
+
+    On SQLite the transaction holds the database's write lock from its
+    ``BEGIN IMMEDIATE``, so the claims it completes are checked by the DELETE
+    that removes them (a claim not deleted was lost: ``LeaseLost`` rolls back),
+    and a run not known is read with its ``last_seq`` in one statement.
+    """
+    sqlite = connection.vendor == "sqlite"
     with transaction.atomic():
-        version, last_seq = _lock_run(run_id)
-        record = (
-            known
-            if known is not None and known.version == version
-            else _fetch_existing(run_id, lock=False)[0]
-        )
+        record, last_seq = _current(run_id, known, read_once=sqlite)
         _check_version(record, expected_version)
-        _raise_lost(fences, now, lock=True)
+        if sqlite:
+            _take_fenced(fences)
+        else:
+            _raise_lost(fences, now, lock=True)
         decided = change(record)
         if decided is None:
-            drop_fenced(fences, now)
+            if not sqlite:
+                drop_fenced(fences, now)
             return None
-        write = Write.of(run_id, decided, fences, now)
+        write = Write.of(run_id, decided, () if sqlite else fences, now)
         write_waits(run_id, decided.waits)
         if connection.vendor == "postgresql":
-            return one_statement(write, version=version, create=False)
+            return one_statement(write, version=record.version, create=False)
         return _statements(write, last_seq, create=False)
+
+
+def _current(run_id: str, known: RunRecord | None, *, read_once: bool) -> tuple[RunRecord, int]:
+    """The run as committed and its ``last_seq``, its row locked: ``known`` if it is still current."""
+    if known is None and read_once:
+        return _fetch_existing(run_id, lock=False)
+    version, last_seq = _lock_run(run_id)
+    if known is not None and known.version == version:
+        return known, last_seq
+    return _fetch_existing(run_id, lock=False)[0], last_seq
 
 
 def _one_statement_with_waits(write: Write, version: int, decided: Change) -> list[int] | None:
@@ -177,13 +193,16 @@ def _check_version(record: RunRecord, expected: int | None) -> None:
         raise ResumeConflictError()
 
 
+@cache
+def _lock_run_sql(vendor: str) -> str:
+    sql = f"SELECT {q('version', 'last_seq')} FROM {table(RUNS)} WHERE {q('run_id')} = %s"
+    return sql + (" FOR UPDATE" if connection.features.has_select_for_update else "")
+
+
 def _lock_run(run_id: str) -> tuple[int, int]:
     """Lock the run row for this transaction; its ``(version, last_seq)``."""
-    sql = f"SELECT {q('version', 'last_seq')} FROM {table(RUNS)} WHERE {q('run_id')} = %s"
-    if connection.features.has_select_for_update:
-        sql += " FOR UPDATE"
     with connection.cursor() as cursor:
-        cursor.execute(sql, [run_id])
+        cursor.execute(_lock_run_sql(connection.vendor), [run_id])
         row = cursor.fetchone()
     if row is None:
         raise RunNotFoundError(f"Workflow run {run_id!r} not found")
@@ -216,11 +235,39 @@ def _raise_lost(fences: Sequence[Claim], now: int | None, *, lock: bool = False)
 
 def fence_match(fences: Sequence[Claim]) -> tuple[str, list[Any]]:
     """A WHERE condition matching exactly the rows of these claims at their lease numbers."""
-    one = f"({q('run_id')} = %s AND {q('key')} = %s AND {q('handout')} = %s AND {q('lease')} = %s)"
     params: list[Any] = []
     for claim in fences:
         params += [claim.run_id, claim.key, claim.handout, claim.lease]
-    return " OR ".join([one] * len(fences)), params
+    return _fence_match_sql(connection.vendor, len(fences)), params
+
+
+@cache
+def _fence_match_sql(vendor: str, count: int) -> str:
+    one = f"({q('run_id')} = %s AND {q('key')} = %s AND {q('handout')} = %s AND {q('lease')} = %s)"
+    return " OR ".join([one] * count)
+
+
+def _take_fenced(fences: Sequence[Claim]) -> None:
+    """Delete the rows of the claims a commit completes; ``LeaseLost`` if one of them is not held.
+
+    The one statement both checks and completes them (SQLite, under its write lock).
+    """
+    if not fences:
+        return
+    _, params = fence_match(fences)
+    with connection.cursor() as cursor:
+        cursor.execute(_take_fenced_sql(connection.vendor, len(fences)), params)
+        taken = {(str(r[0]), str(r[1]), int(r[2]), int(r[3])) for r in cursor.fetchall()}
+    lost = [claim for claim in fences if claim.fence not in taken]
+    if lost:
+        raise LeaseLost(lost)
+
+
+@cache
+def _take_fenced_sql(vendor: str, count: int) -> str:
+    where = _fence_match_sql(vendor, count)
+    returning = q("run_id", "key", "handout", "lease")
+    return f"DELETE FROM {table(TASKS)} WHERE {q('status')} = 'running' AND ({where}) RETURNING {returning}"
 
 
 def drop_fenced(fences: Sequence[Claim], now: int | None) -> None:
@@ -276,13 +323,18 @@ def _reset_statements(cursor: Any, run_id: str, reset: str) -> None:
         cursor.execute(f"DELETE FROM {tasks} WHERE {run_col} = %s", [run_id])
 
 
-def _insert_tasks(cursor: Any, write: Write) -> None:
-    now = now_sql(connection.vendor)
+@cache
+def _insert_tasks_sql(vendor: str, count: int) -> str:
+    now = now_sql(vendor)
     one = (
         f"(%s, %s, %s, %s, %s, CASE WHEN %s = '' THEN 'queued' ELSE 'running' END, {now} + %s, %s, "
         f"CASE WHEN %s = '' THEN 0 ELSE 1 END, CASE WHEN %s = '' THEN NULL ELSE {now} + %s END, 0, {now}, "
         "%s, %s, %s, %s)"
     )
+    return f"INSERT INTO {table(TASKS)} ({task_columns()}) VALUES {', '.join([one] * count)}"
+
+
+def _insert_tasks(cursor: Any, write: Write) -> None:
     params: list[Any] = []
     for task in write.tasks:
         params += [
@@ -296,10 +348,8 @@ def _insert_tasks(cursor: Any, write: Write) -> None:
             task.delay_ms,
         ]
         params += [task.owner, task.owner, task.owner, write.now, task.lease_ms, write.now]
-        params += astuple(task.gate)
-    cursor.execute(
-        f"INSERT INTO {table(TASKS)} ({task_columns()}) VALUES {', '.join([one] * len(write.tasks))}", params
-    )
+        params += gate_values(task.gate)
+    cursor.execute(_insert_tasks_sql(connection.vendor, len(write.tasks)), params)
 
 
 # -- a commit without plan: snapshots, a step's own events ---------------------------------------------

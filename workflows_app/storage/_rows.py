@@ -3,16 +3,28 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import astuple, dataclass
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
 from django.utils import timezone
 
 from ..core.errors import WorkflowError
+from ..core.limits import Gate
 from ..core.storage import STEP_FIELDS, Change, Claim, StepRecord, TaskRow, event_source
 from ..models import WorkflowEvent
-from ._sql import GATE, NO_INDEX, RUN_COLUMNS, RUNS, STEP_KEY, STEPS, adapt, placeholders, q, table
+from ._sql import (
+    GATE,
+    NO_INDEX,
+    RUN_COLUMNS,
+    RUNS,
+    STEP_KEY,
+    STEPS,
+    adapt_values,
+    placeholders,
+    q,
+    table,
+)
 
 STEP_WRITE = (*STEP_KEY, *STEP_FIELDS)
 EVENT_WRITE = ("run_id", "seq", "type", "source", "payload", "created_at")
@@ -47,7 +59,8 @@ def run_changes(run: dict[str, Any]) -> tuple[tuple[str, ...], list[Any]]:
         raise WorkflowError(f"Unknown run fields: {sorted(unknown)}")
     columns = {RUN_COLUMNS[key]: value for key, value in changes.items()}
     columns["updated_at"] = timezone.now()
-    return tuple(columns), [adapt(RUNS, c, v) for c, v in columns.items()]
+    names = tuple(columns)
+    return names, adapt_values(RUNS, names, [tuple(columns.values())])
 
 
 @cache
@@ -84,16 +97,19 @@ def event_rows(run_id: str, events: Sequence[dict[str, Any]], last_seq: int) -> 
 
 def task_rows(tasks: Sequence[TaskRow]) -> list[tuple[Any, ...]]:
     return [
-        (t.key, t.handout, t.kind, t.queue, t.delay_ms, t.owner, t.lease_ms, *astuple(t.gate)) for t in tasks
+        (t.key, t.handout, t.kind, t.queue, t.delay_ms, t.owner, t.lease_ms, *gate_values(t.gate))
+        for t in tasks
     ]
+
+
+def gate_values(gate: Gate) -> tuple[str, int, int, int]:
+    """A row's gate in the order of ``GATE`` (``dataclasses.astuple`` deep-copies, and costs more)."""
+    return (gate.limit_key, gate.limit_n, gate.rate_n, gate.rate_ms)
 
 
 def flat(model: Any, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> list[Any]:
     """The rows' values in one list, adapted to their columns: the parameters of a VALUES list."""
-    values: list[Any] = []
-    for row in rows:
-        values += [adapt(model, columns[i], v) for i, v in enumerate(row)]
-    return values
+    return adapt_values(model, columns, rows)
 
 
 def upsert_tail() -> str:
