@@ -82,7 +82,7 @@ def measure_sockets(options: argparse.Namespace) -> dict[str, Any]:
             options.clients,
             options.events,
             options.interval,
-            options.rate,
+            options.in_flight,
             BENCH_DATABASES["ours"],
             options.timeout,
         )
@@ -156,8 +156,8 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=2, help="worker processes for the foreach")
     parser.add_argument("--clients", type=int, default=1000, help="WebSocket clients, one run each")
     parser.add_argument("--events", type=int, default=10, help="events each run writes once resumed")
-    parser.add_argument("--interval", type=float, default=1.0, help="seconds between a run's events")
-    parser.add_argument("--rate", type=float, default=100.0, help="runs resumed per second")
+    parser.add_argument("--interval", type=float, default=0.0, help="seconds between a run's events")
+    parser.add_argument("--in-flight", type=int, default=4, help="resume requests at a time")
     parser.add_argument("--timeout", type=float, default=3600.0, help="seconds one measurement may take")
     parser.add_argument("--skip-foreach", action="store_true")
     parser.add_argument("--skip-sockets", action="store_true")

@@ -2,9 +2,10 @@
 
 daphne serves the project on PostgreSQL and Redis (``bench.streams.serve``, default
 engine: the server runs the steps too). ``clients`` runs of ``bench-talking`` are
-started and suspend at once; one WebSocket client per run connects and reads the
-replay up to the suspension. Then the runs are resumed at ``rate`` per second, and each
-writes ``events`` events ``interval`` seconds apart, so that the runs are live together.
+started and suspend at once; one WebSocket client per run connects, reads the replay
+up to the suspension and reads on. Once every client is connected the runs are
+resumed over REST, ``in_flight`` requests at a time, and each writes ``events``
+events (``interval`` seconds apart; 0: in one commit).
 
 Every client must receive every event of its run, in ``seq`` order with no gap or
 duplicate: what each received is compared with the run's stored log at the end, and
@@ -56,12 +57,31 @@ class Watcher:
         raise RuntimeError(f"The server closed the socket of run {self.run_id}")
 
 
-async def aopen(server: dict[str, Any], run_id: str, gate: asyncio.Semaphore) -> Watcher:
-    async with gate:
+@dataclass
+class Opening:
+    """The clients connecting: a few at a time, and an event set once all read their replay."""
+
+    total: int
+    gate: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(OPENING))
+    ready: list[Watcher] = field(default_factory=list)
+    all_ready: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+async def awatch(server: dict[str, Any], run_id: str, opening: Opening) -> Watcher:
+    """Connect, read the replay up to the run's suspension, then read on until the run ends.
+
+    Reading on at once matters: daphne pings every 20 s and drops a client that does not
+    answer, and opening a thousand sockets takes longer than that.
+    """
+    async with opening.gate:
         path = f"/ws/workflows/runs/{run_id}/"
         watcher = Watcher(run_id, *await ws_open(server["port"], path, server["cookie"]))
         await watcher.afollow(until_finished=False)
-        return watcher
+    opening.ready.append(watcher)
+    if len(opening.ready) == opening.total:
+        opening.all_ready.set()
+    await watcher.afollow(until_finished=True)
+    return watcher
 
 
 def resume(server: dict[str, Any], run_id: str, events: int, interval: float) -> None:
@@ -85,17 +105,21 @@ async def astart_runs(server: dict[str, Any], count: int) -> list[str]:
     return list(await asyncio.gather(*(one() for _ in range(count))))
 
 
-async def aresume_paced(
-    server: dict[str, Any], runs: list[str], rate: float, events: int, interval: float
+async def aresume_all(
+    server: dict[str, Any], runs: list[str], in_flight: int, events: int, interval: float
 ) -> dict[str, float]:
-    """Resume the runs ``rate`` per second; when each was resumed (before its request)."""
-    began, resumed = time.monotonic(), {}
-    pending = []
-    for n, run_id in enumerate(runs):
-        await asyncio.sleep(max(0.0, began + n / rate - time.monotonic()))
-        resumed[run_id] = time.time()
-        pending.append(asyncio.ensure_future(asyncio.to_thread(resume, server, run_id, events, interval)))
-    await asyncio.gather(*pending)
+    """Resume every run, ``in_flight`` requests at a time; when each was resumed (before its request).
+
+    A closed loop: as fast as the server answers, without a queue of requests piling up in it.
+    """
+    gate, resumed = asyncio.Semaphore(in_flight), {}
+
+    async def one(run_id: str) -> None:
+        async with gate:
+            resumed[run_id] = time.time()
+            await asyncio.to_thread(resume, server, run_id, events, interval)
+
+    await asyncio.gather(*(one(run_id) for run_id in runs))
     return resumed
 
 
@@ -113,8 +137,13 @@ def stored_events(database: str, runs: list[str]) -> dict[str, dict[int, float]]
 def compare(
     watchers: list[Watcher], logs: dict[str, dict[int, float]], resumed: dict[str, float]
 ) -> dict[str, Any]:
-    """Events lost, duplicated or out of order, and the latency of the live ones (ms)."""
-    lost = duplicated = disordered = 0
+    """Events lost, duplicated or out of order, and the latency of the live ones (ms).
+
+    A run whose client never connected has lost all its events.
+    """
+    watched = {watcher.run_id for watcher in watchers}
+    lost = sum(len(log) for run_id, log in logs.items() if run_id not in watched)
+    duplicated = disordered = 0
     by_type: dict[str, list[float]] = {}
     for watcher in watchers:
         log = logs[watcher.run_id]
@@ -122,7 +151,7 @@ def compare(
         duplicated += len(watcher.order) - len(set(watcher.order))
         disordered += int(watcher.order != sorted(log))
         for seq, created in log.items():
-            if created >= resumed[watcher.run_id] and seq in watcher.received:
+            if created >= resumed.get(watcher.run_id, float("inf")) and seq in watcher.received:
                 latency = 1000 * (watcher.received[seq] - created)
                 by_type.setdefault(watcher.types[seq], []).append(latency)
     latencies = [latency for found in by_type.values() for latency in found]
@@ -140,7 +169,7 @@ def compare(
 
 
 async def ameasure(
-    clients: int, events: int, interval: float, rate: float, database: str, timeout: float
+    clients: int, events: int, interval: float, in_flight: int, database: str, timeout: float
 ) -> dict[str, Any]:
     from bench.measure import load_average
     from bench.run import ROOT
@@ -148,28 +177,32 @@ async def ameasure(
     with serve(ROOT, database) as server:
         began = time.monotonic()
         runs = await astart_runs(server, clients)
-        gate = asyncio.Semaphore(OPENING)
-        watchers = list(await asyncio.gather(*(aopen(server, run_id, gate) for run_id in runs)))
-        ready = time.monotonic() - began
-        load = load_average()
-        following = [asyncio.ensure_future(w.afollow(until_finished=True)) for w in watchers]
-        resumed = await aresume_paced(server, runs, rate, events, interval)
+        opening = Opening(total=clients)
+        following = [asyncio.ensure_future(awatch(server, run_id, opening)) for run_id in runs]
+        ready = asyncio.ensure_future(opening.all_ready.wait())
+        await asyncio.wait([ready, *following], timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        connected = ready.done()
+        if not connected:  # a client failed before every client was connected: nothing is resumed
+            ready.cancel()
+        setup, load = time.monotonic() - began, load_average()
+        resumed = await aresume_all(server, runs, in_flight, events, interval) if connected else {}
         done, late = await asyncio.wait(following, timeout=timeout)
         for task in late:
             task.cancel()
-        errors = [str(task.exception()) for task in done if task.exception() is not None]
-        for watcher in watchers:
+        errors = [repr(task.exception()) for task in done if task.exception() is not None]
+        for watcher in opening.ready:
             watcher.writer.close()
-        result = compare(watchers, stored_events(server["database"], runs), resumed)
+        result = compare(opening.ready, stored_events(server["database"], runs), resumed)
     return {
         "clients": clients,
         "events_per_run": events,
         "interval_s": interval,
-        "resumes_per_s": rate,
-        "setup_s": ready,
-        "live_s": time.monotonic() - began - ready,
+        "resumes_in_flight": in_flight,
+        "setup_s": setup,
+        "live_s": time.monotonic() - began - setup,
         "clients_unfinished": len(late),
         "client_errors": errors[:5],
+        "client_error_count": len(errors),
         "load_before": load,
         "load_after": load_average(),
         **result,

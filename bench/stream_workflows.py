@@ -25,16 +25,16 @@ waiting = create_workflow("bench-waiting").then(create_step("wait", execute=_wai
 
 
 async def _talk(ctx: Any) -> Any:
-    """Waits for its watcher to connect (a suspension), then writes events spread over time.
+    """Waits for its watcher to connect (a suspension), then writes events.
 
-    The resume data says how many events and how far apart: spread out, every run of
-    the benchmark is live at once, as when many people each watch a run.
+    The resume data says how many, and how far apart (0: together, one commit).
     """
     if ctx.resume_data is None:
         return await ctx.suspend({"question": "talk?"})
     count, interval = int(ctx.resume_data["events"]), float(ctx.resume_data["interval"])
     for n in range(count):
-        await asyncio.sleep(interval)
+        if interval:
+            await asyncio.sleep(interval)
         await ctx.writer.write({"n": n})
     return {"written": count}
 
