@@ -94,8 +94,9 @@ def foreach_table(result: dict[str, Any]) -> list[str]:
     base = runs[0]["items_per_s"]
     lines = [
         "| items | began (UTC) | seconds | items/s | × first size | ms/item, 2nd tenth | ms/item, last tenth"
-        " | transactions/item | workers' RSS MB, 1st quarter | last quarter | load before → after |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        " | transactions/item | workers' RSS MB, 1st quarter (median) | last quarter (median)"
+        " | last quarter (peak) | load before → after |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for run in runs:
         lines.append(
@@ -103,7 +104,8 @@ def foreach_table(result: dict[str, Any]) -> list[str]:
             f" | {run['items_per_s'] / base:.2f} | {run['early_ms_per_item']:.2f}"
             f" | {run['late_ms_per_item']:.2f} | {run['transactions_per_item']:.2f}"
             f" | {run['rss_first_quarter_mb']:,.1f}"
-            f" | {run['rss_last_quarter_mb']:,.1f} | {run['load_before']:.1f} → {run['load_after']:.1f} |"
+            f" | {run['rss_last_quarter_mb']:,.1f} | {run['rss_last_quarter_peak_mb']:,.1f}"
+            f" | {run['load_before']:.1f} → {run['load_after']:.1f} |"
         )
     return lines
 

@@ -7,7 +7,9 @@ worker processes, smallest first, and the first size runs again at the end: the 
 is shared, and a slower last run of the small size says the load moved, not the engine.
 
 For each run: items per second (create to result), the workers' RSS (sampled through
-the run; the peak of its first and of its last quarter), and the marginal cost of an
+the run; the median and the peak of its first and of its last quarter: the peak of the
+last holds the foreach's end, where one worker collects every item's output), the
+database's transactions per item, and the marginal cost of an
 item early and late, from the items' own rows (``ended_at``): the milliseconds per
 item over the second tenth of the items and over the last tenth but the final batch.
 """
@@ -70,7 +72,8 @@ async def ameasure(size: int, pids: list[int], timeout: float) -> dict[str, Any]
         elapsed, run = await asyncio.wait_for(
             atimed_run(workflows.fan_out, "evented", list(range(size))), timeout
         )
-    first, last = sampler.quarter_peaks()
+    first, last = sampler.quarter_medians()
+    first_peak, last_peak = sampler.quarter_peaks()
     committed = await sync_to_async(transactions)() - committed
     result = {
         "items": size,
@@ -78,7 +81,11 @@ async def ameasure(size: int, pids: list[int], timeout: float) -> dict[str, Any]
         "items_per_s": size / elapsed,
         "rss_first_quarter_mb": first,
         "rss_last_quarter_mb": last,
-        "rss_samples": len(sampler.samples),
+        "rss_first_quarter_peak_mb": first_peak,
+        "rss_last_quarter_peak_mb": last_peak,
+        "rss_mb_by_twentieth": [
+            round(value, 1) for _, value in sampler.samples[:: max(len(sampler.samples) // 20, 1)]
+        ],
         "transactions_per_item": committed / size,
         **await amarginal(run.run_id, workflows.FOREACH_CONCURRENCY),
         "load_before": load,
