@@ -25,7 +25,7 @@ from datetime import datetime
 from typing import Any
 
 LARGE = 8 * 1024
-BUDGET = 64 * 1024 * 1024
+BUDGET = 16 * 1024 * 1024  # of JSON; the parsed values take a few times that
 
 
 @dataclass(frozen=True)
