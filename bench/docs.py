@@ -75,11 +75,16 @@ def write_markdown(
     raw: dict[str, Any],
 ) -> None:
     """Replace our section of the page (or append it), keeping everything else as it is."""
-    generated = section(machine, command, quick, tables, raw)
+    replace_block(path, BEGIN, END, section(machine, command, quick, tables, raw))
+
+
+def replace_block(path: Path, begin: str, end: str, generated: str) -> None:
+    """Put ``generated`` (which starts with ``begin`` and ends with ``end``) in place of the page's
+    block between those markers, or at the end of the page when it has none."""
     page = path.read_text() if path.exists() else TITLE
-    if BEGIN in page and END in page:
-        before, rest = page.split(BEGIN, 1)
-        after = rest.split(END, 1)[1]
+    if begin in page and end in page:
+        before, rest = page.split(begin, 1)
+        after = rest.split(end, 1)[1]
         page = before + generated + after
     else:
         page = page.rstrip("\n") + "\n\n" + generated + "\n"

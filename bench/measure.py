@@ -99,11 +99,20 @@ class MemorySampler:
 
     def quarter_peaks(self) -> tuple[float, float]:
         """Peak RSS over the first and over the last quarter of the sampled time."""
+        early, late = self._quarters()
+        return max(early), max(late)
+
+    def quarter_medians(self) -> tuple[float, float]:
+        """Median RSS over the first and the last quarter: what a run holds, not its passing peaks."""
+        early, late = self._quarters()
+        return statistics.median(early), statistics.median(late)
+
+    def _quarters(self) -> tuple[list[float], list[float]]:
         start, end = self.samples[0][0], self.samples[-1][0]
         span = max(end - start, 1e-9)
         early = [v for t, v in self.samples if t - start <= span / 4] or [self.samples[0][1]]
         late = [v for t, v in self.samples if end - t <= span / 4] or [self.samples[-1][1]]
-        return max(early), max(late)
+        return early, late
 
 
 def load_average() -> float:

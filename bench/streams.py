@@ -99,10 +99,14 @@ print(settings.SESSION_COOKIE_NAME + "=" + s.session_key, ApiToken.issue(user)[1
 
 
 @contextmanager
-def serve(tree: Path) -> Iterator[dict[str, Any]]:
-    """daphne on a scratch database; yields the port, a session cookie, a bearer token, the pid."""
-    database = f"wf_bench_streams_{uuid.uuid4().hex[:6]}"
+def serve(tree: Path, database: str | None = None) -> Iterator[dict[str, Any]]:
+    """daphne on a scratch database, made afresh (``database``, or a new name).
+
+    Yields the port, a session cookie, a bearer token, the pid and the database.
+    """
+    database = database or f"wf_bench_streams_{uuid.uuid4().hex[:6]}"
     with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
         admin.execute(f'CREATE DATABASE "{database}"')
     env = _env(database)
     server = None

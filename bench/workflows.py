@@ -15,6 +15,7 @@ from workflows_app import StepContext, Workflow, create_step, create_workflow
 
 SEQUENTIAL_STEPS = 200
 CONCURRENT_RUN_STEPS = 5
+FOREACH_CONCURRENCY = 50
 
 
 def noop(data: dict[str, Any]) -> dict[str, Any]:
@@ -48,6 +49,8 @@ def _chain(workflow_id: str, length: int) -> Workflow:
 sequential = _chain("bench-sequential", SEQUENTIAL_STEPS)
 short = _chain("bench-short", CONCURRENT_RUN_STEPS)
 fan_out = (
-    create_workflow("bench-foreach").foreach(create_step("item", execute=_item_step), concurrency=50).commit()
+    create_workflow("bench-foreach")
+    .foreach(create_step("item", execute=_item_step), concurrency=FOREACH_CONCURRENCY)
+    .commit()
 )
 long_loop = create_workflow("bench-loop").dountil(create_step("tick", execute=_tick), _done).commit()

@@ -25,6 +25,7 @@ from django.utils import timezone
 from ..core.errors import ResumeConflictError, RunExistsError, RunNotFoundError
 from ..core.storage import Change, Claim, LeaseLost, RunRecord
 from ._events import write_waits
+from ._inputs import INPUTS
 from ._postgres import one_statement
 from ._rows import (
     EVENT_WRITE,
@@ -57,13 +58,20 @@ from ._sql import (
 
 # -- reading the run ------------------------------------------------------------------------------
 def fetch_run(run_id: str, *, lock: bool = False) -> tuple[RunRecord, int] | None:
-    """The run's record and its ``last_seq``; ``lock`` holds its row to the transaction's end."""
+    """The run's record and its ``last_seq``; ``lock`` holds its row to the transaction's end.
+
+    A large input this process has read before is not sent again (``_inputs``).
+    """
+    held = INPUTS.get(run_id)
+    since = adapt(RUNS, "created_at", held.created_at) if held is not None else None
     with connection.cursor() as cursor:
-        cursor.execute(_select_run(connection.vendor, lock), [run_id])
+        cursor.execute(_select_run(connection.vendor, lock), [since, run_id])
         row = cursor.fetchone()
     if row is None:
         return None
-    values = {c: read(RUNS, c, v) for c, v in zip(RUN_READ, row, strict=True)}
+    stored = dict(zip(RUN_READ, row, strict=True))
+    values = {c: read(RUNS, c, v) for c, v in stored.items() if c != "input"}
+    values["input"] = INPUTS.input_of(run_id, held, values["created_at"], stored["input"])
     last_seq = int(values.pop("last_seq"))
     fields = {name: values.pop(column) for name, column in RUN_COLUMNS.items()}
     return RunRecord(**values, **fields), last_seq
@@ -71,7 +79,10 @@ def fetch_run(run_id: str, *, lock: bool = False) -> tuple[RunRecord, int] | Non
 
 @cache
 def _select_run(vendor: str, lock: bool) -> str:
-    sql = f"SELECT {q(*RUN_READ)} FROM {table(RUNS)} WHERE {q('run_id')} = %s"
+    """The run's columns; its input only if it is not the one held (the parameter: its ``created_at``)."""
+    unless_held = f"CASE WHEN {q('created_at')} = %s THEN NULL ELSE {q('input')} END"
+    columns = ", ".join(unless_held if column == "input" else q(column) for column in RUN_READ)
+    sql = f"SELECT {columns} FROM {table(RUNS)} WHERE {q('run_id')} = %s"
     return sql + (" FOR UPDATE" if lock and connection.features.has_select_for_update else "")
 
 
