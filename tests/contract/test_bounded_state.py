@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
 from workflows_app import StepContext, Workflow, create_step, create_workflow
 from workflows_app.core import runtime
 
@@ -65,6 +67,7 @@ async def suspended_state_size(harness: Harness, workflow: Workflow, data: Any) 
     return result.run_id, len(json.dumps(record.run_state, separators=(",", ":")))
 
 
+@pytest.mark.timeout(600)  # thousands of items through worker processes: minutes on a loaded machine
 async def test_the_state_after_a_long_foreach_is_as_small_as_after_a_short_one(harness: Harness) -> None:
     _, small = await suspended_state_size(harness, foreach_workflow(SMALL), {"n": SMALL})
     workflow = foreach_workflow(FOREACH_LARGE)
@@ -76,6 +79,7 @@ async def test_the_state_after_a_long_foreach_is_as_small_as_after_a_short_one(h
     assert result.steps["item"].output == result.result
 
 
+@pytest.mark.timeout(600)
 async def test_the_state_after_a_long_loop_is_as_small_as_after_a_short_one(harness: Harness) -> None:
     _, small = await suspended_state_size(harness, loop_workflow(SMALL), {"n": 0})
     workflow = loop_workflow(LOOP_LARGE)

@@ -270,6 +270,7 @@ class TaskProtocol(RuleBasedStateMachine):
                 assert row.status == "canceled"
 
 
+@pytest.mark.timeout(900)  # 120 examples of 40 steps on a real database: minutes on a loaded machine
 @pytest.mark.django_db(transaction=True)
 def test_the_task_protocol_holds_under_any_interleaving() -> None:
     examples = 60 if connection.vendor == "postgresql" else 120
