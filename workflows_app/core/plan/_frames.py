@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
+from functools import cache
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..errors import InputValidationError, ValidationError, serialize_error
@@ -26,6 +27,7 @@ from ._core import RunCore, frame_row
 from ._rows import INPUT, UNKNOWN, Ref, row_ref
 from ._state import child_key, coordinate_of, item_key, step_path
 from ._tasks import Tasks
+from ._waits import Waits
 
 if TYPE_CHECKING:
     from ..graph import Entry
@@ -49,8 +51,9 @@ class NodeHandler(ABC):
     keyed_output: ClassVar[bool] = False
     """Its output is ``{id: output}`` of its children (a parallel, a branch)."""
 
-    def __init__(self, frames: Frames) -> None:
+    def __init__(self, frames: Frames, waits: Waits) -> None:
         self.frames = frames
+        self.waits = waits  # a sleep's timer; the other kinds arm none
         self.core = frames.core
         self.s = frames.core.s
 
@@ -87,35 +90,60 @@ class NodeHandler(ABC):
         """A task below this node resumes with ``data``; only a foreach shows it in its row."""
 
 
-class NodeTable:
-    """The one lookup of handlers: by entry type when starting, by node kind afterwards."""
+HandlerKind = type[NodeHandler]
 
-    def __init__(self, handlers: Iterable[NodeHandler]) -> None:
-        self.by_entry: dict[type, NodeHandler] = {}
-        self.by_kind: dict[str, NodeHandler] = {}
-        for handler in handlers:
-            self.by_entry[handler.entry] = handler
-            self.by_kind.update(dict.fromkeys(handler.kinds, handler))
+
+@cache
+def _lookup(kinds: tuple[HandlerKind, ...]) -> tuple[dict[type, HandlerKind], dict[str, HandlerKind]]:
+    """The handler classes by entry type and by stored node kind, worked out once."""
+    return {kind.entry: kind for kind in kinds}, {name: kind for kind in kinds for name in kind.kinds}
+
+
+def _closed(kind: HandlerKind) -> NodeHandler:
+    raise RuntimeError("This plan is over: its node table is closed")
+
+
+class NodeTable:
+    """The one lookup of handlers: by entry type when starting, by node kind afterwards.
+
+    A handler is made on first use: a plan usually touches one kind of node, and
+    every commit makes a planner.
+    """
+
+    def __init__(self, kinds: Iterable[HandlerKind], make: Callable[[HandlerKind], NodeHandler]) -> None:
+        self.by_entry, self.by_kind = _lookup(tuple(kinds))
+        self._make = make
+        self._made: dict[HandlerKind, NodeHandler] = {}
 
     def for_entry(self, entry: Entry) -> NodeHandler:
         """The handler that starts ``entry``; graph entries are exact types, never subclassed."""
-        return self.by_entry[type(entry)]
+        return self._handler(self.by_entry[type(entry)])
 
     def for_node(self, node: dict[str, Any]) -> NodeHandler:
         """The handler of an open node, by the kind stored with it (it outlives this process)."""
-        return self.by_kind[node["kind"]]
+        return self._handler(self.by_kind[node["kind"]])
+
+    def close(self) -> None:
+        """Let go of the frames: the handlers made and the maker refer back to them, a cycle
+        that only the garbage collector would free (one per commit, which made it run often)."""
+        self._made.clear()
+        self._make = _closed
+
+    def _handler(self, kind: HandlerKind) -> NodeHandler:
+        made = self._made.get(kind)
+        if made is None:
+            made = self._made[kind] = self._make(kind)
+        return made
 
 
 class Frames:
     """The frames of the run: walking entries, nested workflows, and children reporting back."""
 
-    def __init__(
-        self, core: RunCore, tasks: Tasks, handlers: Iterable[Callable[[Frames], NodeHandler]]
-    ) -> None:
+    def __init__(self, core: RunCore, tasks: Tasks, waits: Waits, kinds: Iterable[HandlerKind]) -> None:
         self.core = core
         self.tasks = tasks
         self.s = core.s
-        self.table = NodeTable(make(self) for make in handlers)
+        self.table = NodeTable(kinds, lambda kind: kind(self, waits))
 
     def new_frame(
         self, workflow: Workflow, scope: str, data: Any, parent: str | None, **extra: Any

@@ -33,7 +33,6 @@ canceling, restarting, the workflow's timeout and settling a quiescent run.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..errors import WorkflowError, WorkflowTimeoutError, serialize_error
@@ -54,6 +53,17 @@ if TYPE_CHECKING:
     from ..graph import WorkflowDefinition as Workflow
 
 
+NODE_KINDS: tuple[type[NodeHandler], ...] = (
+    StepNode,
+    ParallelNode,
+    BranchNode,
+    LoopNode,
+    ForeachNode,
+    SleepNode,
+)
+"""The handler of each kind of entry; :class:`._frames.NodeTable` looks them up."""
+
+
 class Planner:
     """One application of an event to a run state, collecting the actions."""
 
@@ -71,22 +81,10 @@ class Planner:
         self.actions = core.actions
         self.tasks = Tasks(core)
         self.waits = waits = Waits(core)
-        self.frames = Frames(core, self.tasks, self.node_kinds(waits))
+        self.frames = Frames(core, self.tasks, waits, NODE_KINDS)
         self.outcomes = Outcomes(core, self.tasks, self.frames, waits)
         self.wakeups = Wakeups(core, self.tasks, self.frames)
         self.travel = Travel(core, self.frames, waits)
-
-    @staticmethod
-    def node_kinds(waits: Waits) -> list[Callable[[Frames], NodeHandler]]:
-        """The handler of each kind of entry; :class:`._frames.NodeTable` looks them up."""
-        return [
-            StepNode,
-            ParallelNode,
-            BranchNode,
-            LoopNode,
-            ForeachNode,
-            lambda frames: SleepNode(frames, waits),
-        ]
 
     # -- dispatch -------------------------------------------------------------
     def apply(self, event: dict[str, Any]) -> None:
@@ -208,5 +206,8 @@ def plan(
     if workflow is None and event["type"] != "cancel":
         raise WorkflowError(f"Planning a {event['type']!r} event needs the workflow's definition")
     planner = Planner(workflow, upgrade(state), int(event["now"]), max_loop_iterations, rows)
-    planner.apply(event)
+    try:
+        planner.apply(event)
+    finally:
+        planner.frames.table.close()
     return planner.s, planner.actions

@@ -11,9 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..graph import Entry, SleepEntry, expect, sleep_value
-from ._frames import Frames, NodeHandler
+from ._frames import NodeHandler
 from ._state import sleep_key, step_path
-from ._waits import Waits
 
 
 def sleep_due(spec: Any, now: int, *, until: bool) -> int:
@@ -27,10 +26,6 @@ class SleepNode(NodeHandler):
 
     entry = SleepEntry
     kinds = ("sleep",)
-
-    def __init__(self, frames: Frames, waits: Waits) -> None:
-        super().__init__(frames)
-        self.waits = waits
 
     def start(self, fkey: str, frame: dict[str, Any], entry: Entry, data: Any) -> None:
         """Record the sleep as waiting, then arm its timer, or first ask its function when."""
