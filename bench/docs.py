@@ -48,11 +48,13 @@ def section(
     ]
     if tables["peers"]:
         lines += ["### Peers (same machine, same run)", "", *tables["peers"], ""]
-    lines += [
-        "### Targets (issues 3 and 12)",
-        "",
-        *tables["targets"],
-        "",
+    lines += ["### Targets (issues 3 and 12)", "", *tables["targets"], "", *raw_details(raw), "", END]
+    return "\n".join(lines)
+
+
+def raw_details(raw: dict[str, Any]) -> list[str]:
+    """The raw results as JSON, folded under the tables of a generated section."""
+    return [
         "<details><summary>Raw results (JSON)</summary>",
         "",
         "```json",
@@ -60,10 +62,7 @@ def section(
         "```",
         "",
         "</details>",
-        "",
-        END,
     ]
-    return "\n".join(lines)
 
 
 def write_markdown(

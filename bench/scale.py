@@ -37,7 +37,7 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script: make the project importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.docs import replace_block
+from bench.docs import raw_details, replace_block
 from bench.machine import describe
 from bench.run import (
     BENCH_DATABASES,
@@ -137,13 +137,7 @@ def block(markers: tuple[str, str], command: str, table: list[str], raw: dict[st
         "",
         *table,
         "",
-        "<details><summary>Raw results (JSON)</summary>",
-        "",
-        "```json",
-        json.dumps(raw, indent=1, sort_keys=True),
-        "```",
-        "",
-        "</details>",
+        *raw_details(raw),
         "",
         markers[1],
     ]

@@ -73,6 +73,20 @@ class Redis:
             self.process = None
 
 
+def _run_method_code(
+    workflow_id: str, run_id: str, engine: str, method: str, args: list[Any], options: dict[str, Any]
+) -> str:
+    """Python for ``python -c``: ``Run.<method>(*args, **options)`` of the run, as another process would."""
+    return (
+        "import django, json, sys; django.setup()\n"
+        "from workflows_app.core import runtime\n"
+        "from asgiref.sync import async_to_sync\n"
+        f"run = runtime.get_workflow({workflow_id!r}).create_run(run_id={run_id!r}, engine={engine!r})\n"
+        f"args, options = json.loads({json.dumps(json.dumps([args, options]))})\n"
+        f"async_to_sync(run.{method})(*args, **options)\n"
+    )
+
+
 class Cluster:
     """One scratch database, one Redis, any number of worker processes."""
 
@@ -168,13 +182,7 @@ class Cluster:
         On the default engine that process is where the run's steps run.
         """
         run_id = f"run-{uuid.uuid4().hex[:12]}"
-        code = (
-            "import django, json, sys; django.setup()\n"
-            "from workflows_app.core import runtime\n"
-            "from asgiref.sync import async_to_sync\n"
-            f"run = runtime.get_workflow({workflow_id!r}).create_run(run_id={run_id!r}, engine={engine!r})\n"
-            f"async_to_sync(run.astart)(json.loads({json.dumps(json.dumps(data))}))\n"
-        )
+        code = _run_method_code(workflow_id, run_id, engine, "astart", [data], {})
         process = subprocess.Popen(
             [sys.executable, "-c", code],
             cwd=ROOT,
@@ -188,14 +196,7 @@ class Cluster:
 
     def call(self, workflow_id: str, run_id: str, method: str, *args: Any, **options: Any) -> None:
         """``Run.<method>(*args, **options)`` in a new process, as another server would."""
-        code = (
-            "import django, json, sys; django.setup()\n"
-            "from workflows_app.core import runtime\n"
-            "from asgiref.sync import async_to_sync\n"
-            f"run = runtime.get_workflow({workflow_id!r}).create_run(run_id={run_id!r}, engine='evented')\n"
-            f"args, options = json.loads({json.dumps(json.dumps([list(args), options]))})\n"
-            f"async_to_sync(run.{method})(*args, **options)\n"
-        )
+        code = _run_method_code(workflow_id, run_id, "evented", method, list(args), options)
         done = subprocess.run(
             [sys.executable, "-c", code],
             cwd=ROOT,
