@@ -52,17 +52,14 @@ async def apublish(bus: Bus, run_id: str, events: list[dict[str, Any]]) -> None:
 
 async def aannounce(bus: Bus, workers: Iterable[Worker], committed: Committed) -> None:
     """Doorbells for queued work, local wake-ups for timers, cancellations to workers."""
-    queued = committed.queued
     for worker in workers:
         if committed.decision.cancels:
             worker.on_cancel(committed.run_id)
-        if not queued:
-            continue  # a worker's queues are worked out afresh each time: only when needed
         queues = set(worker.queues)
-        for row in queued:
+        for row in committed.queued:
             if row.queue in queues:
                 worker.wake_in(row.delay_ms)
-    ready = sum(1 for row in queued if not row.delay_ms)
+    ready = sum(1 for row in committed.queued if not row.delay_ms)
     if committed.decision.record is not None and committed.decision.record.status in TERMINAL:
         tracing.run_ended(committed.decision.record)
     if frees_slot(committed.decision):  # runs held back by their workflow's limit may start now

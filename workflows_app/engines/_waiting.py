@@ -24,21 +24,13 @@ _SETTLED_CHECK_SECONDS = 1.0
 
 @contextlib.asynccontextmanager
 async def watching(bus: Bus, run_id: str) -> AsyncIterator[asyncio.Queue[dict[str, Any]]]:
-    """The run's live events that may settle it, from this process's hub and, across processes, the bus.
+    """The run's live events, from this process's hub and, across processes, from the bus.
 
-    Only those (:data:`SETTLING_EVENTS`) are queued: a waiter woken by every
-    event of its run cost a task switch per step. Events that arrive through
-    the bus are handed to the hub too: streams in this process
-    (``run.astream()``) listen there. If the bus cannot be reached, the hub and
-    reading the run are enough: waiting only gets slower.
+    Events that arrive through the bus are handed to the hub too: streams in
+    this process (``run.astream()``) listen there. If the bus cannot be
+    reached, the hub and reading the run are enough: waiting only gets slower.
     """
-    live: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-
-    def settling(event: dict[str, Any]) -> None:
-        if event.get("type") in SETTLING_EVENTS:
-            live.put_nowait(event)
-
-    unsubscribe = hub.subscribe(run_id, settling)
+    live, unsubscribe = hub.queue(run_id)
     relay: asyncio.Task[None] | None = None
     try:
         async with contextlib.AsyncExitStack() as stack:

@@ -67,7 +67,6 @@ class Worker:
         self.workflows = frozenset(workflows) if workflows is not None else None
         self.held: dict[tuple[str, str, int, int], Held] = {}
         self._wake = asyncio.Event()
-        self._full = False  # the claim loop last looked with no room: a freed slot must wake it
         self._stopped = False
         self._draining = False
         self._abandoned: set[str] = set()
@@ -160,7 +159,6 @@ class Worker:
         while True:
             self._wake.clear()
             room = self.claimable()
-            self._full = room == 0
             if room != 0:
                 try:
                     claims = await self.storage.aclaim(
@@ -307,13 +305,8 @@ class Worker:
 
     def _release(self, fence: tuple[str, str, int, int], job: asyncio.Task[None]) -> None:
         held = self.held.pop(fence, None)
-        limited = held is not None and held.claim.limited
-        if self._full or limited:
-            # A slot is free, and work may wait for it: the claim loop skipped the queue for
-            # want of room, or the slot was one of a limit's. Otherwise waking it would only
-            # cost a claim query per finished task (every step of a sequence).
-            self.wake()
-        if limited and not self.bus.local:
+        self.wake()  # a slot is free
+        if held is not None and held.claim.limited and not self.bus.local:
             ring = asyncio.ensure_future(self.bus.asend({"type": "wake"}))  # and one of a limit
             ring.add_done_callback(_log_failure)
 

@@ -72,8 +72,6 @@ class WriterBatches:
 
     async def aflush(self, run_id: str) -> None:
         """Commit the run's queued writes, after the commit of its writes already in flight."""
-        if run_id not in self._pending and run_id not in self._locks:
-            return  # nothing queued, none in flight: the usual case, before every step's commit
         _, timer = self._timers.pop(run_id, (None, None))
         if timer is not None:
             timer.cancel()
